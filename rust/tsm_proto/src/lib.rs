@@ -23,3 +23,10 @@
 extern crate alloc;
 
 pub mod codec;
+pub mod doe;
+pub mod idekm;
+pub mod report;
+pub mod secured;
+pub mod spdm;
+pub mod state;
+pub mod tdisp;
