@@ -59,7 +59,11 @@ impl Header {
         let object_type = r.u8()?;
         r.skip(1)?;
         let raw = r.u32()? & LENGTH_MASK;
-        let length_dw = if raw == 0 { MAX_LENGTH_DW } else { raw as usize };
+        let length_dw = if raw == 0 {
+            MAX_LENGTH_DW
+        } else {
+            raw as usize
+        };
         if length_dw < HEADER_LEN / 4 {
             return Err(Error::InvalidField {
                 field: "doe.length",
@@ -302,7 +306,9 @@ mod tests {
     #[test]
     fn discovery_request_object_golden() {
         // PCIe 6.x §6.30.1.1: header (VID 0001h, type 0, length 3 DW) + index 2, version 2.
-        let bytes = [0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x02, 0, 0];
+        let bytes = [
+            0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x02, 0, 0,
+        ];
         let obj = DataObject::decode(&bytes).unwrap();
         assert_eq!(obj.vendor_id, PCI_SIG_VENDOR_ID);
         assert_eq!(obj.object_type, TYPE_DISCOVERY);

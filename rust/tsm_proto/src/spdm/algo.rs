@@ -476,7 +476,13 @@ impl<'a> NegotiateAlgorithms<'a> {
             field: "spdm.algorithms_length",
             value: self.len() as u64,
         })?;
-        put_header(w, neg, code::NEGOTIATE_ALGORITHMS, self.alg_structs.count, 0)?;
+        put_header(
+            w,
+            neg,
+            code::NEGOTIATE_ALGORITHMS,
+            self.alg_structs.count,
+            0,
+        )?;
         w.u16(len)?;
         w.u8(self.measurement_specification)?;
         w.u8(self.other_params_support)?;
@@ -621,9 +627,9 @@ mod tests {
     /// measurement hash, ECDSA P-384, SHA-384, four AlgStructs: DHE secp384r1, AEAD
     /// AES-256-GCM, ReqBaseAsym P-384, KeySchedule SPDM. Length = 36 + 16 = 52.
     pub(crate) const ALGORITHMS_12: [u8; 52] = [
-        0x12, 0x63, 0x04, 0x00, 52, 0, 0x01, 0x02, 0x04, 0, 0, 0, 0x80, 0, 0, 0, 0x02, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x20, 0x10, 0x00, 0x03, 0x20,
-        0x02, 0x00, 0x04, 0x20, 0x80, 0x00, 0x05, 0x20, 0x01, 0x00,
+        0x12, 0x63, 0x04, 0x00, 52, 0, 0x01, 0x02, 0x04, 0, 0, 0, 0x80, 0, 0, 0, 0x02, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x20, 0x10, 0x00, 0x03, 0x20, 0x02,
+        0x00, 0x04, 0x20, 0x80, 0x00, 0x05, 0x20, 0x01, 0x00,
     ];
 
     #[test]
@@ -638,7 +644,12 @@ mod tests {
         let clear = CapabilityFlags::HANDSHAKE_IN_THE_CLEAR;
         let n = Negotiated::from_algorithms(Version::V12, &a, clear, CapabilityFlags(0)).unwrap();
         assert_eq!(
-            (n.hash_size, n.signature_size, n.dhe_size, n.req_signature_size),
+            (
+                n.hash_size,
+                n.signature_size,
+                n.dhe_size,
+                n.req_signature_size
+            ),
             (48, 96, 96, 96)
         );
         assert!(!n.handshake_in_the_clear);
@@ -676,9 +687,9 @@ mod tests {
         // DSP0274 1.2.0 §10.5 Table 15: Length 32 + 4 + 8 = 44, one ExtAsym entry,
         // two AlgStructs (DHE secp256r1|secp384r1, AEAD AES-128|AES-256).
         let b: [u8; 44] = [
-            0x12, 0xe3, 0x02, 0x00, 44, 0, 0x01, 0x02, 0x90, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0xaa, 0xbb, 0xcc, 0xdd, 0x02, 0x20, 0x18, 0x00,
-            0x03, 0x20, 0x03, 0x00,
+            0x12, 0xe3, 0x02, 0x00, 44, 0, 0x01, 0x02, 0x90, 0, 0, 0, 0x03, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0xaa, 0xbb, 0xcc, 0xdd, 0x02, 0x20, 0x18, 0x00, 0x03,
+            0x20, 0x03, 0x00,
         ];
         let neg = Negotiated::initial(Version::V12);
         let Request::NegotiateAlgorithms(m) = Request::decode(&b, &neg).unwrap() else {

@@ -299,7 +299,13 @@ impl Challenge {
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         check_slot(self.slot_id, true)?;
         check_summary_type(self.summary_hash_type)?;
-        put_header(w, neg, code::CHALLENGE, self.slot_id, self.summary_hash_type)?;
+        put_header(
+            w,
+            neg,
+            code::CHALLENGE,
+            self.slot_id,
+            self.summary_hash_type,
+        )?;
         w.bytes(&self.nonce)?;
         put_req_ctx(w, neg, &self.requester_context)
     }
@@ -364,8 +370,19 @@ impl<'a> ChallengeAuth<'a> {
 
     /// Encodes the whole message.
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
-        put_header(w, neg, code::CHALLENGE_AUTH, self.attributes, self.slot_mask)?;
-        put_fixed(w, "spdm.cert_chain_hash", self.cert_chain_hash, neg.hash_size)?;
+        put_header(
+            w,
+            neg,
+            code::CHALLENGE_AUTH,
+            self.attributes,
+            self.slot_mask,
+        )?;
+        put_fixed(
+            w,
+            "spdm.cert_chain_hash",
+            self.cert_chain_hash,
+            neg.hash_size,
+        )?;
         w.bytes(&self.nonce)?;
         put_fixed(
             w,
@@ -448,7 +465,13 @@ impl GetMeasurements {
                 value: u64::from(self.attributes),
             });
         }
-        put_header(w, neg, code::GET_MEASUREMENTS, self.attributes, self.operation)?;
+        put_header(
+            w,
+            neg,
+            code::GET_MEASUREMENTS,
+            self.attributes,
+            self.operation,
+        )?;
         if let Some(s) = &self.signed {
             check_slot(s.slot_id, false)?;
             w.bytes(&s.nonce)?;

@@ -356,7 +356,9 @@ mod tests {
         let Request::GetCapabilities(c) = Request::decode(&b, &neg).unwrap() else {
             panic!()
         };
-        assert!(c.flags.contains(CapabilityFlags::KEY_EX.union(CapabilityFlags::HBEAT)));
+        assert!(c
+            .flags
+            .contains(CapabilityFlags::KEY_EX.union(CapabilityFlags::HBEAT)));
         assert_eq!(c.ct_exponent, 12);
         let mut out = [0u8; 20];
         c.encode(&mut Writer::new(&mut out), &neg).unwrap();

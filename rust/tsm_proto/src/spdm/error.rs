@@ -193,10 +193,16 @@ impl<'a> ErrorResponse<'a> {
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         let ok = matches!(
             (self.code, &self.extended),
-            (ErrorCode::ResponseNotReady, ExtendedError::ResponseNotReady { .. })
-                | (ErrorCode::LargeResponse, ExtendedError::LargeResponse { .. })
-                | (ErrorCode::ResponseTooLarge, ExtendedError::ResponseTooLarge { .. })
-                | (ErrorCode::VendorDefined, ExtendedError::Vendor(_))
+            (
+                ErrorCode::ResponseNotReady,
+                ExtendedError::ResponseNotReady { .. }
+            ) | (
+                ErrorCode::LargeResponse,
+                ExtendedError::LargeResponse { .. }
+            ) | (
+                ErrorCode::ResponseTooLarge,
+                ExtendedError::ResponseTooLarge { .. }
+            ) | (ErrorCode::VendorDefined, ExtendedError::Vendor(_))
         ) || (!matches!(
             self.code,
             ErrorCode::ResponseNotReady

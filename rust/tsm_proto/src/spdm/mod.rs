@@ -32,7 +32,7 @@ pub use auth::{
     CertificateResponse, Challenge, ChallengeAuth, Digests, GetCertificate, GetMeasurements,
     MeasurementBlock, MeasurementRecord, Measurements,
 };
-pub use basic::{CapabilityFlags, Capabilities, GetCapabilities, VersionNumber, VersionResponse};
+pub use basic::{Capabilities, CapabilityFlags, GetCapabilities, VersionNumber, VersionResponse};
 pub use error::{ErrorCode, ErrorResponse, ExtendedError, RespondIfReady};
 pub use session::{
     EndSession, Finish, FinishRsp, KeyExchange, KeyExchangeRsp, KeyUpdate, KeyUpdateOp,
@@ -444,12 +444,12 @@ impl<'a> Request<'a> {
         }
         check_version(&h, cx.neg)?;
         let m = match h.code {
-            code::GET_CAPABILITIES => Request::GetCapabilities(GetCapabilities::decode_body(
-                &h, &mut r, cx,
-            )?),
-            code::NEGOTIATE_ALGORITHMS => Request::NegotiateAlgorithms(
-                NegotiateAlgorithms::decode_body(&h, &mut r, cx)?,
-            ),
+            code::GET_CAPABILITIES => {
+                Request::GetCapabilities(GetCapabilities::decode_body(&h, &mut r, cx)?)
+            }
+            code::NEGOTIATE_ALGORITHMS => {
+                Request::NegotiateAlgorithms(NegotiateAlgorithms::decode_body(&h, &mut r, cx)?)
+            }
             code::GET_DIGESTS => Request::GetDigests,
             code::GET_CERTIFICATE => {
                 Request::GetCertificate(GetCertificate::decode_body(&h, &mut r, cx)?)
@@ -745,6 +745,9 @@ mod tests {
     fn version_labels() {
         assert_eq!(Version::V12.label(), b"spdm1.2 ");
         assert_eq!(Version::V13.label(), b"spdm1.3 ");
-        assert_eq!(Version::from_byte(0x11), Err(Error::UnsupportedVersion { version: 0x11 }));
+        assert_eq!(
+            Version::from_byte(0x11),
+            Err(Error::UnsupportedVersion { version: 0x11 })
+        );
     }
 }

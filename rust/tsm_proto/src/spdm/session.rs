@@ -60,7 +60,13 @@ impl<'a> KeyExchange<'a> {
     /// Encodes the whole message.
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         check_summary_type(self.summary_hash_type)?;
-        put_header(w, neg, code::KEY_EXCHANGE, self.summary_hash_type, self.slot_id)?;
+        put_header(
+            w,
+            neg,
+            code::KEY_EXCHANGE,
+            self.summary_hash_type,
+            self.slot_id,
+        )?;
         w.u16(self.req_session_id)?;
         w.u8(self.session_policy)?;
         w.u8(0)?;
@@ -126,8 +132,7 @@ impl<'a> KeyExchangeRsp<'a> {
 
     /// Offset of ResponderVerifyData in the encoded message.
     pub fn verify_data_offset(&self) -> usize {
-        self.signature_offset()
-            .saturating_add(self.signature.len())
+        self.signature_offset().saturating_add(self.signature.len())
     }
 
     /// Encoded length.

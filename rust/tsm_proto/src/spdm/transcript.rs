@@ -101,8 +101,18 @@ pub enum Point {
 use Cut::{BeforeSignature, BeforeVerifyData, Whole};
 use Part::*;
 
-const KEX_SIG: &[Part] = &[Vca, CertChainHash, KeyExchange, KeyExchangeRsp(BeforeSignature)];
-const TH1: &[Part] = &[Vca, CertChainHash, KeyExchange, KeyExchangeRsp(BeforeVerifyData)];
+const KEX_SIG: &[Part] = &[
+    Vca,
+    CertChainHash,
+    KeyExchange,
+    KeyExchangeRsp(BeforeSignature),
+];
+const TH1: &[Part] = &[
+    Vca,
+    CertChainHash,
+    KeyExchange,
+    KeyExchangeRsp(BeforeVerifyData),
+];
 const FIN_SIG: &[Part] = &[
     Vca,
     CertChainHash,
@@ -355,14 +365,18 @@ mod tests {
         let n = log.len;
         assert_eq!(
             &buf[..n],
-            &[0xa0, 0xa1, 0xc0, 0xc1, 0x12, 0xe4, 0, 0, 0xe0, 0x12, 0x64, 0, 0, 0x70, 0x51, 0x52, 0x53]
+            &[
+                0xa0, 0xa1, 0xc0, 0xc1, 0x12, 0xe4, 0, 0, 0xe0, 0x12, 0x64, 0, 0, 0x70, 0x51, 0x52,
+                0x53
+            ]
         );
         let mut buf = [0u8; 32];
         let mut log = Log {
             buf: &mut buf,
             len: 0,
         };
-        t.feed(Point::KeyExchangeRspSignature, &neg, &mut log).unwrap();
+        t.feed(Point::KeyExchangeRspSignature, &neg, &mut log)
+            .unwrap();
         assert_eq!(log.len, 14);
         let mut log = Log {
             buf: &mut [],

@@ -105,7 +105,9 @@ mod tests {
     fn pci_sig_tdisp_envelope_golden() {
         // DSP0274 1.2.0 §10.22 + PCIe TDISP: StandardID 3, Len 2, VendorID 0001h,
         // ReqLength 3, payload = protocol 01h (TDISP), version 10h, GET_VERSION 81h.
-        let b = [0x12, 0xfe, 0, 0, 0x03, 0x00, 0x02, 0x01, 0x00, 0x03, 0x00, 0x01, 0x10, 0x81];
+        let b = [
+            0x12, 0xfe, 0, 0, 0x03, 0x00, 0x02, 0x01, 0x00, 0x03, 0x00, 0x01, 0x10, 0x81,
+        ];
         let neg = Negotiated::initial(Version::V12);
         let Request::VendorDefined(v) = Request::decode(&b, &neg).unwrap() else {
             panic!()
