@@ -68,7 +68,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(assembled, report);
     }
 
-    let Ok(parsed) = InterfaceReport::parse(report) else { return };
+    let Ok(parsed) = InterfaceReport::parse(report) else {
+        return;
+    };
     let mut out = vec![0u8; report.len()];
     let mut w = Writer::new(&mut out);
     parsed.encode(&mut w).expect("re-encode");
@@ -93,7 +95,10 @@ fuzz_target!(|data: &[u8]| {
         for m in ranges {
             n += 1;
             assert!(m.size > 0 && m.size % PAGE_SIZE == 0 && m.phys % PAGE_SIZE == 0);
-            let bar = bars.iter().find(|b| b.index == m.bar).expect("range in a BAR");
+            let bar = bars
+                .iter()
+                .find(|b| b.index == m.bar)
+                .expect("range in a BAR");
             assert_eq!(m.phys, bar.base + m.offset);
             assert_eq!(u16::from(m.bar), m.range_id);
             if let Some((b, e)) = prev_end {

@@ -8,8 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use tsm_proto::state::{
-    classify_config_write, dsm_on_host_event, dsm_on_request, request_legal_in,
-    requester_check, ConfigLayout, HostEvent, TdiState,
+    classify_config_write, dsm_on_host_event, dsm_on_request, request_legal_in, requester_check,
+    ConfigLayout, HostEvent, TdiState,
 };
 use tsm_proto::tdisp::{RequestCode, ResponseBody, TdispError};
 
@@ -26,8 +26,12 @@ fuzz_target!(|data: &[u8]| {
             let t = dsm_on_request(dsm, code, nonce_ok);
             // Invariants of the DSM side.
             match t.next {
-                TdiState::Run => assert!(before == TdiState::Run || before == TdiState::ConfigLocked),
-                TdiState::ConfigLocked => assert!(before != TdiState::Run && before != TdiState::Error),
+                TdiState::Run => {
+                    assert!(before == TdiState::Run || before == TdiState::ConfigLocked)
+                }
+                TdiState::ConfigLocked => {
+                    assert!(before != TdiState::Run && before != TdiState::Error)
+                }
                 _ => {}
             }
             if code == RequestCode::StopInterface {
@@ -40,12 +44,18 @@ fuzz_target!(|data: &[u8]| {
             if request_legal_in(code, host) && host == before {
                 let nonce = [0u8; 32];
                 let body = match t.response {
-                    Err(code) => ResponseBody::Error(TdispError { code, error_data: 0, extended: None }),
+                    Err(code) => ResponseBody::Error(TdispError {
+                        code,
+                        error_data: 0,
+                        extended: None,
+                    }),
                     Ok(()) => match code {
                         RequestCode::LockInterface => ResponseBody::LockInterface { nonce: &nonce },
                         RequestCode::StartInterface => ResponseBody::StartInterface,
                         RequestCode::StopInterface => ResponseBody::StopInterface,
-                        RequestCode::GetDeviceInterfaceState => ResponseBody::DeviceInterfaceState(dsm),
+                        RequestCode::GetDeviceInterfaceState => {
+                            ResponseBody::DeviceInterfaceState(dsm)
+                        }
                         RequestCode::BindP2pStream => ResponseBody::BindP2pStream,
                         RequestCode::UnbindP2pStream => ResponseBody::UnbindP2pStream,
                         RequestCode::SetMmioAttribute => ResponseBody::SetMmioAttribute,
@@ -85,7 +95,11 @@ fuzz_target!(|data: &[u8]| {
             let old = c.get(2..).unwrap_or(&[]);
             let old = &old[..old.len().min(len)];
             let new: Vec<u8> = old.iter().map(|b| b ^ op).collect();
-            let layout = ConfigLayout { pcie_cap: Some(0x40), pm_cap: Some(0x80), locked: &[(0x100, 0x20)] };
+            let layout = ConfigLayout {
+                pcie_cap: Some(0x40),
+                pm_cap: Some(0x80),
+                locked: &[(0x100, 0x20)],
+            };
             if let Ok(ev) = classify_config_write(&layout, off, old, &new) {
                 let before = dsm;
                 dsm = ev.apply(dsm);

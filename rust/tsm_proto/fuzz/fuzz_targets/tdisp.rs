@@ -13,7 +13,10 @@ use tsm_proto::tdisp::{Message, Request, Response};
 fuzz_target!(|data: &[u8]| {
     let req = Request::decode(data);
     let rsp = Response::decode(data);
-    assert!(req.is_err() || rsp.is_err(), "a payload is one direction only");
+    assert!(
+        req.is_err() || rsp.is_err(),
+        "a payload is one direction only"
+    );
     if let Ok(m) = Message::decode(data) {
         match m {
             Message::Request(r) => assert_eq!(Ok(r), req),
