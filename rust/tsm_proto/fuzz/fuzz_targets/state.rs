@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
             if code == RequestCode::StopInterface {
                 assert_eq!(t.next, TdiState::ConfigUnlocked);
             }
-            assert_eq!(t.response.is_ok() || t.next == before, true);
+            assert!(t.response.is_ok() || t.next == before);
             dsm = t.next;
             // The requester, if it believed the request legal, sees a response that
             // keeps it in step with the DSM.
