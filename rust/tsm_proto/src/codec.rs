@@ -290,9 +290,9 @@ impl<'a> Writer<'a> {
     }
 
     fn patch(&mut self, offset: usize, data: &[u8]) -> Result<()> {
-        let end = offset.checked_add(data.len()).ok_or(Error::BufferTooSmall {
-            needed: usize::MAX,
-        })?;
+        let end = offset
+            .checked_add(data.len())
+            .ok_or(Error::BufferTooSmall { needed: usize::MAX })?;
         if end > self.pos {
             return Err(Error::InvalidField {
                 field: "patch offset",
