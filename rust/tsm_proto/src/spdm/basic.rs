@@ -191,6 +191,12 @@ impl CapabilityFlags {
     }
 }
 
+/// Param1 bit 0 of GET_CAPABILITIES / CAPABILITIES (1.3): SupportedAlgorithms block
+/// requested / present.
+pub const SUPPORTED_ALGORITHMS: u8 = 1 << 0;
+/// Smallest SupportedAlgorithms block (its fixed fields).
+pub const MIN_SUPPORTED_ALGORITHMS_LEN: usize = 30;
+
 /// Smallest DataTransferSize an endpoint may declare (DSP0274 1.2/1.3
 /// "MinDataTransferSize", §10.4).
 pub const MIN_DATA_TRANSFER_SIZE: u32 = 42;
@@ -277,13 +283,16 @@ pub struct Capabilities<'a> {
     pub data_transfer_size: u32,
     /// MaxSPDMmsgSize of the responder.
     pub max_spdm_msg_size: u32,
-    /// 1.3 only: the SupportedAlgorithms block that follows when the request set Param1
-    /// bit 0, kept raw; empty otherwise (always empty in 1.2).
+    /// 1.3 only: the SupportedAlgorithms block (present when Param1 bit 0 is set, in
+    /// answer to GET_CAPABILITIES Param1 bit 0), kept raw; empty otherwise. Its layout is
+    /// the NEGOTIATE_ALGORITHMS body after the version and code bytes: AlgStruct count,
+    /// reserved, Length (u16, the block's own size, at least 30), then the fields; only
+    /// the Length is checked here.
     pub supported_algorithms: &'a [u8],
 }
 
 impl<'a> Capabilities<'a> {
-    pub(super) fn decode_body(_h: &Header, r: &mut Reader<'a>, cx: Ctx<'_>) -> Result<Self> {
+    pub(super) fn decode_body(h: &Header, r: &mut Reader<'a>, cx: Ctx<'_>) -> Result<Self> {
         r.skip(1)?;
         let ct_exponent = r.u8()?;
         r.skip(2)?;
@@ -291,7 +300,20 @@ impl<'a> Capabilities<'a> {
         let data_transfer_size = r.u32()?;
         let max_spdm_msg_size = r.u32()?;
         check_sizes(data_transfer_size, max_spdm_msg_size)?;
-        let supported_algorithms = if cx.v13() { r.rest() } else { &[] };
+        let supported_algorithms = if cx.v13() && h.param1 & SUPPORTED_ALGORITHMS != 0 {
+            let mut peek = r.clone();
+            peek.skip(2)?;
+            let len = usize::from(peek.u16()?);
+            if len < MIN_SUPPORTED_ALGORITHMS_LEN {
+                return Err(Error::InvalidField {
+                    field: "spdm.supported_algorithms_length",
+                    value: len as u64,
+                });
+            }
+            r.bytes(len)?
+        } else {
+            &[]
+        };
         Ok(Self {
             ct_exponent,
             flags,
@@ -304,13 +326,28 @@ impl<'a> Capabilities<'a> {
     /// Encodes the whole message.
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         check_sizes(self.data_transfer_size, self.max_spdm_msg_size)?;
-        if neg.version < Version::V13 && !self.supported_algorithms.is_empty() {
-            return Err(Error::InvalidField {
-                field: "spdm.supported_algorithms",
-                value: self.supported_algorithms.len() as u64,
-            });
+        let block = self.supported_algorithms;
+        if !block.is_empty() {
+            let declared = block
+                .get(2..4)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+                .map_or(0, |b| usize::from(u16::from_le_bytes(b)));
+            if neg.version < Version::V13
+                || declared != block.len()
+                || declared < MIN_SUPPORTED_ALGORITHMS_LEN
+            {
+                return Err(Error::InvalidField {
+                    field: "spdm.supported_algorithms",
+                    value: block.len() as u64,
+                });
+            }
         }
-        put_header(w, neg, code::CAPABILITIES, 0, 0)?;
+        let p1 = if block.is_empty() {
+            0
+        } else {
+            SUPPORTED_ALGORITHMS
+        };
+        put_header(w, neg, code::CAPABILITIES, p1, 0)?;
         w.u8(0)?;
         w.u8(self.ct_exponent)?;
         w.zeros(2)?;
@@ -381,5 +418,25 @@ mod tests {
             Response::decode(&b, &neg),
             Err(Error::InvalidField { .. })
         ));
+    }
+
+    #[test]
+    fn capabilities_13_block_is_bounded_by_its_length_not_by_padding() {
+        // Regression (proptest): the 1.3 SupportedAlgorithms block used to swallow the
+        // DOE padding. DSP0274 1.3.0 §10.4: Param1 bit 0 marks the block, whose own
+        // Length (offset 2) bounds it.
+        let mut b = [0u8; 52];
+        b[..20].copy_from_slice(&[
+            0x13, 0x61, 0x01, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0x10, 0, 0,
+        ]);
+        b[22] = 31; // block Length; b[51] is one byte of padding
+        let neg = Negotiated::initial(Version::V13);
+        let Response::Capabilities(c) = Response::decode_padded(&b, &neg).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.supported_algorithms.len(), 31);
+        assert!(Response::decode(&b, &neg).is_err());
+        b[22] = 29; // shorter than the fixed fields
+        assert!(Response::decode_padded(&b, &neg).is_err());
     }
 }
