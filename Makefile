@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+# tsm-vfio: the two commands.
+#   make        set up, build Linux 7.2 + tsm-vfio for arm64, boot it in QEMU, run the demo
+#   make check  every test: host (protocol crate, harness), arm64 and x86_64 guests
+# Both install what they need (harness/setup.sh) and are incremental on re-runs.
+# Downloads and builds live in $(TSM_CACHE) (default ~/.cache/tsm-vfio).
+
+.PHONY: all demo check check-host check-arm64 check-x86_64 setup kernel-arm64 kernel-x86_64 fuzz clean-cache
+
+all: demo
+
+setup:
+	bash harness/setup.sh
+
+kernel-%: setup
+	bash harness/prepare-tree.sh
+	bash harness/build-kernel.sh $*
+	bash harness/mkinitramfs.sh $*
+
+demo: kernel-arm64
+	python3 harness/qemu.py run --arch arm64 --mode demo
+
+check:
+	bash harness/check.sh
+
+check-host check-arm64 check-x86_64:
+	bash harness/check.sh $(patsubst check-%,%,$@)
+
+clean-cache:
+	rm -rf $${TSM_CACHE:-$$HOME/.cache/tsm-vfio}/out

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest userspace for one arch and pack it: busybox, our modules, the tsm
+# kselftests (static, against this kernel's uAPI headers) and harness/guest/init.
+# (harness/qemu.py puts the patched IORT in front of it on arm64.)
+#   harness/mkinitramfs.sh arm64|x86_64   -> $TSM_OUT/<arch>/main.cpio.gz
+source "$(dirname "$0")/lib.sh"
+tsm_arch_vars "${1:?arch}"
+out=$TSM_OUT/$1
+
+# kselftests, built with the kernel's own selftest lib.mk.
+st=$out/selftests
+mkdir -p "$st"
+make -s -C "$TREE/tools/testing/selftests/tsm" \
+	CC="$TRIPLE-gcc" LDFLAGS=-static OUTPUT="$st" \
+	KHDR_INCLUDES="-isystem $out/hdr/include" >/dev/null ||
+	die "$1: selftests do not build"
+
+root=$out/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,tsm/selftests,tsm/bin}
+cp "$TSM_PREFIX/busybox-$1/bin/busybox" "$root/bin/busybox"
+cp "$TSM_ROOT/harness/guest/init" "$root/init"
+chmod 755 "$root/init"
+cp -a "$out/modroot/lib/modules/." "$root/lib/modules/"
+find "$st" -maxdepth 1 -type f -perm -u+x -exec install -m 755 -t "$root/tsm/selftests" {} +
+[ -f "$TSM_ROOT/harness/guest/demo.sh" ] && install -m 755 "$TSM_ROOT/harness/guest/demo.sh" "$root/tsm/demo.sh"
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$out/main.cpio.gz"
+log "$1: initramfs $(du -h "$out/main.cpio.gz" | cut -f1)"

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot the tsm-vfio test kernel in QEMU and judge the run.
+
+  qemu.py run --arch arm64 --mode test  [--timeout S] [--results FILE] [--log FILE]
+  qemu.py run --arch arm64 --mode demo
+  qemu.py probe --arch arm64            (read QEMU's IORT, write the patched iort.aml)
+
+The judge is strict: a kernel panic, oops, BUG, WARN, lockdep or KASAN report, a hang
+(timeout), a phase that never reported, or any "not ok" fails the run, and the console
+tail is printed. Results are written one per line as "PASS|FAIL|SKIP <suite> <name>"
+for harness/summary.py.
+"""
+import argparse
+import base64
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import iort  # noqa: E402
+
+CACHE = os.environ.get("TSM_CACHE", os.path.expanduser("~/.cache/tsm-vfio"))
+PREFIX = os.path.join(CACHE, "prefix")
+OUT = os.path.join(CACHE, "out")
+
+ARCH = {
+    "arm64": {
+        "qemu": "qemu-system-aarch64",
+        "image": "arch/arm64/boot/Image",
+        "machine": [
+            "-M", "virt,iommu=smmuv3,virtualization=on,gic-version=3",
+            "-global", "arm-smmuv3.stage=nested",
+            "-cpu", "max",
+            "-bios", "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd",
+        ],
+        "append": "console=ttyAMA0 acpi=force",
+    },
+    "x86_64": {
+        "qemu": "qemu-system-x86_64",
+        "image": "arch/x86/boot/bzImage",
+        "machine": [
+            "-M", "q35,kernel-irqchip=split",
+            "-cpu", "max",
+            "-device", "intel-iommu,intremap=on,caching-mode=on",
+        ],
+        "append": "console=ttyS0 intel_iommu=on",
+    },
+}
+
+# The device topology every test relies on: a PCIe root port with an NVMe behind it.
+DEVICES = [
+    "-device", "pcie-root-port,id=rp0,chassis=1,slot=0",
+    "-device", "nvme,serial=tsm0,bus=rp0",
+]
+
+COMMON_APPEND = "panic=-1 oops=panic rdinit=/init loglevel=5"
+
+# Console patterns that fail a run whatever the tests said.
+PROBLEMS = [
+    ("panic", re.compile(r"Kernel panic - not syncing")),
+    ("oops", re.compile(r"\bOops\b|Unable to handle kernel|general protection fault")),
+    ("bug", re.compile(r"\bBUG: |kernel BUG at")),
+    ("warn", re.compile(r"WARNING: CPU: \d+ PID: |------------\[ cut here \]------------")),
+    ("lockdep", re.compile(r"possible circular locking|possible recursive locking|"
+                           r"inconsistent lock state|DEBUG_LOCKS_WARN_ON|"
+                           r"suspicious RCU usage|lock held when returning")),
+    ("kasan", re.compile(r"KASAN: |UBSAN: ")),
+    ("hung", re.compile(r"INFO: task .* blocked for more than|rcu: INFO: rcu_\w+ "
+                        r"(self-)?detected stall")),
+    ("rust-panic", re.compile(r"rust_kernel: panicked|panicked at ")),
+]
+
+TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? ?(.*?)\s*$")
+MARK = re.compile(r"^### tsm-(\w[\w-]*):? ?(.*)$")
+
+
+def qemu_bin(arch):
+    return os.path.join(PREFIX, "qemu", "usr", "bin", ARCH[arch]["qemu"])
+
+
+def qemu_env():
+    env = dict(os.environ)
+    # The unpacked QEMU must not load the system QEMU's modules (another version).
+    empty = os.path.join(CACHE, "qemu-modules-empty")
+    os.makedirs(empty, exist_ok=True)
+    env["QEMU_MODULE_DIR"] = empty
+    return env
+
+
+def qemu_cmd(arch, initrd, append, extra=()):
+    a = ARCH[arch]
+    kernel = os.path.join(OUT, arch, "build", a["image"])
+    return [qemu_bin(arch), "-L", os.path.join(PREFIX, "qemu", "usr", "share", "qemu"),
+            *a["machine"], "-smp", "2", "-m", "2G",
+            "-display", "none", "-audio", "none", "-nic", "none",
+            "-serial", "stdio", "-monitor", "none", "-no-reboot",
+            *DEVICES, *extra,
+            "-kernel", kernel, "-initrd", initrd,
+            "-append", f"{a['append']} {COMMON_APPEND} {append}"]
+
+
+def boot(cmd, timeout, log_path, echo=None):
+    """Runs QEMU, returns (console lines, timed_out). echo(line) sees lines live."""
+    lines = []
+    start = time.monotonic()
+    with open(log_path, "w", errors="replace") as log:
+        log.write("# " + " ".join(cmd) + "\n")
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=qemu_env())
+        os.set_blocking(proc.stdout.fileno(), False)
+        buf = b""
+        timed_out = False
+        while True:
+            chunk = None
+            try:
+                chunk = proc.stdout.read()
+            except BlockingIOError:
+                pass
+            if chunk:
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                for raw in done:
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    lines.append(line)
+                    log.write(line + "\n")
+                    if echo:
+                        echo(line)
+            elif proc.poll() is not None:
+                break
+            else:
+                time.sleep(0.05)
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                proc.kill()
+                proc.wait()
+                break
+        if buf:
+            lines.append(buf.decode("utf-8", "replace"))
+            log.write(lines[-1] + "\n")
+    return lines, timed_out
+
+
+def judge(lines, arch):
+    """Turns a console into (results, problems, done)."""
+    results = []
+    problems = []
+    phase = f"{arch}/kunit-boot"
+    prev_indent = {}
+    exit_codes = {}
+    counted = {}
+    done = False
+    seen = set()
+    for n, raw in enumerate(lines):
+        line = TIMESTAMP.sub("", raw)
+        for kind, pat in PROBLEMS:
+            # The console shows a report once live and once in the phase's dmesg dump.
+            if pat.search(line) and (kind, line.strip()) not in seen:
+                seen.add((kind, line.strip()))
+                problems.append((kind, n, line))
+        m = MARK.match(line.strip())
+        if m:
+            what, arg = m.group(1), m.group(2)
+            if what == "phase":
+                phase = f"{arch}/{arg.replace(' ', ':')}"
+                prev_indent = {}
+            elif what == "ok":
+                results.append(("PASS", f"{arch}/harness", arg))
+            elif what == "fail":
+                results.append(("FAIL", f"{arch}/harness", arg))
+            elif what == "exit":
+                name, _, code = arg.rpartition(" ")
+                exit_codes[phase] = code
+            elif what == "done":
+                done = True
+            continue
+        m = RESULT.match(line)
+        if not m:
+            continue
+        indent, status, _num, desc = len(m.group(1)), m.group(2), m.group(3), m.group(4)
+        # A result is a leaf unless deeper results came right before it (its children).
+        deeper = prev_indent.get("last", -1) > indent
+        prev_indent["last"] = indent
+        if deeper:
+            continue
+        name, _, directive = desc.partition("#")
+        name = name.strip()
+        skip = directive.strip().upper().startswith("SKIP")
+        verdict = "SKIP" if skip else ("PASS" if status == "ok" else "FAIL")
+        results.append((verdict, phase, name))
+        counted[phase] = counted.get(phase, 0) + 1
+    for ph, code in exit_codes.items():
+        if counted.get(ph, 0) == 0:
+            results.append(("FAIL", ph, f"no test results (exit {code})"))
+        elif code != "0" and not any(r[0] == "FAIL" and r[1] == ph for r in results):
+            results.append(("FAIL", ph, f"exit status {code}"))
+    return results, problems, done
+
+
+def patched_iort(arch, args):
+    """Returns the path of the patched IORT, probing QEMU for the original if needed."""
+    out = os.path.join(OUT, arch)
+    aml = os.path.join(out, "iort.aml")
+    stamp = os.path.join(out, "iort.key")
+    ver = subprocess.run([qemu_bin(arch), "--version"], capture_output=True, text=True,
+                         env=qemu_env()).stdout.splitlines()[0]
+    key = hashlib.sha256((ver + repr(ARCH[arch]["machine"]) + repr(DEVICES)).encode()
+                         ).hexdigest()
+    if os.path.exists(aml) and os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == key:
+                return aml
+    print(f"[tsm] {arch}: probing {ver} for its IORT", file=sys.stderr)
+    cmd = qemu_cmd(arch, os.path.join(out, "main.cpio.gz"), "tsm.mode=probe")
+    lines, timed_out = boot(cmd, args.timeout, os.path.join(out, "probe.log"))
+    text = [TIMESTAMP.sub("", ln).strip() for ln in lines]
+    try:
+        begin = text.index("### tsm-iort-begin")
+        end = text.index("### tsm-iort-end")
+    except ValueError:
+        tail(lines)
+        sys.exit(f"[tsm] {arch}: the probe boot did not print the IORT"
+                 f"{' (timeout)' if timed_out else ''}")
+    table = base64.b64decode("".join(text[begin + 1:end]))
+    with open(os.path.join(out, "iort.orig"), "wb") as f:
+        f.write(table)
+    try:
+        new = iort.patch(table)
+    except iort.IortError as e:
+        sys.exit(f"[tsm] {arch}: cannot patch QEMU's IORT: {e}")
+    with open(aml, "wb") as f:
+        f.write(new)
+    with open(stamp, "w") as f:
+        f.write(key)
+    print(f"[tsm] {arch}: IORT root complex flags {iort.root_complex_flags(table)} -> "
+          f"{iort.root_complex_flags(new)}", file=sys.stderr)
+    return aml
+
+
+def initrd_for(arch, args):
+    """main.cpio.gz, preceded on arm64 by an uncompressed cpio with the patched IORT."""
+    out = os.path.join(OUT, arch)
+    main = os.path.join(out, "main.cpio.gz")
+    if arch != "arm64":
+        return main
+    aml = patched_iort(arch, args)
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "kernel/firmware/acpi"))
+        with open(aml, "rb") as src, open(os.path.join(d, "kernel/firmware/acpi/iort.aml"),
+                                          "wb") as dst:
+            dst.write(src.read())
+        acpi = subprocess.run("find kernel | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet",
+                              shell=True, cwd=d, capture_output=True, check=True).stdout
+    initrd = os.path.join(out, "initrd.img")
+    with open(initrd, "wb") as f, open(main, "rb") as m:
+        f.write(acpi)
+        f.write(m.read())
+    return initrd
+
+
+def tail(lines, n=60):
+    print("----- console tail -----", file=sys.stderr)
+    for ln in lines[-n:]:
+        print(ln, file=sys.stderr)
+    print("------------------------", file=sys.stderr)
+
+
+def cmd_run(args):
+    arch = args.arch
+    initrd = initrd_for(arch, args)
+    log_path = args.log or os.path.join(OUT, arch, f"{args.mode}.log")
+    showing = {"on": False}
+
+    def echo(line):
+        clean = TIMESTAMP.sub("", line)
+        if clean.startswith("### tsm-phase"):
+            showing["on"] = clean.startswith("### tsm-phase: demo")
+        elif args.verbose or (args.mode == "demo" and (
+                showing["on"] or clean.startswith(("### tsm-ok", "### tsm-fail")))):
+            print(clean, flush=True)
+
+    start = time.monotonic()
+    lines, timed_out = boot(qemu_cmd(arch, initrd, f"tsm.mode={args.mode}"),
+                            args.timeout, log_path, echo)
+    wall = time.monotonic() - start
+    results, problems, done = judge(lines, arch)
+    if timed_out:
+        results.append(("FAIL", f"{arch}/harness", f"guest hung: no exit within {args.timeout}s"))
+    elif not done:
+        results.append(("FAIL", f"{arch}/harness", "guest ended before reporting done"))
+    for kind, n, line in problems:
+        results.append(("FAIL", f"{arch}/kernel", f"{kind}: {line.strip()[:120]}"))
+    failed = [r for r in results if r[0] == "FAIL"]
+    if args.results:
+        with open(args.results, "a") as f:
+            for r in results:
+                f.write(" ".join(r) + "\n")
+    for r in results:
+        if args.mode == "test" or r[0] == "FAIL":
+            print(f"{r[0]:4} {r[1]} {r[2]}")
+    if problems:
+        for kind, n, line in problems[:3]:
+            print(f"----- {kind} at console line {n} -----", file=sys.stderr)
+            for ln in lines[max(0, n - 5):n + 25]:
+                print(ln, file=sys.stderr)
+    if failed or timed_out or not done:
+        tail(lines)
+    print(f"[tsm] {arch} {args.mode}: {len(results) - len(failed)} ok, {len(failed)} failed, "
+          f"{wall:.1f}s (console: {log_path})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_probe(args):
+    print(patched_iort(args.arch, args))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="boot and run the tests or the demo")
+    r.add_argument("--arch", choices=ARCH, required=True)
+    r.add_argument("--mode", choices=("test", "demo"), default="test")
+    r.add_argument("--timeout", type=int, default=600)
+    r.add_argument("--results", help="append results to this file")
+    r.add_argument("--log", help="console log path")
+    r.add_argument("-v", "--verbose", action="store_true", help="echo the whole console")
+    p = sub.add_parser("probe", help="read QEMU's IORT and patch it (arm64)")
+    p.add_argument("--arch", choices=("arm64",), default="arm64")
+    p.add_argument("--timeout", type=int, default=300)
+    args = ap.parse_args()
+    return cmd_run(args) if args.cmd == "run" else cmd_probe(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

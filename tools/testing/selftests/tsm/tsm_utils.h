@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by the tsm selftests: find the test device, hand it to a
+ * vfio-pci driver, open its vfio cdev and set up iommufd objects.
+ *
+ * The test device is the first PCI function with the NVMe class code (QEMU's
+ * "nvme" device in the harness topology), unless TSM_TEST_BDF names one.
+ */
+#ifndef __TSM_UTILS_H
+#define __TSM_UTILS_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#define TSM_NVME_CLASS 0x010802
+
+static inline int tsm_read_sysfs(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return 0;
+}
+
+static inline int tsm_write_sysfs(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* Finds the test device; fills @bdf ("0000:01:00.0"). */
+static inline int tsm_find_test_device(char *bdf, size_t len)
+{
+	const char *env = getenv("TSM_TEST_BDF");
+	struct dirent *de;
+	char path[512], buf[64];
+	DIR *d;
+
+	if (env) {
+		snprintf(bdf, len, "%s", env);
+		return 0;
+	}
+	d = opendir("/sys/bus/pci/devices");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/class",
+			 de->d_name);
+		if (tsm_read_sysfs(path, buf, sizeof(buf)))
+			continue;
+		if (strtoul(buf, NULL, 16) == TSM_NVME_CLASS) {
+			snprintf(bdf, len, "%s", de->d_name);
+			closedir(d);
+			return 0;
+		}
+	}
+	closedir(d);
+	return -ENODEV;
+}
+
+/* Binds @bdf to @drv (e.g. "vfio-pci") through driver_override. */
+static inline int tsm_bind_driver(const char *bdf, const char *drv)
+{
+	char path[512], cur[256];
+	ssize_t n;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, cur, sizeof(cur) - 1);
+	if (n > 0) {
+		cur[n] = '\0';
+		if (!strcmp(strrchr(cur, '/') + 1, drv))
+			return 0;
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		ret = tsm_write_sysfs(path, bdf);
+		if (ret)
+			return ret;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 bdf);
+	ret = tsm_write_sysfs(path, drv);
+	if (ret)
+		return ret;
+	return tsm_write_sysfs("/sys/bus/pci/drivers_probe", bdf);
+}
+
+/* Opens /dev/vfio/devices/vfioN of @bdf. */
+static inline int tsm_open_vfio_cdev(const char *bdf)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d;
+	int fd = -ENOENT;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path), "/dev/vfio/devices/%s", de->d_name);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			fd = -errno;
+		break;
+	}
+	closedir(d);
+	return fd;
+}
+
+static inline int tsm_bind_iommufd(int devfd, int iommufd, uint32_t *dev_id)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+
+	if (ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		return -errno;
+	*dev_id = bind.out_devid;
+	return 0;
+}
+
+static inline int tsm_ioas_alloc(int iommufd, uint32_t *ioas_id)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc))
+		return -errno;
+	*ioas_id = alloc.out_ioas_id;
+	return 0;
+}
+
+static inline int tsm_hwpt_alloc(int iommufd, uint32_t dev_id, uint32_t pt_id,
+				 uint32_t flags, uint32_t *hwpt_id)
+{
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc),
+		.flags = flags,
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+		.data_type = IOMMU_HWPT_DATA_NONE,
+	};
+
+	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &alloc))
+		return -errno;
+	*hwpt_id = alloc.out_hwpt_id;
+	return 0;
+}
+
+static inline int tsm_attach_pt(int devfd, uint32_t pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = pt_id,
+	};
+
+	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) ? -errno : 0;
+}
+
+static inline int tsm_viommu_alloc(int iommufd, uint32_t type, uint32_t dev_id,
+				   uint32_t hwpt_id, uint32_t *viommu_id)
+{
+	struct iommu_viommu_alloc alloc = {
+		.size = sizeof(alloc),
+		.type = type,
+		.dev_id = dev_id,
+		.hwpt_id = hwpt_id,
+	};
+
+	if (ioctl(iommufd, IOMMU_VIOMMU_ALLOC, &alloc))
+		return -errno;
+	*viommu_id = alloc.out_viommu_id;
+	return 0;
+}
+
+static inline int tsm_vdevice_alloc(int iommufd, uint32_t viommu_id,
+				    uint32_t dev_id, uint64_t virt_id,
+				    uint32_t *vdevice_id)
+{
+	struct iommu_vdevice_alloc alloc = {
+		.size = sizeof(alloc),
+		.viommu_id = viommu_id,
+		.dev_id = dev_id,
+		.virt_id = virt_id,
+	};
+
+	if (ioctl(iommufd, IOMMU_VDEVICE_ALLOC, &alloc))
+		return -errno;
+	*vdevice_id = alloc.out_vdevice_id;
+	return 0;
+}
+
+#endif /* __TSM_UTILS_H */
