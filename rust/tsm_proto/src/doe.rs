@@ -159,7 +159,7 @@ impl<'a> DataObject<'a> {
         }
         .encode(w)?;
         w.bytes(self.payload)?;
-        w.zeros(padded - self.payload.len())
+        w.zeros(padded.saturating_sub(self.payload.len()))
     }
 }
 

@@ -504,3 +504,25 @@ fn decoded_fields_are_what_the_tables_say() {
     assert_eq!(derived.signature_size, 96);
     assert_eq!(derived.dhe_size, 96);
 }
+
+/// Writes every vector, prefixed with the two parameter bytes the `spdm` fuzz target
+/// reads (`0x7e, 0x03`/`0x7f, 0x03`: H = S = D = 48 there), into `$TSM_SPDM_CORPUS` to seed
+/// the fuzzer: `TSM_SPDM_CORPUS=fuzz/corpus/spdm cargo test --test a_spdm_vectors -- --ignored`.
+#[test]
+#[ignore]
+fn dump_fuzz_seed_corpus() {
+    let Ok(dir) = std::env::var("TSM_SPDM_CORPUS") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, vec) in vectors().iter().enumerate() {
+        let a = if vec.neg.version == Version::V13 {
+            0x7f
+        } else {
+            0x7e
+        };
+        let mut b = vec![a, 0x03];
+        b.extend_from_slice(&vec.bytes);
+        std::fs::write(format!("{dir}/seed-{i:02}"), b).unwrap();
+    }
+}

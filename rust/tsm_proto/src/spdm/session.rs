@@ -20,6 +20,17 @@ fn check_summary_type(t: u8) -> Result<()> {
     }
 }
 
+fn check_slot(slot: u8) -> Result<()> {
+    if slot < super::auth::SLOT_COUNT || slot == super::auth::SLOT_PROVISIONED_KEY {
+        Ok(())
+    } else {
+        Err(Error::InvalidField {
+            field: "spdm.slot_id",
+            value: u64::from(slot),
+        })
+    }
+}
+
 /// KEY_EXCHANGE request (DSP0274 1.3.0 §10.14, Table "KEY_EXCHANGE request message
 /// format").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +54,7 @@ pub struct KeyExchange<'a> {
 impl<'a> KeyExchange<'a> {
     pub(super) fn decode_body(h: &Header, r: &mut Reader<'a>, cx: Ctx<'_>) -> Result<Self> {
         check_summary_type(h.param1)?;
+        check_slot(h.param2)?;
         let req_session_id = r.u16()?;
         let session_policy = r.u8()?;
         r.skip(1)?;
@@ -60,6 +72,7 @@ impl<'a> KeyExchange<'a> {
     /// Encodes the whole message.
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         check_summary_type(self.summary_hash_type)?;
+        check_slot(self.slot_id)?;
         put_header(
             w,
             neg,
