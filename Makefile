@@ -26,5 +26,10 @@ check:
 check-host check-arm64 check-x86_64:
 	bash harness/check.sh $(patsubst check-%,%,$@)
 
+# Long fuzz runs of every protocol parser (FUZZ_SECONDS each); not part of `make check`.
+FUZZ_SECONDS ?= 120
+fuzz: setup
+	bash harness/fuzz.sh $(FUZZ_SECONDS)
+
 clean-cache:
 	rm -rf $${TSM_CACHE:-$$HOME/.cache/tsm-vfio}/out

@@ -31,3 +31,7 @@ done
 
 log "python harness tests"
 (cd "$TSM_ROOT/harness" && python3 -m unittest -v 2>&1) | python3 "$sum" unittest "$results"
+
+# A short fuzz smoke of every parser (the long runs are `make fuzz`).
+log "fuzz smoke (${TSM_FUZZ_SMOKE:-10}s a target)"
+bash "$TSM_ROOT/harness/fuzz.sh" "${TSM_FUZZ_SMOKE:-10}" "$results" >/dev/null
