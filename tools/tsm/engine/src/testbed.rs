@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A ready-made emulated platform for tests and the benchmark: an NVMe-like function
+//! (BAR0 16 KiB with the MSI-X table and PBA in it, BAR2 8 KiB), a DSM with a fresh
+//! identity, and a firmware that trusts that identity's root.
+
+use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
+use tsm_proto::tdisp::{FunctionId, LockFlags};
+
+use super::certs::{CertError, Identity};
+use super::dsm::{Dsm, DsmConfig};
+use super::faults::Faults;
+use super::fw::{BindParams, DevId, FwConfig};
+
+/// The device's function 0.
+pub const DEV: DevId = DevId {
+    segment: 0,
+    bus: 1,
+    devfn: 0,
+};
+
+/// The TDI: function 0 itself.
+pub const TDI: FunctionId = FunctionId::new(0x0100, None);
+
+/// BAR0 (16 KiB, 64-bit) and BAR2 (8 KiB).
+pub fn bars() -> Vec<BarInfo> {
+    vec![
+        BarInfo {
+            index: 0,
+            base: 0x1000_0000,
+            size: 0x4000,
+            is_64bit: true,
+            prefetchable: false,
+        },
+        BarInfo {
+            index: 2,
+            base: 0x1001_0000,
+            size: 0x2000,
+            is_64bit: false,
+            prefetchable: false,
+        },
+    ]
+}
+
+/// MSI-X: 32 entries at BAR0 + 0x2000, PBA at BAR0 + 0x3000.
+pub fn msix() -> MsixLayout {
+    MsixLayout {
+        table_bar: 0,
+        table_offset: 0x2000,
+        table_entries: 32,
+        pba_bar: 0,
+        pba_offset: 0x3000,
+    }
+}
+
+/// A DSM configuration for the test function with `faults`.
+pub fn dsm_config(identity: Identity, faults: Faults) -> DsmConfig {
+    DsmConfig {
+        identity,
+        segment: 0,
+        bus: DEV.bus,
+        devfn: DEV.devfn,
+        functions: vec![TDI],
+        bars: bars(),
+        msix: Some(msix()),
+        first_page_unit: FirstPageUnit::PageNumber,
+        ide_streams: 1,
+        faults,
+    }
+}
+
+/// A DSM and the firmware configuration that trusts it.
+pub fn platform(faults: Faults) -> Result<(Dsm, FwConfig), CertError> {
+    let id = Identity::generate("tsm-dsm test device")?;
+    let fw = FwConfig {
+        trust_anchor: id.root_der.clone(),
+        first_page_unit: FirstPageUnit::PageNumber,
+    };
+    Ok((Dsm::new(dsm_config(id, faults)), fw))
+}
+
+/// BIND parameters for the test TDI.
+pub fn bind_params() -> BindParams {
+    BindParams {
+        dev: DEV,
+        tdi: TDI,
+        guest_rid: 0x0008,
+        lock_flags: LockFlags::NO_FW_UPDATE.union(LockFlags::LOCK_MSIX),
+        mmio_reporting_offset: 0,
+        bars: bars(),
+        msix: Some(msix()),
+    }
+}
