@@ -71,3 +71,301 @@ fn full_lifecycle() {
     ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
     ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
 }
+
+/// Runs connect, bind, report, start, state, unbind, disconnect; returns the first
+/// failure as (step name, error, TDI state reported).
+fn lifecycle(faults: Faults) -> Option<(&'static str, FwError, Option<TdiState>)> {
+    let (mut fw, mut ep) = setup(faults);
+    let steps: Vec<(&'static str, Command)> = vec![
+        ("connect", connect()),
+        ("bind", Command::Bind(testbed::bind_params())),
+        ("report", guest(GuestOp::GetReport)),
+        ("start", guest(GuestOp::Start)),
+        ("state", guest(GuestOp::GetState)),
+        ("unbind", Command::Unbind { dev: DEV, tdi: TDI }),
+        ("disconnect", Command::Disconnect { dev: DEV }),
+    ];
+    for (name, cmd) in steps {
+        let r = relay::run(&mut fw, &mut ep, cmd, T);
+        assert!(
+            r.elapsed < Duration::from_secs(10),
+            "{name} took {:?}",
+            r.elapsed
+        );
+        match r.output {
+            Output::Done { .. } => {}
+            Output::Failed { error, tdi_state } => return Some((name, error, tdi_state)),
+            Output::SendDoe { .. } => panic!("relay returned mid-command"),
+        }
+        assert!(!fw.busy());
+    }
+    None
+}
+
+#[test]
+fn bad_signature_fails_authentication() {
+    let f = Faults {
+        bad_signature: true,
+        ..Faults::default()
+    };
+    let (step, err, _) = lifecycle(f).expect("must fail");
+    assert_eq!(step, "connect");
+    assert!(
+        matches!(
+            err,
+            FwError::Crypto(tsm_engine::crypto::CryptoError::BadSignature)
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn wrong_transcript_fails_the_verify_data() {
+    let f = Faults {
+        wrong_transcript: true,
+        ..Faults::default()
+    };
+    let (step, err, _) = lifecycle(f).expect("must fail");
+    assert_eq!(step, "connect");
+    assert!(
+        matches!(
+            err,
+            FwError::Crypto(tsm_engine::crypto::CryptoError::BadMac)
+        ),
+        "{err:?}"
+    );
+}
+
+fn expected_step(k: MsgKind) -> Option<&'static str> {
+    Some(match k {
+        MsgKind::Version
+        | MsgKind::Capabilities
+        | MsgKind::Algorithms
+        | MsgKind::Digests
+        | MsgKind::Certificate
+        | MsgKind::Challenge
+        | MsgKind::Measurements
+        | MsgKind::KeyExchange
+        | MsgKind::Finish
+        | MsgKind::IdeQuery
+        | MsgKind::KeyProg
+        | MsgKind::KSetGo => "connect",
+        MsgKind::TdispVersion | MsgKind::TdispCapabilities | MsgKind::Lock => "bind",
+        MsgKind::Report => "bind",
+        MsgKind::Start => "start",
+        MsgKind::State => "state",
+        MsgKind::Stop => "unbind",
+        MsgKind::EndSession | MsgKind::KSetStop => "disconnect",
+        MsgKind::Other => return None,
+    })
+}
+
+#[test]
+fn every_truncated_response_is_a_clean_error() {
+    for k in MsgKind::all() {
+        let f = Faults {
+            truncate: Some(k),
+            ..Faults::default()
+        };
+        let (step, err, _) = lifecycle(f).unwrap_or_else(|| panic!("truncate {k}: no failure"));
+        assert_eq!(Some(step), expected_step(k), "truncate {k}: {err:?}");
+        assert!(
+            matches!(
+                err,
+                FwError::Codec(_) | FwError::Protocol(_) | FwError::Report(_)
+            ),
+            "truncate {k}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn every_oversized_response_is_refused() {
+    for k in MsgKind::all() {
+        let f = Faults {
+            oversize: Some(k),
+            ..Faults::default()
+        };
+        let (step, err, _) = lifecycle(f).unwrap_or_else(|| panic!("oversize {k}: no failure"));
+        assert_eq!(Some(step), expected_step(k), "oversize {k}: {err:?}");
+        assert!(
+            matches!(err, FwError::Oversized(_)),
+            "oversize {k}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn tdisp_error_on_each_request_is_reported_with_the_device_state() {
+    for (k, step, state) in [
+        (MsgKind::TdispVersion, "bind", TdiState::ConfigUnlocked),
+        (MsgKind::TdispCapabilities, "bind", TdiState::ConfigUnlocked),
+        (MsgKind::Lock, "bind", TdiState::ConfigUnlocked),
+        (MsgKind::Report, "bind", TdiState::ConfigLocked),
+        (MsgKind::Start, "start", TdiState::ConfigLocked),
+        (MsgKind::Stop, "unbind", TdiState::Run),
+    ] {
+        let f = Faults {
+            tdisp_error: Some(k),
+            ..Faults::default()
+        };
+        let (s, err, st) = lifecycle(f).unwrap_or_else(|| panic!("tdisp error {k}: no failure"));
+        assert_eq!(s, step, "{k}");
+        assert_eq!(
+            err,
+            FwError::TdispError(tsm_proto::tdisp::ErrorCode::Unspecified),
+            "{k}"
+        );
+        assert_eq!(st, Some(state), "{k}");
+    }
+}
+
+#[test]
+fn spontaneous_error_state_is_seen_and_stop_recovers() {
+    // ERROR right after LOCK: the report fetch of BIND is refused and the firmware reports
+    // ERROR; UNBIND (STOP) brings the TDI back to CONFIG_UNLOCKED.
+    let f = Faults {
+        error_after: Some(MsgKind::Lock),
+        ..Faults::default()
+    };
+    let (mut fw, mut ep) = setup(f);
+    ok(&mut fw, &mut ep, connect());
+    match relay::run(&mut fw, &mut ep, Command::Bind(testbed::bind_params()), T).output {
+        Output::Failed { error, tdi_state } => {
+            assert_eq!(
+                error,
+                FwError::TdispError(tsm_proto::tdisp::ErrorCode::InvalidInterfaceState)
+            );
+            assert_eq!(tdi_state, Some(TdiState::Error));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Error));
+    assert!(ep.0.snapshot().contains("=ERROR"));
+    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
+    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+
+    // ERROR right after START: the guest's state query sees ERROR.
+    let f = Faults {
+        error_after: Some(MsgKind::Start),
+        ..Faults::default()
+    };
+    let (mut fw, mut ep) = setup(f);
+    ok(&mut fw, &mut ep, connect());
+    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, guest(GuestOp::Start));
+    assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![3]);
+    assert_eq!(fw.tdi_state(DEV, TDI), Some(TdiState::Error));
+    match relay::run(&mut fw, &mut ep, guest(GuestOp::GetReport), T).output {
+        Output::Failed { tdi_state, .. } => assert_eq!(tdi_state, Some(TdiState::Error)),
+        other => panic!("{other:?}"),
+    }
+    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
+}
+
+#[test]
+fn slow_responses_time_out_cleanly_or_pass_under_the_limit() {
+    let f = Faults {
+        delay: Some(Duration::from_secs(30)),
+        delay_at: Some(MsgKind::KeyExchange),
+        ..Faults::default()
+    };
+    let (step, err, _) = lifecycle(f).expect("must time out");
+    assert_eq!(step, "connect");
+    assert_eq!(err, FwError::Transport(tsm_engine::fw::DoeError::Timeout));
+    let f = Faults {
+        delay: Some(Duration::from_millis(2)),
+        ..Faults::default()
+    };
+    assert_eq!(lifecycle(f), None);
+}
+
+#[test]
+fn untrusted_root_is_refused() {
+    let (dsm, _) = testbed::platform(Faults::default()).unwrap();
+    let (_, other) = testbed::platform(Faults::default()).unwrap();
+    let mut fw = Firmware::new(other);
+    let mut ep = LocalDsm(dsm);
+    match relay::run(&mut fw, &mut ep, connect(), T).output {
+        Output::Failed { error, .. } => assert!(
+            matches!(
+                error,
+                FwError::Cert(tsm_engine::certs::CertError::UntrustedRoot)
+            ),
+            "{error:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!fw.connected(DEV));
+}
+
+#[test]
+fn commands_out_of_order_are_refused() {
+    let (mut fw, mut ep) = setup(Faults::default());
+    for cmd in [
+        Command::Bind(testbed::bind_params()),
+        guest(GuestOp::Start),
+        Command::Unbind { dev: DEV, tdi: TDI },
+        Command::Disconnect { dev: DEV },
+    ] {
+        let r = relay::run(&mut fw, &mut ep, cmd, T);
+        assert!(matches!(
+            r.output,
+            Output::Failed {
+                error: FwError::State(_),
+                ..
+            }
+        ));
+        assert_eq!(r.exchanges, 0);
+    }
+    ok(&mut fw, &mut ep, connect());
+    assert!(matches!(
+        relay::run(&mut fw, &mut ep, connect(), T).output,
+        Output::Failed {
+            error: FwError::State(_),
+            ..
+        }
+    ));
+    // START before LOCK: the firmware has no nonce and refuses without asking the device.
+    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, guest(GuestOp::Start));
+    let r = relay::run(&mut fw, &mut ep, guest(GuestOp::Start), T);
+    assert!(matches!(r.output, Output::Failed { .. }), "{:?}", r.output);
+}
+
+#[test]
+fn transport_errors_mid_command_leave_a_consistent_firmware() {
+    struct Flaky(LocalDsm, usize);
+    impl relay::DoeEndpoint for Flaky {
+        fn exchange(&mut self, o: &[u8], t: Duration) -> Result<Vec<u8>, tsm_engine::fw::DoeError> {
+            if self.1 == 0 {
+                return Err(tsm_engine::fw::DoeError::Io(-5));
+            }
+            self.1 -= 1;
+            self.0.exchange(o, t)
+        }
+    }
+    for n in [0, 1, 5, 10, 14, 20] {
+        let (mut fw, ep) = setup(Faults::default());
+        let mut ep = Flaky(ep, n);
+        let r = relay::run(&mut fw, &mut ep, connect(), T);
+        assert!(
+            matches!(
+                r.output,
+                Output::Failed {
+                    error: FwError::Transport(_),
+                    ..
+                }
+            ),
+            "{n}: {:?}",
+            r.output
+        );
+        assert!(!fw.connected(DEV));
+        assert!(!fw.busy());
+        // A fresh attempt on a healthy path succeeds (the DSM resets on GET_VERSION).
+        let mut ep2 = ep.0;
+        ok(&mut fw, &mut ep2, connect());
+    }
+}
