@@ -1,1 +1,353 @@
-fn main() {}
+// SPDX-License-Identifier: GPL-2.0
+
+//! tsm-dsm: the emulated device security manager behind QEMU's SPDM socket.
+//!
+//! Start it before QEMU and give the device `spdm_port=<port>`; QEMU connects to
+//! 127.0.0.1:<port> and forwards every DOE object the guest writes to the CMA or
+//! Secured-CMA mailbox. Each new connection is a freshly powered device. The TDISP
+//! state of every TDI is observable in `--state-file` (rewritten on every change) and in
+//! the `tdi_state function=... state=...` log lines.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use log::{error, info, warn};
+use tsm_engine::args;
+use tsm_engine::certs::{CertError, Identity};
+use tsm_engine::dsm::{Dsm, DsmConfig};
+use tsm_engine::faults::{Faults, MsgKind};
+use tsm_engine::qemu_socket::{self, Frame};
+use tsm_engine::report::FirstPageUnit;
+use tsm_engine::tdisp::FunctionId;
+
+/// Emulated PCIe device security manager (SPDM 1.2 + IDE-KM + TDISP responder) for
+/// QEMU's spdm_port.
+#[derive(Parser, Debug)]
+#[command(name = "tsm-dsm", version, about, long_about = None)]
+struct Cli {
+    /// TCP port on 127.0.0.1 (QEMU's spdm_port). 0 picks a free port; the chosen one is
+    /// printed on stdout as "listening on 127.0.0.1:PORT".
+    #[arg(long, default_value_t = 2323)]
+    port: u16,
+
+    /// Serve one connection, then exit (0 after QEMU's SHUTDOWN, 1 if the peer just
+    /// closed).
+    #[arg(long)]
+    once: bool,
+
+    /// Identity directory: reuse root.der/chain.spdm/leaf.key from it, or generate and
+    /// save them there. root.pem in it is the trust anchor to give tsm-fw. Without it a
+    /// fresh identity is made per run (see --root-cert-out).
+    #[arg(long, value_name = "DIR")]
+    identity: Option<PathBuf>,
+
+    /// Write the root CA certificate (PEM) of the identity here.
+    #[arg(long, value_name = "FILE")]
+    root_cert_out: Option<PathBuf>,
+
+    /// PCI address of the device's function 0 (reported by IDE-KM QUERY_RESP).
+    #[arg(long, default_value = "0000:01:00.0", value_name = "SSSS:BB:DD.F")]
+    bdf: String,
+
+    /// A function hosting a TDI (repeatable); default: function 0 only.
+    #[arg(long = "function", value_name = "SSSS:BB:DD.F")]
+    functions: Vec<String>,
+
+    /// A memory BAR of the TDI's function as the guest assigned it:
+    /// INDEX:BASE:SIZE[:64][:pref] (repeatable). Default: 0:0:0x4000:64.
+    #[arg(long = "bar", value_name = "BAR")]
+    bars: Vec<String>,
+
+    /// MSI-X layout: TABLE_BAR:TABLE_OFFSET:ENTRIES:PBA_BAR:PBA_OFFSET, or "none".
+    #[arg(long, default_value = "0:0x2000:32:0:0x3000")]
+    msix: String,
+
+    /// FIRST_PAGE unit of the interface report: "page" (4K page number) or "byte".
+    #[arg(long, default_value = "page", value_parser = ["page", "byte"])]
+    first_page_unit: String,
+
+    /// Number of selective IDE streams.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+    ide_streams: u8,
+
+    /// Rewrite this file on every state change: spdm=..., ide.streamN=...,
+    /// tdi.SSSS:BB:DD.F=CONFIG_UNLOCKED|CONFIG_LOCKED|RUN|ERROR.
+    #[arg(long, value_name = "FILE")]
+    state_file: Option<PathBuf>,
+
+    /// Fault: corrupt every signature (CHALLENGE_AUTH, MEASUREMENTS, KEY_EXCHANGE_RSP).
+    #[arg(long)]
+    bad_signature: bool,
+
+    /// Fault: session transcript without the certificate hash (bad ResponderVerifyData
+    /// and session keys).
+    #[arg(long)]
+    wrong_transcript: bool,
+
+    /// Fault: truncate the response to this request (version, capabilities, algorithms,
+    /// digests, certificate, challenge, measurements, key_exchange, finish, end_session,
+    /// ide_query, key_prog, k_set_go, k_set_stop, tdisp_version, tdisp_capabilities,
+    /// lock, report, state, start, stop).
+    #[arg(long, value_name = "MSG")]
+    truncate: Option<MsgKind>,
+
+    /// Fault: append 8 KiB of junk to the response to this request.
+    #[arg(long, value_name = "MSG")]
+    oversize: Option<MsgKind>,
+
+    /// Fault: answer this TDISP request with TDISP_ERROR (UNSPECIFIED).
+    #[arg(long, value_name = "MSG")]
+    tdisp_error: Option<MsgKind>,
+
+    /// Fault: after this TDISP request succeeds, the TDI spontaneously enters ERROR.
+    #[arg(long, value_name = "MSG")]
+    error_after: Option<MsgKind>,
+
+    /// Fault: delay responses by this many milliseconds (all, or --delay-at only).
+    #[arg(long, value_name = "MS")]
+    delay_ms: Option<u64>,
+
+    /// Restrict --delay-ms to the response to this request.
+    #[arg(long, value_name = "MSG", requires = "delay_ms")]
+    delay_at: Option<MsgKind>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DsmError {
+    #[error("{0}")]
+    Arg(#[from] args::ArgError),
+    #[error("identity: {0}")]
+    Identity(#[from] CertError),
+    #[error("cannot listen on 127.0.0.1:{port}: {err}")]
+    Listen { port: u16, err: std::io::Error },
+    #[error("{what}: {err}")]
+    Io {
+        what: &'static str,
+        err: std::io::Error,
+    },
+    #[error("peer closed the connection without SHUTDOWN")]
+    PeerClosed,
+}
+
+fn config(cli: &Cli) -> Result<DsmConfig, DsmError> {
+    let dev = args::parse_bdf(&cli.bdf)?;
+    let identity = match &cli.identity {
+        Some(dir) => Identity::load_or_create(dir, "tsm-dsm emulated device")?,
+        None => Identity::generate("tsm-dsm emulated device")?,
+    };
+    if let Some(p) = &cli.root_cert_out {
+        let pem = tsm_engine::certs::pem_from_der(&identity.root_der)?;
+        std::fs::write(p, pem).map_err(|err| DsmError::Io {
+            what: "writing --root-cert-out",
+            err,
+        })?;
+    }
+    let fid = |d: tsm_engine::fw::DevId| {
+        let rid = (u16::from(d.bus) << 8) | u16::from(d.devfn);
+        FunctionId::new(rid, None)
+    };
+    let mut functions = Vec::new();
+    for f in &cli.functions {
+        functions.push(fid(args::parse_bdf(f)?));
+    }
+    if functions.is_empty() {
+        functions.push(fid(dev));
+    }
+    let mut bars = Vec::new();
+    for b in &cli.bars {
+        bars.push(args::parse_bar(b)?);
+    }
+    if bars.is_empty() {
+        bars.push(args::parse_bar("0:0:0x4000:64")?);
+    }
+    let faults = Faults {
+        bad_signature: cli.bad_signature,
+        wrong_transcript: cli.wrong_transcript,
+        truncate: cli.truncate,
+        oversize: cli.oversize,
+        tdisp_error: cli.tdisp_error,
+        error_after: cli.error_after,
+        delay: cli.delay_ms.map(Duration::from_millis),
+        delay_at: cli.delay_at,
+    };
+    Ok(DsmConfig {
+        identity,
+        segment: u8::try_from(dev.segment).unwrap_or(0),
+        bus: dev.bus,
+        devfn: dev.devfn,
+        functions,
+        bars,
+        msix: args::parse_msix(&cli.msix)?,
+        first_page_unit: if cli.first_page_unit == "byte" {
+            FirstPageUnit::ByteAddress
+        } else {
+            FirstPageUnit::PageNumber
+        },
+        ide_streams: cli.ide_streams,
+        faults,
+    })
+}
+
+/// Atomically rewrites the state file (write a sibling, rename over).
+fn write_state(path: &Path, content: &str) {
+    let tmp = path.with_extension("tmp");
+    let r = std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = r {
+        warn!("cannot write state file {}: {e}", path.display());
+    }
+}
+
+/// Serves one QEMU connection; `Ok(true)` if it ended with SHUTDOWN.
+fn serve(
+    stream: &mut TcpStream,
+    dsm: &mut Dsm,
+    state_file: Option<&Path>,
+) -> Result<bool, DsmError> {
+    if let Some(p) = state_file {
+        write_state(p, &dsm.snapshot());
+    }
+    loop {
+        let frame = match qemu_socket::read_frame(stream) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(false),
+            Err(err) => {
+                return Err(DsmError::Io {
+                    what: "reading a frame",
+                    err,
+                })
+            }
+        };
+        let reply = match frame.command {
+            qemu_socket::CMD_NORMAL => {
+                if frame.transport != qemu_socket::TRANSPORT_PCI_DOE {
+                    warn!("transport type {} is not PCI DOE", frame.transport);
+                }
+                let r = dsm.handle(&frame.payload);
+                if !r.delay.is_zero() {
+                    std::thread::sleep(r.delay);
+                }
+                if r.object.len() > qemu_socket::QEMU_MAX_MESSAGE {
+                    warn!(
+                        "response of {} bytes exceeds QEMU's {}-byte buffer",
+                        r.object.len(),
+                        qemu_socket::QEMU_MAX_MESSAGE
+                    );
+                }
+                Frame {
+                    command: qemu_socket::CMD_NORMAL,
+                    transport: frame.transport,
+                    payload: r.object,
+                }
+            }
+            qemu_socket::CMD_TEST => Frame {
+                command: qemu_socket::CMD_TEST,
+                transport: frame.transport,
+                payload: b"tsm-dsm".to_vec(),
+            },
+            qemu_socket::CMD_SHUTDOWN => {
+                info!("SHUTDOWN from the peer");
+                let _ = qemu_socket::write_frame(
+                    stream,
+                    &Frame {
+                        command: qemu_socket::CMD_SHUTDOWN,
+                        transport: frame.transport,
+                        payload: Vec::new(),
+                    },
+                );
+                return Ok(true);
+            }
+            other => {
+                warn!("unknown socket command {other:#x}");
+                Frame {
+                    command: qemu_socket::CMD_UNKNOWN,
+                    transport: frame.transport,
+                    payload: Vec::new(),
+                }
+            }
+        };
+        // The state file is current before the requester sees the response.
+        if dsm.take_changed() {
+            if let Some(p) = state_file {
+                write_state(p, &dsm.snapshot());
+            }
+        }
+        qemu_socket::write_frame(stream, &reply).map_err(|err| DsmError::Io {
+            what: "writing a frame",
+            err,
+        })?;
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), DsmError> {
+    let cfg = config(cli)?;
+    let listener = TcpListener::bind(("127.0.0.1", cli.port)).map_err(|err| DsmError::Listen {
+        port: cli.port,
+        err,
+    })?;
+    let addr = listener.local_addr().map_err(|err| DsmError::Io {
+        what: "local address",
+        err,
+    })?;
+    info!(
+        "tsm-dsm: {} BAR(s), {} TDI function(s), faults: {:?}",
+        cfg.bars.len(),
+        cfg.functions.len(),
+        cfg.faults
+    );
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {addr}");
+        let _ = out.flush();
+    }
+    loop {
+        let (mut stream, peer) = listener.accept().map_err(|err| DsmError::Io {
+            what: "accept",
+            err,
+        })?;
+        let _ = stream.set_nodelay(true);
+        info!("connection from {peer}: device powered on");
+        let mut dsm = Dsm::new(cfg.clone());
+        let r = serve(&mut stream, &mut dsm, cli.state_file.as_deref());
+        if let Some(p) = &cli.state_file {
+            write_state(p, &dsm.snapshot());
+        }
+        match r {
+            Ok(true) => {
+                if cli.once {
+                    return Ok(());
+                }
+            }
+            Ok(false) => {
+                warn!("peer {peer} closed the connection");
+                if cli.once {
+                    return Err(DsmError::PeerClosed);
+                }
+            }
+            Err(e) => {
+                error!("connection from {peer}: {e}");
+                if cli.once {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("tsm-dsm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

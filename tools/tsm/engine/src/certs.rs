@@ -182,6 +182,54 @@ impl Identity {
     }
 }
 
+/// Files of a saved identity.
+const ROOT_DER: &str = "root.der";
+const ROOT_PEM: &str = "root.pem";
+const CHAIN: &str = "chain.spdm";
+const LEAF_KEY: &str = "leaf.key";
+
+impl Identity {
+    /// Loads the identity saved in `dir`, or generates one and saves it there
+    /// (`root.der`, `root.pem`: the trust anchor; `chain.spdm`: the SPDM chain;
+    /// `leaf.key`: the device key's raw scalar, mode 0600).
+    pub fn load_or_create(dir: &std::path::Path, device_name: &str) -> Result<Self, CertError> {
+        let io = |e: std::io::Error| CertError::Der(format!("{}: {e}", dir.display()));
+        if dir.join(LEAF_KEY).exists() {
+            let root_der = std::fs::read(dir.join(ROOT_DER)).map_err(io)?;
+            let spdm_chain = std::fs::read(dir.join(CHAIN)).map_err(io)?;
+            let key = std::fs::read(dir.join(LEAF_KEY)).map_err(io)?;
+            let leaf_key = KeyPair::from_bytes(&key).map_err(|_| CertError::BadKey { index: 1 })?;
+            let leaf = verify_chain(&spdm_chain, &root_der)?;
+            if leaf != leaf_key.public() {
+                return Err(CertError::Malformed("leaf.key does not match the chain"));
+            }
+            return Ok(Self {
+                root_der,
+                spdm_chain,
+                leaf_key,
+            });
+        }
+        let id = Self::generate(device_name)?;
+        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::write(dir.join(ROOT_DER), &id.root_der).map_err(io)?;
+        std::fs::write(dir.join(ROOT_PEM), pem_from_der(&id.root_der)?).map_err(io)?;
+        std::fs::write(dir.join(CHAIN), &id.spdm_chain).map_err(io)?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(dir.join(LEAF_KEY))
+                .map_err(io)?;
+            f.write_all(&id.leaf_key.to_bytes()).map_err(io)?;
+        }
+        Ok(id)
+    }
+}
+
 fn key_of(cert: &Certificate, index: usize) -> Result<VerifyingKey, CertError> {
     let spki = &cert.tbs_certificate.subject_public_key_info;
     let bytes = spki
@@ -308,6 +356,19 @@ mod tests {
         assert!(verify_chain(&bad, &a.root_der).is_err());
         assert!(verify_chain(&a.spdm_chain[..n - 1], &a.root_der).is_err());
         assert!(verify_chain(&[], &a.root_der).is_err());
+    }
+
+    #[test]
+    fn identity_saved_and_reloaded() {
+        let dir = std::env::temp_dir().join(format!("tsm-id-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let a = Identity::load_or_create(&dir, "x").unwrap();
+        let b = Identity::load_or_create(&dir, "x").unwrap();
+        assert_eq!(a.spdm_chain, b.spdm_chain);
+        assert_eq!(a.leaf_key.public(), b.leaf_key.public());
+        let pem = std::fs::read(dir.join("root.pem")).unwrap();
+        assert_eq!(der_from_file_bytes(&pem).unwrap(), a.root_der);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -251,6 +251,18 @@ impl KeyPair {
         Self(timed(|| SigningKey::random(&mut OsRng)))
     }
 
+    /// A key from its 48-byte big-endian scalar.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, CryptoError> {
+        SigningKey::from_slice(b)
+            .map(Self)
+            .map_err(|_| CryptoError::BadKey)
+    }
+
+    /// The 48-byte big-endian scalar (secret).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.to_bytes().to_vec()
+    }
+
     /// The signing key.
     pub fn signing_key(&self) -> &SigningKey {
         &self.0

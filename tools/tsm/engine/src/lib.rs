@@ -16,6 +16,9 @@
 //! Every protocol byte is encoded and decoded by the shared `tsm_proto` crate; the
 //! cryptography is RustCrypto's (see [`crypto`]).
 
+pub use tsm_proto::{self, report, state, tdisp};
+
+pub mod args;
 pub mod certs;
 pub mod crypto;
 pub mod dsm;

@@ -128,13 +128,14 @@ pub fn doe_request_object(object_type: u8, payload: &[u8]) -> Result<Vec<u8>, Do
     Ok(out)
 }
 
-/// Unwraps a DOE response object into its payload, as the kernel's DOE core does.
-pub fn doe_response_payload(object: &[u8]) -> Result<Vec<u8>, DoeError> {
+/// Unwraps a DOE response object into its payload, as the kernel's DOE core does: the
+/// response must be of the request's vendor and type, else `-EIO`.
+pub fn doe_response_payload(object: &[u8], object_type: u8) -> Result<Vec<u8>, DoeError> {
     if object.len() > MAX_RESPONSE_OBJECT {
         return Err(DoeError::Io(-EMSGSIZE));
     }
     let o = DataObject::decode(object).map_err(|_| DoeError::Io(-EIO))?;
-    if o.vendor_id != doe::PCI_SIG_VENDOR_ID {
+    if o.vendor_id != doe::PCI_SIG_VENDOR_ID || o.object_type != object_type {
         return Err(DoeError::Io(-EIO));
     }
     Ok(o.payload.to_vec())
@@ -168,7 +169,7 @@ pub fn run(fw: &mut Firmware, ep: &mut dyn DoeEndpoint, cmd: Command, timeout: D
                 } else {
                     doe_request_object(object_type, &payload)
                         .and_then(|obj| ep.exchange(&obj, timeout))
-                        .and_then(|obj| doe_response_payload(&obj))
+                        .and_then(|obj| doe_response_payload(&obj, object_type))
                 };
                 debug!("exchange {exchanges}: {:?}", resp.as_ref().map(Vec::len));
                 out = fw.step(Input::DoeResponse(resp));

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! tsm-dsm as a process, through QEMU's SPDM socket framing on 127.0.0.1 (ephemeral
+//! port): the firmware engine drives it the way the guest kernel would through QEMU.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Proc, Stdio};
+use std::time::{Duration, Instant};
+
+use tsm_engine::certs;
+use tsm_engine::fw::{Command, DoeError, Firmware, FwConfig, FwError, GuestOp, Output};
+use tsm_engine::qemu_socket::{self, Frame};
+use tsm_engine::relay::{self, SocketDsm};
+use tsm_engine::report::FirstPageUnit;
+use tsm_engine::testbed::{self, DEV, TDI};
+
+const T: Duration = Duration::from_secs(5);
+
+struct Dsm {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Dsm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "tsm-dsm-test-{}-{tag}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spawn(tag: &str, extra: &[&str]) -> Dsm {
+    let dir = tmpdir(tag);
+    let mut child = Proc::new(env!("CARGO_BIN_EXE_tsm-dsm"))
+        .args(["--port", "0", "--once", "--msix", "0:0x2000:32:0:0x3000"])
+        .args([
+            "--bar",
+            "0:0x10000000:0x4000:64",
+            "--bar",
+            "2:0x10010000:0x2000",
+        ])
+        .arg("--state-file")
+        .arg(dir.join("state"))
+        .arg("--root-cert-out")
+        .arg(dir.join("root.pem"))
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    Dsm { child, addr, dir }
+}
+
+fn firmware(dir: &Path) -> Firmware {
+    let pem = std::fs::read(dir.join("root.pem")).unwrap();
+    Firmware::new(FwConfig {
+        trust_anchor: certs::der_from_file_bytes(&pem).unwrap(),
+        first_page_unit: FirstPageUnit::PageNumber,
+    })
+}
+
+fn state(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("state")).unwrap_or_default()
+}
+
+fn ok(fw: &mut Firmware, ep: &mut SocketDsm, cmd: Command) -> Vec<u8> {
+    match relay::run(fw, ep, cmd.clone(), T).output {
+        Output::Done { payload, .. } => payload,
+        other => panic!("{cmd:?}: {other:?}"),
+    }
+}
+
+fn wait_exit(child: &mut Child) -> Option<i32> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn guest(op: GuestOp) -> Command {
+    Command::GuestReq {
+        dev: DEV,
+        tdi: TDI,
+        op,
+    }
+}
+
+#[test]
+fn lifecycle_over_the_qemu_socket_with_state_file() {
+    let mut d = spawn("life", &[]);
+    let mut fw = firmware(&d.dir);
+    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    ok(
+        &mut fw,
+        &mut ep,
+        Command::Connect {
+            dev: DEV,
+            stream_id: 0,
+        },
+    );
+    assert!(
+        state(&d.dir).contains("spdm=established"),
+        "{}",
+        state(&d.dir)
+    );
+    assert!(state(&d.dir).contains("ide.stream0=active"));
+    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    // The state file is rewritten before each response is sent.
+    assert!(state(&d.dir).contains("tdi.0000:01:00.0=CONFIG_LOCKED"));
+    let report = ok(&mut fw, &mut ep, guest(GuestOp::GetReport));
+    assert!(report.len() > 16);
+    ok(&mut fw, &mut ep, guest(GuestOp::Start));
+    assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![2]);
+    assert!(state(&d.dir).contains("tdi.0000:01:00.0=RUN"));
+    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+    ep.shutdown().unwrap();
+    assert_eq!(wait_exit(&mut d.child), Some(0));
+    let s = state(&d.dir);
+    assert!(s.contains("tdi.0000:01:00.0=CONFIG_UNLOCKED"), "{s}");
+    assert!(s.contains("spdm=none"), "{s}");
+}
+
+#[test]
+fn test_and_unknown_socket_commands() {
+    let d = spawn("cmds", &[]);
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    qemu_socket::write_frame(
+        &mut s,
+        &Frame {
+            command: qemu_socket::CMD_TEST,
+            transport: qemu_socket::TRANSPORT_PCI_DOE,
+            payload: vec![],
+        },
+    )
+    .unwrap();
+    let r = qemu_socket::read_frame(&mut s).unwrap().unwrap();
+    assert_eq!(r.command, qemu_socket::CMD_TEST);
+    qemu_socket::write_frame(
+        &mut s,
+        &Frame {
+            command: 0x1234,
+            transport: qemu_socket::TRANSPORT_PCI_DOE,
+            payload: vec![],
+        },
+    )
+    .unwrap();
+    let r = qemu_socket::read_frame(&mut s).unwrap().unwrap();
+    assert_eq!(r.command, qemu_socket::CMD_UNKNOWN);
+    // A garbage DOE object is answered (with an SPDM ERROR), not dropped.
+    qemu_socket::write_frame(
+        &mut s,
+        &Frame {
+            command: qemu_socket::CMD_NORMAL,
+            transport: qemu_socket::TRANSPORT_PCI_DOE,
+            payload: vec![1, 2, 3],
+        },
+    )
+    .unwrap();
+    let r = qemu_socket::read_frame(&mut s).unwrap().unwrap();
+    assert_eq!(r.command, qemu_socket::CMD_NORMAL);
+    assert!(r.payload.len() >= 12);
+}
+
+#[test]
+fn knob_from_the_command_line_tdisp_error() {
+    let d = spawn("knob", &["--tdisp-error", "lock"]);
+    let mut fw = firmware(&d.dir);
+    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    ok(
+        &mut fw,
+        &mut ep,
+        Command::Connect {
+            dev: DEV,
+            stream_id: 0,
+        },
+    );
+    match relay::run(&mut fw, &mut ep, Command::Bind(testbed::bind_params()), T).output {
+        Output::Failed { error, .. } => assert!(matches!(error, FwError::TdispError(_))),
+        other => panic!("{other:?}"),
+    }
+    assert!(state(&d.dir).contains("=CONFIG_UNLOCKED"));
+}
+
+#[test]
+fn knob_error_after_start_shows_in_the_state_file() {
+    let d = spawn("err", &["--error-after", "start"]);
+    let mut fw = firmware(&d.dir);
+    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    ok(
+        &mut fw,
+        &mut ep,
+        Command::Connect {
+            dev: DEV,
+            stream_id: 0,
+        },
+    );
+    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, guest(GuestOp::Start));
+    assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![3]);
+    assert!(state(&d.dir).contains("tdi.0000:01:00.0=ERROR"));
+    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    assert!(state(&d.dir).contains("tdi.0000:01:00.0=CONFIG_UNLOCKED"));
+    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+    assert!(state(&d.dir).contains("ide.stream0=idle"));
+}
+
+#[test]
+fn slow_response_times_out() {
+    let d = spawn(
+        "slow",
+        &["--delay-ms", "3000", "--delay-at", "key_exchange"],
+    );
+    let mut fw = firmware(&d.dir);
+    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    let t = Instant::now();
+    let r = relay::run(
+        &mut fw,
+        &mut ep,
+        Command::Connect {
+            dev: DEV,
+            stream_id: 0,
+        },
+        Duration::from_millis(300),
+    );
+    assert!(t.elapsed() < Duration::from_secs(3));
+    match r.output {
+        Output::Failed { error, .. } => {
+            assert_eq!(error, FwError::Transport(DoeError::Timeout))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_signature_over_the_socket() {
+    let d = spawn("sig", &["--bad-signature"]);
+    let mut fw = firmware(&d.dir);
+    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    assert!(matches!(
+        relay::run(
+            &mut fw,
+            &mut ep,
+            Command::Connect {
+                dev: DEV,
+                stream_id: 0
+            },
+            T
+        )
+        .output,
+        Output::Failed {
+            error: FwError::Crypto(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn peer_closing_without_shutdown_is_a_failure_exit() {
+    let mut d = spawn("closed", &[]);
+    drop(TcpStream::connect(d.addr).unwrap());
+    assert_eq!(wait_exit(&mut d.child), Some(1));
+}
+
+#[test]
+fn bad_arguments_exit_non_zero_with_a_message() {
+    for args in [
+        &["--truncate", "nonsense"][..],
+        &["--bar", "7:0:0x1000"],
+        &["--msix", "1:2"],
+        &["--bdf", "zz"],
+        &["--delay-at", "lock"],
+        &["--no-such-flag"],
+    ] {
+        let out = Proc::new(env!("CARGO_BIN_EXE_tsm-dsm"))
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let mut msg = String::new();
+        out.stderr.as_slice().read_to_string(&mut msg).unwrap();
+        assert!(!msg.trim().is_empty(), "{args:?}: no message");
+    }
+    let out = Proc::new(env!("CARGO_BIN_EXE_tsm-dsm"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--state-file"));
+}
+
+#[test]
+fn port_in_use_is_reported() {
+    let d = spawn("busy", &[]);
+    let out = Proc::new(env!("CARGO_BIN_EXE_tsm-dsm"))
+        .args(["--port", &d.addr.port().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
+}
