@@ -24,6 +24,7 @@ pub mod crypto;
 pub mod dsm;
 pub mod faults;
 pub mod fw;
+pub mod fwproto;
 pub mod qemu_socket;
 pub mod relay;
 pub mod testbed;

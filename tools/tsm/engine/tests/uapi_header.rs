@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The uAPI header `include/uapi/linux/tsm_fw.h` and `tsm_engine::fwproto` must describe
+//! the same protocol: this test parses the header's `#define`s, enum entries and struct
+//! layouts (with C's natural alignment), checks that no struct has a padding hole, and
+//! compares every constant and size with the Rust definitions.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tsm_engine::fwproto::{self, err, msg_type, size};
+
+fn header() -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/uapi/linux/tsm_fw.h");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Strips /* */ comments.
+fn strip_comments(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find("*/") {
+            Some(j) => rest = &rest[i + j + 2..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn parse_num(v: &str, consts: &BTreeMap<String, u64>) -> Option<u64> {
+    let v = v
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
+    if let Some((a, b)) = v.split_once("<<") {
+        return Some(parse_num(a, consts)? << parse_num(b, consts)?);
+    }
+    if let Some(h) = v.strip_prefix("0x") {
+        return u64::from_str_radix(h, 16).ok();
+    }
+    v.parse().ok().or_else(|| consts.get(v).copied())
+}
+
+struct Parsed {
+    consts: BTreeMap<String, u64>,
+    /// name -> (size, align)
+    structs: BTreeMap<String, (usize, usize)>,
+}
+
+fn parse() -> Parsed {
+    let text = strip_comments(&header());
+    let mut consts = BTreeMap::new();
+    let mut structs: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut lines = text.lines().map(str::trim).peekable();
+    while let Some(line) = lines.next() {
+        if let Some(d) = line.strip_prefix("#define ") {
+            let mut it = d.split_whitespace();
+            let (Some(name), Some(_)) = (it.next(), it.clone().next()) else {
+                continue;
+            };
+            let value: String = it.collect::<Vec<_>>().join(" ");
+            if let Some(v) = parse_num(&value, &consts) {
+                consts.insert(name.to_owned(), v);
+            }
+        } else if line.starts_with("enum ") && line.ends_with('{') {
+            for l in lines.by_ref() {
+                if l.starts_with("};") {
+                    break;
+                }
+                if let Some((n, v)) = l.trim_end_matches(',').split_once('=') {
+                    let v = parse_num(v, &consts).unwrap_or_else(|| panic!("enum value {l}"));
+                    consts.insert(n.trim().to_owned(), v);
+                }
+            }
+        } else if let Some(name) = line
+            .strip_prefix("struct ")
+            .and_then(|l| l.strip_suffix(" {"))
+        {
+            let (mut off, mut align) = (0usize, 1usize);
+            for l in lines.by_ref() {
+                if l.starts_with("};") {
+                    break;
+                }
+                let decl = l.trim_end_matches(';');
+                let (ty, field) = decl.rsplit_once(' ').unwrap_or_else(|| panic!("{l}"));
+                let (field, count) = match field.split_once('[') {
+                    Some((f, n)) => (
+                        f,
+                        parse_num(n.trim_end_matches(']'), &consts)
+                            .unwrap_or_else(|| panic!("array size in {l}"))
+                            as usize,
+                    ),
+                    None => (field, 1),
+                };
+                let (sz, al) = match ty.trim() {
+                    "__u8" | "__s8" => (1, 1),
+                    "__u16" | "__s16" => (2, 2),
+                    "__u32" | "__s32" => (4, 4),
+                    "__u64" | "__s64" => (8, 8),
+                    t => *structs
+                        .get(t.trim_start_matches("struct ").trim())
+                        .unwrap_or_else(|| panic!("unknown type {t} in {name}")),
+                };
+                assert_eq!(off % al, 0, "hole before {name}.{field} (offset {off})");
+                off += sz * count;
+                align = align.max(al);
+            }
+            assert_eq!(off % align, 0, "tail padding in struct {name}");
+            structs.insert(name.to_owned(), (off, align));
+        }
+    }
+    Parsed { consts, structs }
+}
+
+#[test]
+fn constants_match() {
+    let p = parse();
+    let c = |n: &str| *p.consts.get(n).unwrap_or_else(|| panic!("{n} missing"));
+    assert_eq!(c("TSM_FW_MAGIC"), u64::from(fwproto::MAGIC));
+    assert_eq!(c("TSM_FW_VERSION_1"), u64::from(fwproto::VERSION_1));
+    assert_eq!(c("TSM_FW_MAX_PAYLOAD"), fwproto::MAX_PAYLOAD as u64);
+    assert_eq!(c("TSM_FW_MAX_MSG_SIZE"), fwproto::MAX_MSG_SIZE as u64);
+    assert_eq!(c("TSM_FW_MAX_BARS"), fwproto::MAX_BARS as u64);
+    assert_eq!(
+        c("TSM_FW_DOE_VENDOR_PCI_SIG"),
+        u64::from(fwproto::DOE_VENDOR_PCI_SIG)
+    );
+    assert_eq!(c("TSM_FW_DOE_TYPE_CMA"), u64::from(fwproto::DOE_TYPE_CMA));
+    assert_eq!(
+        c("TSM_FW_DOE_TYPE_SECURED_CMA"),
+        u64::from(fwproto::DOE_TYPE_SECURED_CMA)
+    );
+    assert_eq!(c("TSM_FW_CAP_IDE"), u64::from(fwproto::CAP_IDE));
+    assert_eq!(c("TSM_FW_CAP_TDISP"), u64::from(fwproto::CAP_TDISP));
+    assert_eq!(c("TSM_FW_BAR_64BIT"), u64::from(fwproto::BAR_64BIT));
+    assert_eq!(c("TSM_FW_BAR_PREFETCH"), u64::from(fwproto::BAR_PREFETCH));
+    assert_eq!(
+        c("TSM_FW_GUEST_GET_REPORT"),
+        u64::from(fwproto::GUEST_GET_REPORT)
+    );
+    assert_eq!(c("TSM_FW_GUEST_START"), u64::from(fwproto::GUEST_START));
+    assert_eq!(
+        c("TSM_FW_GUEST_GET_STATE"),
+        u64::from(fwproto::GUEST_GET_STATE)
+    );
+    assert_eq!(c("TSM_FW_TDI_NONE"), u64::from(fwproto::TDI_NONE));
+    for (n, s) in [
+        (
+            "TSM_FW_TDI_CONFIG_UNLOCKED",
+            tsm_engine::state::TdiState::ConfigUnlocked,
+        ),
+        (
+            "TSM_FW_TDI_CONFIG_LOCKED",
+            tsm_engine::state::TdiState::ConfigLocked,
+        ),
+        ("TSM_FW_TDI_RUN", tsm_engine::state::TdiState::Run),
+        ("TSM_FW_TDI_ERROR", tsm_engine::state::TdiState::Error),
+    ] {
+        assert_eq!(c(n), u64::from(fwproto::tdi_state_code(Some(s))), "{n}");
+    }
+    for (n, f) in [
+        (
+            "TSM_FW_LOCK_NO_FW_UPDATE",
+            tsm_engine::tdisp::LockFlags::NO_FW_UPDATE,
+        ),
+        (
+            "TSM_FW_LOCK_CACHE_LINE_128",
+            tsm_engine::tdisp::LockFlags::SYSTEM_CACHE_LINE_SIZE_128,
+        ),
+        ("TSM_FW_LOCK_MSIX", tsm_engine::tdisp::LockFlags::LOCK_MSIX),
+        (
+            "TSM_FW_LOCK_BIND_P2P",
+            tsm_engine::tdisp::LockFlags::BIND_P2P,
+        ),
+        (
+            "TSM_FW_LOCK_ALL_REQUEST_REDIRECT",
+            tsm_engine::tdisp::LockFlags::ALL_REQUEST_REDIRECT,
+        ),
+    ] {
+        assert_eq!(c(n), u64::from(f.bits()), "{n}");
+    }
+    for (n, v) in [
+        ("TSM_FW_MSG_HELLO", msg_type::HELLO),
+        ("TSM_FW_MSG_DOE_REQUEST", msg_type::DOE_REQUEST),
+        ("TSM_FW_MSG_COMPLETE", msg_type::COMPLETE),
+        ("TSM_FW_CMD_HELLO_ACK", msg_type::HELLO_ACK),
+        ("TSM_FW_CMD_CONNECT", msg_type::CONNECT),
+        ("TSM_FW_CMD_DISCONNECT", msg_type::DISCONNECT),
+        ("TSM_FW_CMD_BIND", msg_type::BIND),
+        ("TSM_FW_CMD_UNBIND", msg_type::UNBIND),
+        ("TSM_FW_CMD_GUEST_REQ", msg_type::GUEST_REQ),
+        ("TSM_FW_CMD_DOE_RESPONSE", msg_type::DOE_RESPONSE),
+    ] {
+        assert_eq!(c(n), u64::from(v), "{n}");
+    }
+    for (n, v) in [
+        ("TSM_FW_ERR_NONE", err::NONE),
+        ("TSM_FW_ERR_TRANSPORT", err::TRANSPORT),
+        ("TSM_FW_ERR_TIMEOUT", err::TIMEOUT),
+        ("TSM_FW_ERR_MALFORMED", err::MALFORMED),
+        ("TSM_FW_ERR_OVERSIZED", err::OVERSIZED),
+        ("TSM_FW_ERR_SPDM_ERROR", err::SPDM_ERROR),
+        ("TSM_FW_ERR_PROTOCOL", err::PROTOCOL),
+        ("TSM_FW_ERR_NEGOTIATION", err::NEGOTIATION),
+        ("TSM_FW_ERR_CERT", err::CERT),
+        ("TSM_FW_ERR_CRYPTO", err::CRYPTO),
+        ("TSM_FW_ERR_IDE_KM", err::IDE_KM),
+        ("TSM_FW_ERR_TDISP_ERROR", err::TDISP_ERROR),
+        ("TSM_FW_ERR_REPORT", err::REPORT),
+        ("TSM_FW_ERR_STATE", err::STATE),
+        ("TSM_FW_ERR_BUSY", err::BUSY),
+        ("TSM_FW_ERR_BAD_COMMAND", err::BAD_COMMAND),
+    ] {
+        assert_eq!(c(n), u64::from(v), "{n}");
+    }
+}
+
+#[test]
+fn struct_sizes_match_and_have_no_holes() {
+    let p = parse();
+    let expect = [
+        ("tsm_fw_hdr", size::HDR),
+        ("tsm_fw_dev", size::DEV),
+        ("tsm_fw_hello", size::HELLO),
+        ("tsm_fw_hello_ack", size::HELLO_ACK),
+        ("tsm_fw_connect", size::CONNECT),
+        ("tsm_fw_disconnect", size::DISCONNECT),
+        ("tsm_fw_bar", size::BAR),
+        ("tsm_fw_msix", size::MSIX),
+        ("tsm_fw_bind", size::BIND),
+        ("tsm_fw_unbind", size::UNBIND),
+        ("tsm_fw_guest_req", size::GUEST_REQ),
+        ("tsm_fw_doe_request", size::DOE_REQUEST),
+        ("tsm_fw_doe_response", size::DOE_RESPONSE),
+        ("tsm_fw_complete", size::COMPLETE),
+    ];
+    for (name, want) in expect {
+        let (got, _) = p
+            .structs
+            .get(name)
+            .unwrap_or_else(|| panic!("struct {name} missing"));
+        assert_eq!(*got, want, "sizeof(struct {name})");
+    }
+    assert_eq!(p.structs.len(), expect.len(), "a struct has no Rust twin");
+    // The size bound covers the largest fixed body with the largest payload.
+    for body in [size::DOE_REQUEST, size::DOE_RESPONSE, size::COMPLETE] {
+        assert!(size::HDR + body + fwproto::MAX_PAYLOAD <= fwproto::MAX_MSG_SIZE);
+    }
+    assert!(size::HDR + size::BIND <= fwproto::MAX_MSG_SIZE);
+}
