@@ -9,8 +9,8 @@
 //! the `tdi_state function=... state=...` log lines.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ use tsm_engine::args;
 use tsm_engine::certs::{CertError, Identity};
 use tsm_engine::dsm::{Dsm, DsmConfig};
 use tsm_engine::faults::{Faults, MsgKind};
-use tsm_engine::qemu_socket::{self, Frame};
 use tsm_engine::report::FirstPageUnit;
+use tsm_engine::server;
 use tsm_engine::tdisp::FunctionId;
 
 /// Emulated PCIe device security manager (SPDM 1.2 + IDE-KM + TDISP responder) for
@@ -192,96 +192,6 @@ fn config(cli: &Cli) -> Result<DsmConfig, DsmError> {
     })
 }
 
-/// Atomically rewrites the state file (write a sibling, rename over).
-fn write_state(path: &Path, content: &str) {
-    let tmp = path.with_extension("tmp");
-    let r = std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = r {
-        warn!("cannot write state file {}: {e}", path.display());
-    }
-}
-
-/// Serves one QEMU connection; `Ok(true)` if it ended with SHUTDOWN.
-fn serve(
-    stream: &mut TcpStream,
-    dsm: &mut Dsm,
-    state_file: Option<&Path>,
-) -> Result<bool, DsmError> {
-    if let Some(p) = state_file {
-        write_state(p, &dsm.snapshot());
-    }
-    loop {
-        let frame = match qemu_socket::read_frame(stream) {
-            Ok(Some(f)) => f,
-            Ok(None) => return Ok(false),
-            Err(err) => {
-                return Err(DsmError::Io {
-                    what: "reading a frame",
-                    err,
-                })
-            }
-        };
-        let reply = match frame.command {
-            qemu_socket::CMD_NORMAL => {
-                if frame.transport != qemu_socket::TRANSPORT_PCI_DOE {
-                    warn!("transport type {} is not PCI DOE", frame.transport);
-                }
-                let r = dsm.handle(&frame.payload);
-                if !r.delay.is_zero() {
-                    std::thread::sleep(r.delay);
-                }
-                if r.object.len() > qemu_socket::QEMU_MAX_MESSAGE {
-                    warn!(
-                        "response of {} bytes exceeds QEMU's {}-byte buffer",
-                        r.object.len(),
-                        qemu_socket::QEMU_MAX_MESSAGE
-                    );
-                }
-                Frame {
-                    command: qemu_socket::CMD_NORMAL,
-                    transport: frame.transport,
-                    payload: r.object,
-                }
-            }
-            qemu_socket::CMD_TEST => Frame {
-                command: qemu_socket::CMD_TEST,
-                transport: frame.transport,
-                payload: b"tsm-dsm".to_vec(),
-            },
-            qemu_socket::CMD_SHUTDOWN => {
-                info!("SHUTDOWN from the peer");
-                let _ = qemu_socket::write_frame(
-                    stream,
-                    &Frame {
-                        command: qemu_socket::CMD_SHUTDOWN,
-                        transport: frame.transport,
-                        payload: Vec::new(),
-                    },
-                );
-                return Ok(true);
-            }
-            other => {
-                warn!("unknown socket command {other:#x}");
-                Frame {
-                    command: qemu_socket::CMD_UNKNOWN,
-                    transport: frame.transport,
-                    payload: Vec::new(),
-                }
-            }
-        };
-        // The state file is current before the requester sees the response.
-        if dsm.take_changed() {
-            if let Some(p) = state_file {
-                write_state(p, &dsm.snapshot());
-            }
-        }
-        qemu_socket::write_frame(stream, &reply).map_err(|err| DsmError::Io {
-            what: "writing a frame",
-            err,
-        })?;
-    }
-}
-
 fn run(cli: &Cli) -> Result<(), DsmError> {
     let cfg = config(cli)?;
     let listener = TcpListener::bind(("127.0.0.1", cli.port)).map_err(|err| DsmError::Listen {
@@ -311,9 +221,9 @@ fn run(cli: &Cli) -> Result<(), DsmError> {
         let _ = stream.set_nodelay(true);
         info!("connection from {peer}: device powered on");
         let mut dsm = Dsm::new(cfg.clone());
-        let r = serve(&mut stream, &mut dsm, cli.state_file.as_deref());
+        let r = server::serve(&mut stream, &mut dsm, cli.state_file.as_deref());
         if let Some(p) = &cli.state_file {
-            write_state(p, &dsm.snapshot());
+            server::write_state(p, &dsm.snapshot());
         }
         match r {
             Ok(true) => {
@@ -327,10 +237,13 @@ fn run(cli: &Cli) -> Result<(), DsmError> {
                     return Err(DsmError::PeerClosed);
                 }
             }
-            Err(e) => {
-                error!("connection from {peer}: {e}");
+            Err(err) => {
+                error!("connection from {peer}: {err}");
                 if cli.once {
-                    return Err(e);
+                    return Err(DsmError::Io {
+                        what: "serving the connection",
+                        err,
+                    });
                 }
             }
         }

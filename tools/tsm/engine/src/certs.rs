@@ -182,6 +182,12 @@ impl Identity {
     }
 }
 
+/// Checks that `der` is one well-formed certificate (e.g. a configured trust anchor).
+pub fn check_certificate(der: &[u8]) -> Result<(), CertError> {
+    use der::Decode;
+    Certificate::from_der(der).map(|_| ()).map_err(der_err)
+}
+
 /// Files of a saved identity.
 const ROOT_DER: &str = "root.der";
 const ROOT_PEM: &str = "root.pem";

@@ -18,6 +18,7 @@
 
 pub use tsm_proto::{self, report, state, tdisp};
 
+pub mod agent;
 pub mod args;
 pub mod certs;
 pub mod crypto;
@@ -27,5 +28,6 @@ pub mod fw;
 pub mod fwproto;
 pub mod qemu_socket;
 pub mod relay;
+pub mod server;
 pub mod testbed;
 pub mod wire;

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! tsm-fw as a process speaking the /dev/tsm_fw protocol over a pipe pair (`--stdio`),
+//! driven by a userspace stand-in for the kernel backend, against an in-process DSM or a
+//! tsm-dsm process behind QEMU's socket framing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Proc, Stdio};
+use std::time::{Duration, Instant};
+
+use tsm_engine::agent::{self, Framing, KernelSim};
+use tsm_engine::faults::Faults;
+use tsm_engine::fwproto::{self, err, errno, Body, Message};
+use tsm_engine::relay::{LocalDsm, SocketDsm};
+use tsm_engine::testbed::{self, DEV, TDI};
+
+struct Fw {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Fw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "tsm-fw-test-{}-{tag}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Spawns tsm-fw trusting `anchor_der`; returns the process and a kernel simulator.
+fn spawn_fw(tag: &str, anchor_der: &[u8], extra: &[&str]) -> (Fw, KernelSim<'static>) {
+    let dir = tmpdir(tag);
+    let anchor = dir.join("root.pem");
+    std::fs::write(
+        &anchor,
+        tsm_engine::certs::pem_from_der(anchor_der).unwrap(),
+    )
+    .unwrap();
+    let mut child = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
+        .arg("--stdio")
+        .arg("--trust-anchor")
+        .arg(&anchor)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = agent::reader_thread(Box::new(child.stdout.take().unwrap()), Framing::Stream);
+    let sim = KernelSim::new(rx, Box::new(child.stdin.take().unwrap()));
+    (Fw { child, dir }, sim)
+}
+
+fn connect() -> Body {
+    Body::Connect {
+        dev: DEV,
+        stream_id: 0,
+    }
+}
+
+fn guest(op: u32) -> Body {
+    Body::GuestReq {
+        dev: DEV,
+        tdi: TDI,
+        op,
+    }
+}
+
+fn wait_exit(child: &mut Child) -> Option<i32> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn lifecycle_through_the_firmware_process() {
+    let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
+    let mut ep = LocalDsm(dsm);
+    let (_fw, mut k) = spawn_fw("life", &cfg.trust_anchor, &[]);
+    let hello = k.handshake(fwproto::VERSION_1).unwrap();
+    assert_eq!(hello.max_version, fwproto::VERSION_1);
+    assert_ne!(hello.caps & fwproto::CAP_TDISP, 0);
+    let c = k.command(connect(), &mut ep).unwrap();
+    assert_eq!((c.status, c.fw_error), (0, err::NONE));
+    assert!(k.exchanges > 20);
+    let c = k
+        .command(Body::Bind(testbed::bind_params()), &mut ep)
+        .unwrap();
+    assert_eq!((c.status, c.tdi_state), (0, 1));
+    let c = k
+        .command(guest(fwproto::GUEST_GET_REPORT), &mut ep)
+        .unwrap();
+    assert_eq!(c.payload, ep.0.report(0).unwrap());
+    let c = k.command(guest(fwproto::GUEST_START), &mut ep).unwrap();
+    assert_eq!((c.status, c.tdi_state), (0, 2));
+    let c = k.command(guest(fwproto::GUEST_GET_STATE), &mut ep).unwrap();
+    assert_eq!(c.payload, vec![2]);
+    let c = k
+        .command(Body::Unbind { dev: DEV, tdi: TDI }, &mut ep)
+        .unwrap();
+    assert_eq!((c.status, c.tdi_state), (0, 0));
+    assert_eq!(
+        ep.0.tdi_state(TDI),
+        Some(tsm_engine::state::TdiState::ConfigUnlocked)
+    );
+    let c = k.command(Body::Disconnect { dev: DEV }, &mut ep).unwrap();
+    assert_eq!(c.status, 0);
+    // A command for a device that is not connected is refused, not relayed.
+    let before = k.exchanges;
+    let c = k.command(guest(fwproto::GUEST_START), &mut ep).unwrap();
+    assert_eq!((c.status, c.fw_error), (-errno::EINVAL, err::STATE));
+    assert_eq!(k.exchanges, before);
+}
+
+/// A DSM served on an ephemeral 127.0.0.1 port through QEMU's socket framing, by the
+/// same server code as tsm-dsm (the tsm-dsm process itself is tested in its crate).
+fn spawn_dsm(
+    dir: &Path,
+    faults: Faults,
+) -> (std::thread::JoinHandle<bool>, std::net::SocketAddr, Vec<u8>) {
+    let (dsm, cfg) = testbed::platform(faults).unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let state = dir.join("state");
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut dsm = dsm;
+        tsm_engine::server::serve(&mut s, &mut dsm, Some(&state)).unwrap()
+    });
+    (h, addr, cfg.trust_anchor)
+}
+
+#[test]
+fn whole_chain_kernel_sim_fw_process_qemu_socket_dsm() {
+    let dir = tmpdir("chain");
+    let faults = Faults {
+        tdisp_error: Some(tsm_engine::faults::MsgKind::Start),
+        ..Faults::default()
+    };
+    let (dsm, addr, anchor) = spawn_dsm(&dir, faults);
+    let (_fw, mut k) = spawn_fw("chain", &anchor, &[]);
+    k.handshake(fwproto::VERSION_1).unwrap();
+    let mut ep = SocketDsm::connect(addr).unwrap();
+    assert_eq!(k.command(connect(), &mut ep).unwrap().status, 0);
+    assert_eq!(
+        k.command(Body::Bind(testbed::bind_params()), &mut ep)
+            .unwrap()
+            .status,
+        0
+    );
+    let c = k.command(guest(fwproto::GUEST_START), &mut ep).unwrap();
+    assert_eq!(
+        (c.status, c.fw_error, c.tdi_state),
+        (-errno::EIO, err::TDISP_ERROR, 1)
+    );
+    let state = std::fs::read_to_string(dir.join("state")).unwrap();
+    assert!(state.contains("tdi.0000:01:00.0=CONFIG_LOCKED"), "{state}");
+    assert_eq!(
+        k.command(Body::Unbind { dev: DEV, tdi: TDI }, &mut ep)
+            .unwrap()
+            .status,
+        0
+    );
+    let state = std::fs::read_to_string(dir.join("state")).unwrap();
+    assert!(
+        state.contains("tdi.0000:01:00.0=CONFIG_UNLOCKED"),
+        "{state}"
+    );
+    assert_eq!(
+        k.command(Body::Disconnect { dev: DEV }, &mut ep)
+            .unwrap()
+            .status,
+        0
+    );
+    ep.shutdown().unwrap();
+    assert!(dsm.join().unwrap(), "server saw SHUTDOWN");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn malformed_and_unknown_commands_get_bad_command() {
+    let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
+    let mut ep = LocalDsm(dsm);
+    let (_fw, mut k) = spawn_fw("bad", &cfg.trust_anchor, &[]);
+    k.handshake(fwproto::VERSION_1).unwrap();
+    let c = k.command(guest(99), &mut ep).unwrap();
+    assert_eq!((c.status, c.fw_error), (-errno::EINVAL, err::BAD_COMMAND));
+    // A well-framed message with a bad magic.
+    let mut raw = Message {
+        req_id: 42,
+        body: Body::Disconnect { dev: DEV },
+    }
+    .encode()
+    .unwrap();
+    raw[0] = 0;
+    k.send_raw(&raw).unwrap();
+    let (id, c) = k.expect_complete().unwrap();
+    assert_eq!((id, c.fw_error), (42, err::BAD_COMMAND));
+    // A firmware-to-kernel message type sent to the firmware.
+    let raw = Message {
+        req_id: 43,
+        body: Body::Complete(fwproto::Complete {
+            status: 0,
+            fw_error: 0,
+            tdi_state: 0,
+            payload: vec![],
+        }),
+    }
+    .encode()
+    .unwrap();
+    k.send_raw(&raw).unwrap();
+    let (id, c) = k.expect_complete().unwrap();
+    assert_eq!((id, c.fw_error), (43, err::BAD_COMMAND));
+    // Still serving.
+    assert_eq!(k.command(connect(), &mut ep).unwrap().status, 0);
+}
+
+#[test]
+fn unanswered_doe_request_times_out_and_busy_is_reported() {
+    let (_, cfg) = testbed::platform(Faults::default()).unwrap();
+    let (_fw, mut k) = spawn_fw("timeout", &cfg.trust_anchor, &["--doe-timeout-ms", "150"]);
+    k.handshake(fwproto::VERSION_1).unwrap();
+    let t = Instant::now();
+    k.send_raw(
+        &Message {
+            req_id: 1,
+            body: connect(),
+        }
+        .encode()
+        .unwrap(),
+    )
+    .unwrap();
+    // A second command while the first waits for its DOE response: BUSY.
+    k.send_raw(
+        &Message {
+            req_id: 2,
+            body: Body::Disconnect { dev: DEV },
+        }
+        .encode()
+        .unwrap(),
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match k.expect_complete() {
+            Ok((id, c)) => seen.push((id, c.status, c.fw_error)),
+            Err(tsm_engine::agent::SimError::Unexpected(_)) => {} // the DOE_REQUEST
+            Err(e) => panic!("{e}"),
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (1, -errno::ETIMEDOUT, err::TIMEOUT),
+            (2, -errno::EBUSY, err::BUSY)
+        ]
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn kernel_doe_errors_fail_the_command_cleanly() {
+    struct Broken;
+    impl tsm_engine::relay::DoeEndpoint for Broken {
+        fn exchange(&mut self, _: &[u8], _: Duration) -> Result<Vec<u8>, tsm_engine::fw::DoeError> {
+            Err(tsm_engine::fw::DoeError::Io(-errno::EIO))
+        }
+    }
+    let (_, cfg) = testbed::platform(Faults::default()).unwrap();
+    let (_fw, mut k) = spawn_fw("eio", &cfg.trust_anchor, &[]);
+    k.handshake(fwproto::VERSION_1).unwrap();
+    let c = k.command(connect(), &mut Broken).unwrap();
+    assert_eq!((c.status, c.fw_error), (-errno::EIO, err::TRANSPORT));
+    assert!(String::from_utf8_lossy(&c.payload).contains("DOE"));
+}
+
+#[test]
+fn refused_version_and_closed_peer_exit_non_zero() {
+    let (_, cfg) = testbed::platform(Faults::default()).unwrap();
+    let (mut fw, mut k) = spawn_fw("ver", &cfg.trust_anchor, &[]);
+    k.handshake(0).unwrap();
+    assert_eq!(wait_exit(&mut fw.child), Some(1));
+
+    let (mut fw, k) = spawn_fw("closed", &cfg.trust_anchor, &[]);
+    drop(k);
+    assert_eq!(wait_exit(&mut fw.child), Some(1));
+}
+
+#[test]
+fn bad_arguments_exit_non_zero_with_a_message() {
+    let dir = tmpdir("args");
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, b"not a certificate").unwrap();
+    let missing = dir.join("missing.pem");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["--stdio".into()],
+        vec![
+            "--stdio".into(),
+            "--trust-anchor".into(),
+            missing.display().to_string(),
+        ],
+        vec![
+            "--stdio".into(),
+            "--trust-anchor".into(),
+            junk.display().to_string(),
+        ],
+        vec![
+            "--trust-anchor".into(),
+            junk.display().to_string(),
+            "--first-page-unit".into(),
+            "kb".into(),
+        ],
+        vec![
+            "--dev".into(),
+            dir.join("no-such-dev").display().to_string(),
+            "--trust-anchor".into(),
+            junk.display().to_string(),
+        ],
+        vec!["--bogus".into()],
+    ];
+    for args in cases {
+        let out = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let msg = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            msg.contains("tsm-fw") || msg.contains("error"),
+            "{args:?}: {msg}"
+        );
+    }
+    // A valid anchor but a device node that does not exist: the message names it.
+    let id = tsm_engine::certs::Identity::generate("x").unwrap();
+    let good = dir.join("good.pem");
+    std::fs::write(
+        &good,
+        tsm_engine::certs::pem_from_der(&id.root_der).unwrap(),
+    )
+    .unwrap();
+    let out = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
+        .arg("--dev")
+        .arg(dir.join("no-such-dev"))
+        .arg("--trust-anchor")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dev"));
+    let out = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--trust-anchor"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
