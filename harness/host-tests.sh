@@ -8,7 +8,7 @@ results=${1:?results file}
 rec() { echo "$1 $2 $3" >> "$results"; }
 sum=$TSM_ROOT/harness/summary.py
 
-for crate in rust/tsm_proto; do
+for crate in rust/tsm_proto tools/tsm; do
 	dir=$TSM_ROOT/$crate
 	name=$(basename "$crate")
 	log "cargo test $crate"
