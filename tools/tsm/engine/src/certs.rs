@@ -273,7 +273,8 @@ fn check_signed_by(
 pub fn verify_chain(chain: &[u8], anchor_der: &[u8]) -> Result<VerifyingKey, CertError> {
     let len = chain
         .get(..2)
-        .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map(|b| usize::from(u16::from_le_bytes(b)))
         .ok_or(CertError::Malformed("short"))?;
     if len != chain.len() || len <= CHAIN_HEADER_LEN {
         return Err(CertError::Malformed("length"));

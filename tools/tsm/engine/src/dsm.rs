@@ -487,24 +487,26 @@ impl Dsm {
         if !self.conn.have_caps || self.conn.neg.is_some() {
             return Err(ErrorCode::UnexpectedRequest);
         }
-        let ok = a.base_asym_algo & crypto::BASE_ASYM != 0
-            && a.base_hash_algo & crypto::BASE_HASH != 0
-            && a.alg_structs
-                .find(AlgType::Dhe)
-                .is_some_and(|s| s.supported & crypto::DHE_GROUP != 0)
-            && a.alg_structs
-                .find(AlgType::AeadCipherSuite)
-                .is_some_and(|s| s.supported & crypto::AEAD_SUITE != 0);
-        if !ok {
-            warn!("NEGOTIATE_ALGORITHMS without P-384/SHA-384/secp384r1/AES-256-GCM");
+        if a.base_asym_algo & crypto::BASE_ASYM == 0 || a.base_hash_algo & crypto::BASE_HASH == 0 {
+            warn!("NEGOTIATE_ALGORITHMS offers neither ECDSA P-384 nor SHA-384");
             return Err(ErrorCode::InvalidRequest);
         }
+        // A requester that only authenticates (e.g. the kernel's CMA) offers no session
+        // algorithms: select none of those, as DSP0274 allows.
+        let offered =
+            |t: AlgType, want: u16| a.alg_structs.find(t).map_or(0, |s| s.supported & want);
         let mut structs = Vec::new();
         for (t, v) in [
-            (AlgType::Dhe, crypto::DHE_GROUP),
-            (AlgType::AeadCipherSuite, crypto::AEAD_SUITE),
+            (AlgType::Dhe, offered(AlgType::Dhe, crypto::DHE_GROUP)),
+            (
+                AlgType::AeadCipherSuite,
+                offered(AlgType::AeadCipherSuite, crypto::AEAD_SUITE),
+            ),
             (AlgType::ReqBaseAsymAlg, 0),
-            (AlgType::KeySchedule, algo::KEY_SCHEDULE_SPDM),
+            (
+                AlgType::KeySchedule,
+                offered(AlgType::KeySchedule, algo::KEY_SCHEDULE_SPDM),
+            ),
         ] {
             let s = AlgStruct {
                 alg_type: t,
@@ -717,6 +719,9 @@ impl Dsm {
 
     fn key_exchange(&mut self, k: &spdm::KeyExchange<'_>, exact: &[u8]) -> Handled {
         let neg = self.negotiated()?;
+        if neg.dhe_size == 0 {
+            return Err(ErrorCode::UnexpectedRequest);
+        }
         if k.slot_id != 0 || k.summary_hash_type != 0 {
             return Err(ErrorCode::InvalidRequest);
         }
@@ -1312,7 +1317,7 @@ pub fn build_ranges(
         cuts.sort_unstable();
         cuts.dedup();
         for w in cuts.windows(2) {
-            let (s, e) = (w[0], w[1]);
+            let &[s, e] = w else { continue };
             if e <= s {
                 continue;
             }

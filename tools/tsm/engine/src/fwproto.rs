@@ -489,8 +489,8 @@ impl Message {
     /// The total length a message declares in its first bytes (for stream transports);
     /// `None` until the header is complete.
     pub fn declared_len(head: &[u8]) -> Option<usize> {
-        let b = head.get(8..12)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        let b: [u8; 4] = head.get(8..12)?.try_into().ok()?;
+        Some(u32::from_le_bytes(b) as usize)
     }
 
     /// Decodes exactly one message filling `buf`.

@@ -16,6 +16,8 @@
 //! Every protocol byte is encoded and decoded by the shared `tsm_proto` crate; the
 //! cryptography is RustCrypto's (see [`crypto`]).
 
+#![deny(missing_docs)]
+
 pub use tsm_proto::{self, report, state, tdisp};
 
 pub mod agent;

@@ -59,7 +59,11 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Frame>> {
             Err(e) => return Err(e),
         }
     }
-    let word = |i: usize| u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    let word = |i: usize| {
+        head.get(i..i + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, u32::from_be_bytes)
+    };
     let (command, transport, len) = (word(0), word(4), word(8) as usize);
     if len > MAX_FRAME_PAYLOAD {
         return Err(io::Error::new(

@@ -369,3 +369,125 @@ fn transport_errors_mid_command_leave_a_consistent_firmware() {
         ok(&mut fw, &mut ep2, connect());
     }
 }
+
+/// A requester that only authenticates (as the kernel's CMA/SPDM library does): it
+/// offers several algorithms and no session algorithms, fetches the chain and
+/// challenges; the DSM must select P-384/SHA-384, no DHE/AEAD, and sign M1 correctly.
+#[test]
+fn authentication_only_requester_like_kernel_cma() {
+    use tsm_engine::crypto;
+    use tsm_engine::wire;
+    use tsm_proto::doe::{self, SpdmKind};
+    use tsm_proto::spdm::{self, algo, CapabilityFlags, Negotiated, Version};
+
+    let (mut dsm, cfg) = testbed::platform(Faults::default()).unwrap();
+    let mut xfer = |neg: &Negotiated, req: &spdm::Request<'_>| -> (Vec<u8>, Vec<u8>) {
+        let m = wire::spdm_request(req, neg).unwrap();
+        let obj = wire::doe_object(SpdmKind::Plain, &m).unwrap();
+        let r = dsm.handle(&obj).object;
+        let (_, payload) = doe::unwrap_spdm(&r).unwrap();
+        let (_, exact) = wire::decode_response(payload, neg).unwrap();
+        (m, exact.to_vec())
+    };
+    let mut neg = Negotiated::initial(Version::V12);
+    let mut vca = Vec::new();
+    let (q, r) = xfer(&neg, &spdm::Request::GetVersion);
+    vca.extend_from_slice(&q);
+    vca.extend_from_slice(&r);
+    let req_flags = CapabilityFlags::CERT.union(CapabilityFlags::CHAL);
+    let (q, r) = xfer(
+        &neg,
+        &spdm::Request::GetCapabilities(spdm::GetCapabilities {
+            param1: 0,
+            ct_exponent: 12,
+            flags: req_flags,
+            data_transfer_size: 4096,
+            max_spdm_msg_size: 4096,
+        }),
+    );
+    let spdm::Response::Capabilities(c) = spdm::Response::decode(&r, &neg).unwrap() else {
+        panic!()
+    };
+    let rsp_flags = c.flags;
+    vca.extend_from_slice(&q);
+    vca.extend_from_slice(&r);
+    let (q, r) = xfer(
+        &neg,
+        &spdm::Request::NegotiateAlgorithms(spdm::NegotiateAlgorithms {
+            measurement_specification: algo::MEASUREMENT_SPEC_DMTF,
+            other_params_support: 0,
+            base_asym_algo: algo::asym::RSASSA_3072
+                | algo::asym::ECDSA_P256
+                | algo::asym::ECDSA_P384,
+            base_hash_algo: algo::hash::SHA_256 | algo::hash::SHA_384,
+            mel_specification: 0,
+            ext_asym: &[],
+            ext_hash: &[],
+            alg_structs: spdm::AlgStructs::EMPTY,
+        }),
+    );
+    let spdm::Response::Algorithms(a) = spdm::Response::decode(&r, &neg).unwrap() else {
+        panic!()
+    };
+    assert_eq!(a.base_asym_sel, algo::asym::ECDSA_P384);
+    assert_eq!(a.base_hash_sel, algo::hash::SHA_384);
+    assert_eq!(a.dhe_sel(), 0);
+    neg = Negotiated::from_algorithms(Version::V12, &a, req_flags, rsp_flags).unwrap();
+    vca.extend_from_slice(&q);
+    vca.extend_from_slice(&r);
+    let mut m1 = vca.clone();
+    let (q, r) = xfer(&neg, &spdm::Request::GetDigests);
+    m1.extend_from_slice(&q);
+    m1.extend_from_slice(&r);
+    let mut chain = Vec::new();
+    loop {
+        let (q, r) = xfer(
+            &neg,
+            &spdm::Request::GetCertificate(spdm::GetCertificate {
+                slot_id: 0,
+                attributes: 0,
+                offset: chain.len() as u16,
+                length: 600,
+            }),
+        );
+        m1.extend_from_slice(&q);
+        m1.extend_from_slice(&r);
+        let spdm::Response::Certificate(c) = spdm::Response::decode(&r, &neg).unwrap() else {
+            panic!()
+        };
+        chain.extend_from_slice(c.portion);
+        if c.remainder_length == 0 {
+            break;
+        }
+    }
+    let leaf = tsm_engine::certs::verify_chain(&chain, &cfg.trust_anchor).unwrap();
+    let (q, r) = xfer(
+        &neg,
+        &spdm::Request::Challenge(spdm::Challenge {
+            slot_id: 0,
+            summary_hash_type: 0,
+            nonce: [7; 32],
+            requester_context: None,
+        }),
+    );
+    let spdm::Response::ChallengeAuth(c) = spdm::Response::decode(&r, &neg).unwrap() else {
+        panic!()
+    };
+    m1.extend_from_slice(&q);
+    m1.extend_from_slice(&r[..c.signature_offset()]);
+    let msg = crypto::signing_message(
+        Version::V12,
+        crypto::context::CHALLENGE_AUTH,
+        &crypto::sha384(&m1),
+    );
+    crypto::verify(&leaf, &msg, c.signature).unwrap();
+    // A session request outside a session is answered with an SPDM ERROR.
+    let (_, r) = xfer(
+        &neg,
+        &spdm::Request::EndSession(spdm::EndSession { attributes: 0 }),
+    );
+    assert!(matches!(
+        spdm::Response::decode(&r, &neg).unwrap(),
+        spdm::Response::Error(_)
+    ));
+}
