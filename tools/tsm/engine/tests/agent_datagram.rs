@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The agent loop with datagram framing (one read()/write() per message, as on
+//! /dev/tsm_fw), over a Unix datagram socket pair standing in for the character device.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tsm_engine::agent::{self, AgentError, AgentOptions, Framing, KernelSim};
+use tsm_engine::faults::Faults;
+use tsm_engine::fw::Firmware;
+use tsm_engine::fwproto::{self, Body};
+use tsm_engine::relay::LocalDsm;
+use tsm_engine::testbed::{self, DEV, TDI};
+
+/// A message-preserving endpoint: each read() is one recv(), each write() one send().
+struct Dgram(Arc<UnixDatagram>);
+
+impl Read for Dgram {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.recv(buf)
+    }
+}
+
+impl Write for Dgram {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn agent_over_a_message_device() {
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
+    let fw_side = a.clone();
+    let agent = std::thread::spawn(move || {
+        let mut fw = Firmware::new(cfg);
+        let rx = agent::reader_thread(Box::new(Dgram(fw_side.clone())), Framing::Datagram);
+        let mut w = Dgram(fw_side);
+        agent::run_agent(
+            &mut fw,
+            &rx,
+            &mut w,
+            &AgentOptions {
+                doe_timeout: Duration::from_secs(2),
+            },
+        )
+    });
+    let rx = agent::reader_thread(Box::new(Dgram(b.clone())), Framing::Datagram);
+    let mut k = KernelSim::new(rx, Box::new(Dgram(b.clone())));
+    let mut ep = LocalDsm(dsm);
+    k.handshake(fwproto::VERSION_1).unwrap();
+    for body in [
+        Body::Connect {
+            dev: DEV,
+            stream_id: 0,
+        },
+        Body::Bind(testbed::bind_params()),
+        Body::GuestReq {
+            dev: DEV,
+            tdi: TDI,
+            op: fwproto::GUEST_START,
+        },
+        Body::Unbind { dev: DEV, tdi: TDI },
+        Body::Disconnect { dev: DEV },
+    ] {
+        let c = k.command(body.clone(), &mut ep).unwrap();
+        assert_eq!(
+            c.status,
+            0,
+            "{body:?}: {}",
+            String::from_utf8_lossy(&c.payload)
+        );
+    }
+    // The kernel closes the device: a zero-length read ends the agent with PeerClosed.
+    b.send(&[]).unwrap();
+    match agent.join().unwrap() {
+        Err(AgentError::PeerClosed) => {}
+        other => panic!("{other:?}"),
+    }
+}
