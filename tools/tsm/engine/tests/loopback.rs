@@ -491,3 +491,27 @@ fn authentication_only_requester_like_kernel_cma() {
         spdm::Response::Error(_)
     ));
 }
+
+#[test]
+fn report_not_matching_the_bars_fails_bind_and_unbind_recovers() {
+    let (mut fw, mut ep) = setup(Faults::default());
+    ok(&mut fw, &mut ep, connect());
+    // The kernel believes BAR2 lives elsewhere: the device's report does not map.
+    let mut p = testbed::bind_params();
+    p.bars[1].base = 0x2000_0000;
+    match relay::run(&mut fw, &mut ep, Command::Bind(p), T).output {
+        Output::Failed { error, tdi_state } => {
+            assert!(matches!(error, FwError::Report(_)), "{error:?}");
+            assert_eq!(tdi_state, Some(TdiState::ConfigLocked));
+        }
+        other => panic!("{other:?}"),
+    }
+    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
+    // An MMIO_REPORTING_OFFSET is applied by the device and removed by the check.
+    let mut p = testbed::bind_params();
+    p.mmio_reporting_offset = 0x40_0000_0000;
+    ok(&mut fw, &mut ep, Command::Bind(p));
+    let report = ok(&mut fw, &mut ep, guest(GuestOp::GetReport));
+    assert_eq!(report, ep.0.report(0x40_0000_0000).unwrap());
+}
