@@ -3,7 +3,7 @@
 //! The tsm-fw agent loop over a pluggable transport, and a kernel-side simulator of the
 //! same protocol for tests.
 //!
-//! Transports carry whole [`fwproto`](super::fwproto) messages: the character device
+//! Transports carry whole [`super::fwproto`] messages: the character device
 //! (`/dev/tsm_fw`: one `read()`/`write()` per message) or any byte stream (a pipe pair,
 //! a Unix socket), where the header's length field frames messages. A reader thread
 //! feeds a channel so the loop can wait with a timeout on any transport.
