@@ -299,6 +299,8 @@ fn refused_version_and_closed_peer_exit_non_zero() {
     assert_eq!(wait_exit(&mut fw.child), Some(1));
 
     let (mut fw, k) = spawn_fw("closed", &cfg.trust_anchor, &[]);
+    // The kernel side goes away: the firmware reports it and exits non-zero.
+    ctl.shutdown(std::net::Shutdown::Both).unwrap();
     drop(k);
     assert_eq!(wait_exit(&mut fw.child), Some(1));
 }
@@ -372,4 +374,45 @@ fn bad_arguments_exit_non_zero_with_a_message() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--trust-anchor"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unix_socket_transport() {
+    let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
+    let mut ep = LocalDsm(dsm);
+    let dir = tmpdir("sock");
+    let path = dir.join("fw.sock");
+    let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let anchor = dir.join("root.pem");
+    std::fs::write(
+        &anchor,
+        tsm_engine::certs::pem_from_der(&cfg.trust_anchor).unwrap(),
+    )
+    .unwrap();
+    let child = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
+        .arg("--socket")
+        .arg(&path)
+        .arg("--trust-anchor")
+        .arg(&anchor)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut fw = Fw { child, dir };
+    let (s, _) = l.accept().unwrap();
+    let ctl = s.try_clone().unwrap();
+    let rx = agent::reader_thread(Box::new(s.try_clone().unwrap()), Framing::Stream);
+    let mut k = KernelSim::new(rx, Box::new(s));
+    k.handshake(fwproto::VERSION_1).unwrap();
+    assert_eq!(k.command(connect(), &mut ep).unwrap().status, 0);
+    assert_eq!(
+        k.command(Body::Disconnect { dev: DEV }, &mut ep)
+            .unwrap()
+            .status,
+        0
+    );
+    // The kernel side goes away: the firmware reports it and exits non-zero.
+    ctl.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(k);
+    assert_eq!(wait_exit(&mut fw.child), Some(1));
 }
