@@ -5,7 +5,7 @@
 # Both install what they need (harness/setup.sh) and are incremental on re-runs.
 # Downloads and builds live in $(TSM_CACHE) (default ~/.cache/tsm-vfio).
 
-.PHONY: all demo check check-host check-arm64 check-x86_64 setup kernel-arm64 kernel-x86_64 fuzz clean-cache
+.PHONY: all demo bench check check-host check-arm64 check-x86_64 setup kernel-arm64 kernel-x86_64 fuzz clean-cache
 
 all: demo
 
@@ -30,6 +30,12 @@ check-host check-arm64 check-x86_64:
 FUZZ_SECONDS ?= 120
 fuzz: setup
 	bash harness/fuzz.sh $(FUZZ_SECONDS)
+
+# Benchmarks (separate from the tests): the emulated firmware <-> DSM loopback,
+# connect and LOCK->RUN->STOP cycle costs split into crypto and the rest.
+BENCH_ITERS ?= 50
+bench: setup
+	cd tools/tsm && cargo run -q --locked --release -p tsm-bench -- $(BENCH_ITERS)
 
 clean-cache:
 	rm -rf $${TSM_CACHE:-$$HOME/.cache/tsm-vfio}/out

@@ -35,9 +35,14 @@ fi
 
 log "$1: building ($(nproc) jobs)"
 start=$(date +%s)
-kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules 2>&1 | grep -vE '^\s*$' || true
-[ "${PIPESTATUS[0]}" = 0 ] || die "$1: kernel build failed"
+blog=$TSM_OUT/$1/build.log
+if ! kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules > "$blog" 2>&1; then
+	grep -E -A12 'error(\[E[0-9]+\])?:|Error [0-9]' "$blog" | head -80
+	die "$1: kernel build failed (full log: $blog)"
+fi
 [ -f "$BUILD/$KIMAGE" ] || die "$1: no $KIMAGE after build"
+nwarn=$(grep -cE 'warning(\[[^]]*\])?:' "$blog" || true)
+[ "$nwarn" = 0 ] || { grep -E -A8 'warning(\[[^]]*\])?:' "$blog" | head -60; log "$1: $nwarn warnings"; }
 log "$1: built in $(( $(date +%s) - start ))s"
 
 rm -rf "$TSM_OUT/$1/modroot"

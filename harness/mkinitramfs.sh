@@ -20,6 +20,7 @@ root=$out/initramfs
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,tsm/selftests,tsm/bin}
 cp "$TSM_PREFIX/busybox-$1/bin/busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
 cp "$TSM_ROOT/harness/guest/init" "$root/init"
 chmod 755 "$root/init"
 cp -a "$out/modroot/lib/modules/." "$root/lib/modules/"

@@ -77,6 +77,7 @@ PROBLEMS = [
 ]
 
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]")
 RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? ?(.*?)\s*$")
 MARK = re.compile(r"^### tsm-(\w[\w-]*):? ?(.*)$")
 
@@ -127,7 +128,8 @@ def boot(cmd, timeout, log_path, echo=None):
                 buf += chunk
                 *done, buf = buf.split(b"\n")
                 for raw in done:
-                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    # UEFI paints the screen with escape sequences and no newline.
+                    line = ANSI.sub("", raw.decode("utf-8", "replace").rstrip("\r"))
                     lines.append(line)
                     log.write(line + "\n")
                     if echo:

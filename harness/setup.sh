@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 sys_pkgs=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
-	cpio xz-utils make patch python3 gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	cpio xz-utils make patch python3 kmod gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	qemu-efi-aarch64 seabios)
 sys_install() {
 	local missing=() p

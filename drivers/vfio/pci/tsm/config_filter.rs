@@ -3,44 +3,94 @@
 //! Classification of config-space writes that would break a bound TDI.
 //!
 //! A TDISP device interface in CONFIG_LOCKED or RUN moves to ERROR when the host clears
-//! Memory Space Enable or Bus Master Enable in its command register (PCIe Base 6.x
-//! §11.2.1). The filter compares the value the device holds with the value that would be
-//! written, so the decision is made on what actually reaches the device, not on a user
-//! buffer that could change after the check.
+//! Memory Space Enable or Bus Master Enable, starts an FLR, moves the function out of D0
+//! or changes locked configuration (PCIe Base 6.x §11.2). The rules live in the protocol
+//! crate ([`crate::tsm_proto::state::classify_config_write`]); this file adapts them to
+//! the kernel. The filter compares the value the device holds with the value that would
+//! be written, so the decision is made on what actually reaches the device, not on a
+//! user buffer that could change after the check.
 
-use kernel::bindings;
+use crate::tsm_proto::state::{classify_config_write, ConfigLayout, HostEvents};
+use kernel::prelude::*;
 
-/// Command register bits whose clearing drops a locked TDI into ERROR.
-// The constants are small `#define`s that bindgen emits as `u32`; they fit in `u16`.
-const LOCKED_COMMAND_BITS: u16 =
-    (bindings::PCI_COMMAND_MEMORY | bindings::PCI_COMMAND_MASTER) as u16;
-
-/// Returns whether writing `new` over `old` in PCI_COMMAND clears MSE or BME.
-pub(crate) fn command_write_breaks_tdi(old: u16, new: u16) -> bool {
-    old & LOCKED_COMMAND_BITS & !new != 0
+/// Host events that writing `new` over `old` at config `offset` would cause.
+///
+/// `old` and `new` are 1 to 4 bytes within one dword; anything else is `EINVAL`.
+// Only the KUnit suite calls it until the variant driver's config write path lands.
+#[cfg_attr(not(CONFIG_VFIO_PCI_TSM_KUNIT_TEST), allow(dead_code))]
+pub(crate) fn write_events(
+    layout: &ConfigLayout<'_>,
+    offset: u16,
+    old: &[u8],
+    new: &[u8],
+) -> Result<HostEvents> {
+    classify_config_write(layout, offset, old, new).map_err(|_| EINVAL)
 }
 
+#[cfg(CONFIG_VFIO_PCI_TSM_KUNIT_TEST)]
 #[kunit_tests(vfio_pci_tsm_config_filter)]
 mod tests {
     use super::*;
+    use crate::tsm_proto::state::HostEvent;
+    use kernel::bindings;
 
-    const MSE: u16 = bindings::PCI_COMMAND_MEMORY as u16;
-    const BME: u16 = bindings::PCI_COMMAND_MASTER as u16;
+    // pci_regs.h values as bindgen emits them (u32); all fit in a byte or u16.
+    const MSE: u8 = bindings::PCI_COMMAND_MEMORY as u8;
+    const BME: u8 = bindings::PCI_COMMAND_MASTER as u8;
     const INTX_DISABLE: u16 = bindings::PCI_COMMAND_INTX_DISABLE as u16;
+    const CMD: u16 = bindings::PCI_COMMAND as u16;
+    const FLR: u16 = bindings::PCI_EXP_DEVCTL_BCR_FLR as u16;
+    const DEVCTL: u16 = bindings::PCI_EXP_DEVCTL as u16;
+    const PMCSR: u16 = bindings::PCI_PM_CTRL as u16;
+    // PowerState 11b (the whole field) is D3hot.
+    const D3HOT: u16 = bindings::PCI_PM_CTRL_STATE_MASK as u16;
 
-    #[test]
-    fn clearing_mse_or_bme_breaks_the_tdi() {
-        assert!(command_write_breaks_tdi(MSE | BME, BME));
-        assert!(command_write_breaks_tdi(MSE | BME, MSE));
-        assert!(command_write_breaks_tdi(MSE | BME, 0));
+    const PCIE_CAP: u16 = 0x70;
+    const PM_CAP: u16 = 0x40;
+    const LAYOUT: ConfigLayout<'static> = ConfigLayout {
+        pcie_cap: Some(PCIE_CAP),
+        pm_cap: Some(PM_CAP),
+        locked: &[],
+    };
+
+    fn events(offset: u16, old: &[u8], new: &[u8]) -> HostEvents {
+        match write_events(&LAYOUT, offset, old, new) {
+            Ok(ev) => ev,
+            Err(_) => panic!("valid write refused"),
+        }
     }
 
     #[test]
-    fn writes_that_keep_mse_and_bme_are_harmless() {
-        assert!(!command_write_breaks_tdi(MSE | BME, MSE | BME | INTX_DISABLE));
-        assert!(!command_write_breaks_tdi(MSE | BME | INTX_DISABLE, MSE | BME));
+    fn clearing_mse_or_bme_is_seen() {
+        let ev = events(CMD, &[MSE | BME], &[BME]);
+        assert!(ev.contains(HostEvent::MemorySpaceDisabled));
+        assert!(!ev.contains(HostEvent::BusMasterDisabled));
+        let ev = events(CMD, &[MSE | BME, 0], &[0, 0]);
+        assert!(ev.contains(HostEvent::MemorySpaceDisabled));
+        assert!(ev.contains(HostEvent::BusMasterDisabled));
+    }
+
+    #[test]
+    fn writes_keeping_mse_and_bme_are_harmless() {
+        let old = u16::from(MSE | BME).to_le_bytes();
+        let new = (u16::from(MSE | BME) | INTX_DISABLE).to_le_bytes();
+        assert!(events(CMD, &old, &new).is_empty());
         // Bits that were already clear cannot be cleared again.
-        assert!(!command_write_breaks_tdi(0, 0));
-        assert!(!command_write_breaks_tdi(BME, BME));
+        assert!(events(CMD, &[0], &[0]).is_empty());
+    }
+
+    #[test]
+    fn flr_and_d3hot_are_seen() {
+        let ev = events(PCIE_CAP + DEVCTL, &[0, 0], &FLR.to_le_bytes());
+        assert!(ev.contains(HostEvent::FunctionLevelReset));
+        let ev = events(PM_CAP + PMCSR, &[0, 0], &D3HOT.to_le_bytes());
+        assert!(ev.contains(HostEvent::PowerStateNonD0));
+    }
+
+    #[test]
+    fn malformed_writes_are_einval() {
+        assert!(write_events(&LAYOUT, CMD, &[0], &[0, 0]).is_err());
+        assert!(write_events(&LAYOUT, 3, &[0, 0], &[0, 0]).is_err());
+        assert!(write_events(&LAYOUT, CMD, &[], &[]).is_err());
     }
 }

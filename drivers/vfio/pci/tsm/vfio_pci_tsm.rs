@@ -5,11 +5,18 @@
 //! While a device interface (TDI) is bound to a confidential VM, the host must not do
 //! anything through VFIO that moves the TDI out of the TDISP state the guest expects.
 //! This module grows into the variant driver that enforces that; for now it carries the
-//! pure config-space write classification ([`config_filter`]) the filter is built on.
+//! config-space write classification ([`config_filter`]) the filter is built on.
 
 use kernel::prelude::*;
 
 mod config_filter;
+
+// The protocol crate is pure `no_std` Rust shared with the host tools; it is compiled
+// into this module as a submodule. Its crate-level attributes do not apply here, and
+// the parts of its public API this module does not use are neither reachable nor live.
+#[allow(unused, unreachable_pub)]
+#[path = "../../../../rust/tsm_proto/src/lib.rs"]
+mod tsm_proto;
 
 module! {
     type: VfioPciTsm,
