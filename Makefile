@@ -15,6 +15,7 @@ setup:
 kernel-%: setup
 	bash harness/prepare-tree.sh
 	bash harness/build-kernel.sh $*
+	bash harness/build-tools.sh $*
 	bash harness/mkinitramfs.sh $*
 
 demo: kernel-arm64

@@ -30,6 +30,7 @@ for s in "${stages[@]}"; do
 	arm64 | x86_64)
 		if bash "$TSM_ROOT/harness/prepare-tree.sh" &&
 			bash "$TSM_ROOT/harness/build-kernel.sh" "$s" &&
+			bash "$TSM_ROOT/harness/build-tools.sh" "$s" &&
 			bash "$TSM_ROOT/harness/mkinitramfs.sh" "$s"; then
 			rec PASS "$s/build" "kernel, modules and guest userspace"
 			timer "$s build"

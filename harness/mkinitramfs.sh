@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest userspace for one arch and pack it: busybox, our modules, the tsm
-# kselftests (static, against this kernel's uAPI headers) and harness/guest/init.
+# kselftests (static, against this kernel's uAPI headers), tsm-fw with the DSM's root
+# certificate as its trust anchor (harness/build-tools.sh first), and harness/guest/init.
 # (harness/qemu.py puts the patched IORT in front of it on arm64.)
 #   harness/mkinitramfs.sh arm64|x86_64   -> $TSM_OUT/<arch>/main.cpio.gz
 source "$(dirname "$0")/lib.sh"
@@ -22,9 +23,13 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,tsm/selftests,tsm/bin}
 cp "$TSM_PREFIX/busybox-$1/bin/busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$TSM_ROOT/harness/guest/init" "$root/init"
+cp "$TSM_ROOT/harness/guest/modules" "$root/tsm/modules"
 chmod 755 "$root/init"
 cp -a "$out/modroot/lib/modules/." "$root/lib/modules/"
 find "$st" -maxdepth 1 -type f -perm -u+x -exec install -m 755 -t "$root/tsm/selftests" {} +
+install -m 755 "$TSM_CACHE/tools-target/$RUST_TRIPLE/release/tsm-fw" "$root/tsm/bin/tsm-fw"
+mkdir -p "$root/etc/tsm"
+cp "$TSM_CACHE/dsm-identity/root.pem" "$root/etc/tsm/root.pem"
 [ -f "$TSM_ROOT/harness/guest/demo.sh" ] && install -m 755 "$TSM_ROOT/harness/guest/demo.sh" "$root/tsm/demo.sh"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$out/main.cpio.gz"

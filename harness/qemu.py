@@ -4,7 +4,10 @@
 
   qemu.py run --arch arm64 --mode test  [--timeout S] [--results FILE] [--log FILE]
   qemu.py run --arch arm64 --mode demo
-  qemu.py probe --arch arm64            (read QEMU's IORT, write the patched iort.aml)
+  qemu.py probe --arch arm64            (platform facts; on arm64 the patched IORT)
+
+Every boot has tsm-dsm (the emulated device security manager) listening on a loopback
+port that QEMU's nvme reaches through spdm_port.
 
 The judge is strict: a kernel panic, oops, BUG, WARN, lockdep or KASAN report, a hang
 (timeout), a phase that never reported, or any "not ok" fails the run, and the console
@@ -14,6 +17,7 @@ for harness/summary.py.
 import argparse
 import base64
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -95,8 +99,15 @@ def qemu_env():
     return env
 
 
-def qemu_cmd(arch, initrd, append, extra=()):
+def extra_cmdline():
+    """Words from harness/guest/cmdline (comments dropped)."""
+    with open(os.path.join(HERE, "guest", "cmdline")) as f:
+        return " ".join(ln.split("#", 1)[0].strip() for ln in f if ln.split("#", 1)[0].strip())
+
+
+def qemu_cmd(arch, initrd, append, spdm_port):
     a = ARCH[arch]
+    extra = ("-global", f"nvme.spdm_port={spdm_port}")
     kernel = os.path.join(OUT, arch, "build", a["image"])
     return [qemu_bin(arch), "-L", os.path.join(PREFIX, "qemu", "usr", "share", "qemu"),
             *a["machine"], "-smp", "2", "-m", "2G",
@@ -104,7 +115,7 @@ def qemu_cmd(arch, initrd, append, extra=()):
             "-serial", "stdio", "-monitor", "none", "-no-reboot",
             *DEVICES, *extra,
             "-kernel", kernel, "-initrd", initrd,
-            "-append", f"{a['append']} {COMMON_APPEND} {append}"]
+            "-append", f"{a['append']} {COMMON_APPEND} {extra_cmdline()} {append}"]
 
 
 def boot(cmd, timeout, log_path, echo=None):
@@ -205,53 +216,135 @@ def judge(lines, arch):
     return results, problems, done
 
 
-def patched_iort(arch, args):
-    """Returns the path of the patched IORT, probing QEMU for the original if needed."""
+def probe(arch, args):
+    """Facts about the QEMU we run, from one boot per QEMU version and topology (cached).
+
+    Returns {"bars": [(bdf, index, start, end, flags)], "iort": path or None}. On arm64
+    the firmware's IORT is read and the CANWBS-patched copy written (see iort.py).
+    """
     out = os.path.join(OUT, arch)
-    aml = os.path.join(out, "iort.aml")
-    stamp = os.path.join(out, "iort.key")
+    facts_path = os.path.join(out, "facts.json")
     ver = subprocess.run([qemu_bin(arch), "--version"], capture_output=True, text=True,
                          env=qemu_env()).stdout.splitlines()[0]
     key = hashlib.sha256((ver + repr(ARCH[arch]["machine"]) + repr(DEVICES)).encode()
                          ).hexdigest()
-    if os.path.exists(aml) and os.path.exists(stamp):
-        with open(stamp) as f:
-            if f.read() == key:
-                return aml
-    print(f"[tsm] {arch}: probing {ver} for its IORT", file=sys.stderr)
-    cmd = qemu_cmd(arch, os.path.join(out, "main.cpio.gz"), "tsm.mode=probe")
-    lines, timed_out = boot(cmd, args.timeout, os.path.join(out, "probe.log"))
+    if os.path.exists(facts_path):
+        with open(facts_path) as f:
+            facts = json.load(f)
+        if facts.get("key") == key:
+            return facts
+    print(f"[tsm] {arch}: probing {ver}", file=sys.stderr)
+    with Dsm(arch, []) as port:
+        cmd = qemu_cmd(arch, os.path.join(out, "main.cpio.gz"), "tsm.mode=probe", port)
+        lines, timed_out = boot(cmd, args.timeout, os.path.join(out, "probe.log"))
     text = [TIMESTAMP.sub("", ln).strip() for ln in lines]
-    try:
-        begin = text.index("### tsm-iort-begin")
-        end = text.index("### tsm-iort-end")
-    except ValueError:
+    if "### tsm-done" not in text:
         tail(lines)
-        sys.exit(f"[tsm] {arch}: the probe boot did not print the IORT"
-                 f"{' (timeout)' if timed_out else ''}")
-    table = base64.b64decode("".join(text[begin + 1:end]))
-    with open(os.path.join(out, "iort.orig"), "wb") as f:
-        f.write(table)
-    try:
-        new = iort.patch(table)
-    except iort.IortError as e:
-        sys.exit(f"[tsm] {arch}: cannot patch QEMU's IORT: {e}")
-    with open(aml, "wb") as f:
-        f.write(new)
-    with open(stamp, "w") as f:
-        f.write(key)
-    print(f"[tsm] {arch}: IORT root complex flags {iort.root_complex_flags(table)} -> "
-          f"{iort.root_complex_flags(new)}", file=sys.stderr)
-    return aml
+        sys.exit(f"[tsm] {arch}: the probe boot failed{' (timeout)' if timed_out else ''}")
+    facts = {"key": key, "qemu": ver, "iort": None, "bars": []}
+    for ln in text:
+        m = re.match(r"### tsm-fact: bar (\S+) (\d+) (0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+)",
+                     ln)
+        if m:
+            facts["bars"].append([m.group(1), int(m.group(2)), int(m.group(3), 16),
+                                  int(m.group(4), 16), int(m.group(5), 16)])
+    if arch == "arm64":
+        try:
+            begin = text.index("### tsm-iort-begin")
+            end = text.index("### tsm-iort-end")
+        except ValueError:
+            tail(lines)
+            sys.exit(f"[tsm] {arch}: the probe boot did not print the IORT")
+        table = base64.b64decode("".join(text[begin + 1:end]))
+        with open(os.path.join(out, "iort.orig"), "wb") as f:
+            f.write(table)
+        try:
+            new = iort.patch(table)
+        except iort.IortError as e:
+            sys.exit(f"[tsm] {arch}: cannot patch QEMU's IORT: {e}")
+        facts["iort"] = os.path.join(out, "iort.aml")
+        with open(facts["iort"], "wb") as f:
+            f.write(new)
+        print(f"[tsm] {arch}: IORT root complex flags {iort.root_complex_flags(table)} -> "
+              f"{iort.root_complex_flags(new)}", file=sys.stderr)
+    if not facts["bars"]:
+        sys.exit(f"[tsm] {arch}: the probe boot found no test device")
+    with open(facts_path, "w") as f:
+        json.dump(facts, f, indent=1)
+    return facts
 
 
-def initrd_for(arch, args):
+IORESOURCE_MEM = 0x200
+IORESOURCE_PREFETCH = 0x2000
+IORESOURCE_MEM_64 = 0x100000
+
+
+def dsm_args(facts):
+    """tsm-dsm arguments describing the test device as the guest sees it."""
+    args = []
+    for bdf, idx, start, end, flags in facts["bars"]:
+        if not args:
+            args += ["--bdf", bdf]
+        if not flags & IORESOURCE_MEM or not start:
+            continue
+        bar = f"{idx}:{start:#x}:{end - start + 1:#x}"
+        if flags & IORESOURCE_MEM_64:
+            bar += ":64"
+        if flags & IORESOURCE_PREFETCH:
+            bar += ":pref"
+        args += ["--bar", bar]
+    return args
+
+
+class Dsm:
+    """tsm-dsm, the emulated device security manager, on a free loopback port.
+
+    QEMU's nvme connects to it through spdm_port when QEMU starts (and refuses to start
+    without it). Its log and TDISP state file are kept beside the console log.
+    """
+
+    def __init__(self, arch, args):
+        self.arch = arch
+        self.args = args
+        self.proc = None
+
+    def __enter__(self):
+        exe = os.path.join(CACHE, "tools-target", "release", "tsm-dsm")
+        if not os.path.exists(exe):
+            sys.exit(f"[tsm] no {exe}: run harness/build-tools.sh")
+        out = os.path.join(OUT, self.arch)
+        self.log = open(os.path.join(out, "dsm.log"), "w")
+        cmd = [exe, "--port", "0", "--identity", os.path.join(CACHE, "dsm-identity"),
+               "--state-file", os.path.join(out, "dsm.state"), *self.args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True,
+                                     env={**os.environ, "RUST_LOG": "info"})
+        line = self.proc.stdout.readline()
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if not m:
+            self.__exit__(None, None, None)
+            sys.exit(f"[tsm] tsm-dsm did not start: {line!r} (log: {self.log.name})")
+        return int(m.group(1))
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return False
+
+
+def initrd_for(arch, facts):
     """main.cpio.gz, preceded on arm64 by an uncompressed cpio with the patched IORT."""
     out = os.path.join(OUT, arch)
     main = os.path.join(out, "main.cpio.gz")
-    if arch != "arm64":
+    if not facts["iort"]:
         return main
-    aml = patched_iort(arch, args)
+    aml = facts["iort"]
     with tempfile.TemporaryDirectory() as d:
         os.makedirs(os.path.join(d, "kernel/firmware/acpi"))
         with open(aml, "rb") as src, open(os.path.join(d, "kernel/firmware/acpi/iort.aml"),
@@ -275,7 +368,8 @@ def tail(lines, n=60):
 
 def cmd_run(args):
     arch = args.arch
-    initrd = initrd_for(arch, args)
+    facts = probe(arch, args)
+    initrd = initrd_for(arch, facts)
     log_path = args.log or os.path.join(OUT, arch, f"{args.mode}.log")
     showing = {"on": False}
 
@@ -288,8 +382,9 @@ def cmd_run(args):
             print(clean, flush=True)
 
     start = time.monotonic()
-    lines, timed_out = boot(qemu_cmd(arch, initrd, f"tsm.mode={args.mode}"),
-                            args.timeout, log_path, echo)
+    with Dsm(arch, dsm_args(facts)) as port:
+        lines, timed_out = boot(qemu_cmd(arch, initrd, f"tsm.mode={args.mode}", port),
+                                args.timeout, log_path, echo)
     wall = time.monotonic() - start
     results, problems, done = judge(lines, arch)
     if timed_out:
@@ -319,7 +414,7 @@ def cmd_run(args):
 
 
 def cmd_probe(args):
-    print(patched_iort(args.arch, args))
+    print(json.dumps(probe(args.arch, args), indent=1))
     return 0
 
 
@@ -334,8 +429,8 @@ def main():
     r.add_argument("--results", help="append results to this file")
     r.add_argument("--log", help="console log path")
     r.add_argument("-v", "--verbose", action="store_true", help="echo the whole console")
-    p = sub.add_parser("probe", help="read QEMU's IORT and patch it (arm64)")
-    p.add_argument("--arch", choices=("arm64",), default="arm64")
+    p = sub.add_parser("probe", help="learn the platform facts (and patch the IORT)")
+    p.add_argument("--arch", choices=ARCH, default="arm64")
     p.add_argument("--timeout", type=int, default=300)
     args = ap.parse_args()
     return cmd_run(args) if args.cmd == "run" else cmd_probe(args)
