@@ -22,7 +22,6 @@ FIXTURE(platform) {
 	int devfd;
 	int iommufd;
 	uint32_t dev_id;
-	uint32_t ioas_id;
 	uint32_t hwpt_id;
 };
 
@@ -45,12 +44,8 @@ FIXTURE_TEARDOWN(platform)
 
 TEST_F(platform, cdev_binds_to_iommufd_and_nest_parent)
 {
-	ASSERT_EQ(0, tsm_bind_iommufd(self->devfd, self->iommufd, &self->dev_id));
-	ASSERT_EQ(0, tsm_ioas_alloc(self->iommufd, &self->ioas_id));
-	ASSERT_EQ(0, tsm_hwpt_alloc(self->iommufd, self->dev_id, self->ioas_id,
-				    IOMMU_HWPT_ALLOC_NEST_PARENT,
-				    &self->hwpt_id));
-	ASSERT_EQ(0, tsm_attach_pt(self->devfd, self->hwpt_id));
+	ASSERT_EQ(0, tsm_setup_nest_parent(self->devfd, self->iommufd,
+					   &self->dev_id, &self->hwpt_id));
 }
 
 TEST_F(platform, cdev_bind_twice_is_refused)
@@ -66,12 +61,8 @@ TEST_F(platform, viommu_and_vdevice)
 	uint32_t viommu_id, vdevice_id;
 	int ret;
 
-	ASSERT_EQ(0, tsm_bind_iommufd(self->devfd, self->iommufd, &self->dev_id));
-	ASSERT_EQ(0, tsm_ioas_alloc(self->iommufd, &self->ioas_id));
-	ASSERT_EQ(0, tsm_hwpt_alloc(self->iommufd, self->dev_id, self->ioas_id,
-				    IOMMU_HWPT_ALLOC_NEST_PARENT,
-				    &self->hwpt_id));
-	ASSERT_EQ(0, tsm_attach_pt(self->devfd, self->hwpt_id));
+	ASSERT_EQ(0, tsm_setup_nest_parent(self->devfd, self->iommufd,
+					   &self->dev_id, &self->hwpt_id));
 	ret = tsm_viommu_alloc(self->iommufd, IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
 			       self->dev_id, self->hwpt_id, &viommu_id);
 #if defined(__aarch64__)

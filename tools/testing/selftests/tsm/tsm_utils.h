@@ -189,6 +189,27 @@ static inline int tsm_attach_pt(int devfd, uint32_t pt_id)
 	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) ? -errno : 0;
 }
 
+/*
+ * Binds @devfd to @iommufd and attaches it to a new nesting-parent HWPT over a
+ * new IOAS: the stage-2 a vIOMMU is built on.
+ */
+static inline int tsm_setup_nest_parent(int devfd, int iommufd,
+					uint32_t *dev_id, uint32_t *hwpt_id)
+{
+	uint32_t ioas_id;
+	int ret;
+
+	ret = tsm_bind_iommufd(devfd, iommufd, dev_id);
+	if (!ret)
+		ret = tsm_ioas_alloc(iommufd, &ioas_id);
+	if (!ret)
+		ret = tsm_hwpt_alloc(iommufd, *dev_id, ioas_id,
+				     IOMMU_HWPT_ALLOC_NEST_PARENT, hwpt_id);
+	if (!ret)
+		ret = tsm_attach_pt(devfd, *hwpt_id);
+	return ret;
+}
+
 static inline int tsm_viommu_alloc(int iommufd, uint32_t type, uint32_t dev_id,
 				   uint32_t hwpt_id, uint32_t *viommu_id)
 {
