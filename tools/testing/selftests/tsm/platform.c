@@ -58,7 +58,7 @@ TEST_F(platform, cdev_bind_twice_is_refused)
 
 TEST_F(platform, viommu_and_vdevice)
 {
-	uint32_t viommu_id, vdevice_id;
+	uint32_t viommu_id = 0, vdevice_id = 0;
 	int ret;
 
 	ASSERT_EQ(0, tsm_setup_nest_parent(self->devfd, self->iommufd,

@@ -77,8 +77,9 @@ static inline int tsm_find_test_device(char *bdf, size_t len)
 			 de->d_name);
 		if (tsm_read_sysfs(path, buf, sizeof(buf)))
 			continue;
-		if (strtoul(buf, NULL, 16) == TSM_NVME_CLASS) {
-			snprintf(bdf, len, "%s", de->d_name);
+		if (strtoul(buf, NULL, 16) == TSM_NVME_CLASS &&
+		    strlen(de->d_name) < len) {
+			memcpy(bdf, de->d_name, strlen(de->d_name) + 1);
 			closedir(d);
 			return 0;
 		}
@@ -196,7 +197,7 @@ static inline int tsm_attach_pt(int devfd, uint32_t pt_id)
 static inline int tsm_setup_nest_parent(int devfd, int iommufd,
 					uint32_t *dev_id, uint32_t *hwpt_id)
 {
-	uint32_t ioas_id;
+	uint32_t ioas_id = 0;
 	int ret;
 
 	ret = tsm_bind_iommufd(devfd, iommufd, dev_id);
