@@ -106,6 +106,21 @@ TEST(doe_mailbox_present)
 	ASSERT_TRUE(found);
 }
 
+/* The software TSM firmware is a static binary for this arch and starts here. */
+TEST(tsm_fw_runs)
+{
+	char out[256] = "";
+	FILE *p;
+
+	ASSERT_EQ(0, access("/tsm/bin/tsm-fw", X_OK));
+	ASSERT_EQ(0, access("/etc/tsm/root.pem", R_OK));
+	p = popen("/tsm/bin/tsm-fw --version 2>&1", "r");
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, fgets(out, sizeof(out), p));
+	ASSERT_EQ(0, pclose(p));
+	ASSERT_EQ(0, strncmp(out, "tsm-fw ", 7)) TH_LOG("tsm-fw said: %s", out);
+}
+
 TEST(kvm_create_vm)
 {
 	int kvm, vm;
