@@ -155,7 +155,7 @@ def boot(cmd, timeout, log_path, echo=None):
                 proc.wait()
                 break
         if buf:
-            lines.append(buf.decode("utf-8", "replace"))
+            lines.append(ANSI.sub("", buf.decode("utf-8", "replace")))
             log.write(lines[-1] + "\n")
     return lines, timed_out
 
