@@ -8,6 +8,7 @@ tsm_arch_vars "${1:?arch}"
 
 src=$TREE
 frags=(tsm-vfio.config tsm-vfio-debug.config "tsm-vfio-$1.config")
+[ "${TSM_KASAN:-0}" = 1 ] && frags+=(tsm-vfio-kasan.config)
 kmake() { make -C "$src" O="$BUILD" ARCH="$KARCH" LLVM=1 "$@"; }
 mkdir -p "$BUILD"
 

@@ -44,4 +44,7 @@ tsm_arch_vars() {
 	esac
 	TREE=$TSM_OUT/src
 	BUILD=$TSM_OUT/$1/build
+	# TSM_KASAN=1: a KASAN kernel in its own build dir (see README, "Test kernel config").
+	[ "${TSM_KASAN:-0}" = 1 ] && BUILD=$TSM_OUT/$1/build-kasan
+	return 0
 }

@@ -108,7 +108,8 @@ def extra_cmdline():
 def qemu_cmd(arch, initrd, append, spdm_port):
     a = ARCH[arch]
     extra = ("-global", f"nvme.spdm_port={spdm_port}")
-    kernel = os.path.join(OUT, arch, "build", a["image"])
+    build = "build-kasan" if os.environ.get("TSM_KASAN") == "1" else "build"
+    kernel = os.path.join(OUT, arch, build, a["image"])
     return [qemu_bin(arch), "-L", os.path.join(PREFIX, "qemu", "usr", "share", "qemu"),
             *a["machine"], "-smp", "2", "-m", "2G",
             "-display", "none", "-audio", "none", "-nic", "none",
