@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/pci.h>
+#include <linux/pci-tsm.h>
+#include <linux/sockptr.h>
+
+#ifdef CONFIG_PCI_TSM
+__rust_helper bool rust_helper_is_pci_tsm_pf0(struct pci_dev *pdev)
+{
+	return is_pci_tsm_pf0(pdev);
+}
+
+__rust_helper int rust_helper_pci_tsm_domain_nr(struct pci_dev *pdev)
+{
+	return pci_domain_nr(pdev->bus);
+}
+
+__rust_helper unsigned long rust_helper_pci_tsm_resource_flags(struct pci_dev *pdev,
+							       int bar)
+{
+	return pci_resource_flags(pdev, bar);
+}
+
+__rust_helper int rust_helper_copy_from_sockptr(void *dst, sockptr_t src,
+						size_t size)
+{
+	return copy_from_sockptr(dst, src, size);
+}
+
+__rust_helper int rust_helper_copy_to_sockptr(sockptr_t dst, const void *src,
+					      size_t size)
+{
+	return copy_to_sockptr(dst, src, size);
+}
+#endif
+
+#ifdef CONFIG_PCI_TSM
+__rust_helper ssize_t rust_helper_pci_tsm_guest_req_kernel(struct pci_dev *pdev,
+							   enum pci_tsm_req_scope scope,
+							   void *in, size_t in_len,
+							   void *out, size_t out_len,
+							   u64 *tsm_code)
+{
+	return pci_tsm_guest_req(pdev, scope, KERNEL_SOCKPTR(in), in_len,
+				 KERNEL_SOCKPTR(out), out_len, tsm_code);
+}
+#endif
+
+#if defined(CONFIG_PCI_TSM) && IS_BUILTIN(CONFIG_KVM)
+#include <linux/kvm_host.h>
+
+__rust_helper struct kvm *rust_helper_pci_tsm_kvm_from_file(struct file *file)
+{
+	return file_is_kvm(file) ? file->private_data : NULL;
+}
+#endif

@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PCI/TSM: platform TEE Security Manager drivers for PCIe TEE-IO (TDISP).
+//!
+//! A platform TSM driver (TDX Connect, SEV-TIO, CCA RMM, or an emulated platform) lets the
+//! PCI/TSM core (`drivers/pci/tsm.c`) connect a device's Device Security Manager (DSM): set
+//! up SPDM and IDE through the platform firmware, then bind device interfaces (TDIs) to
+//! confidential VMs. It implements [`LinkTsm`] and registers with [`Registration`]; the
+//! core calls it under its locks (`pci_tsm_rwsem`, then the DSM's `pci_tsm_pf0::lock`), so
+//! every operation on one DSM is serialized and gets exclusive access to the backend's
+//! per-DSM data ([`Dsm::data`]).
+//!
+//! Firmwares ask the kernel for every DOE exchange with the device; [`relay`] holds the one
+//! loop that carries those exchanges for all backends.
+//!
+//! Only function 0 DSMs (`is_pci_tsm_pf0()`) are supported so far: probe of other
+//! functions fails, so they cannot be bound.
+//!
+//! C headers: [`include/linux/pci-tsm.h`](srctree/include/linux/pci-tsm.h),
+//! [`include/linux/tsm.h`](srctree/include/linux/tsm.h)
+
+use crate::{
+    bindings, device,
+    error::{
+        from_err_ptr,
+        from_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    pci,
+    prelude::*,
+    sync::aref::ARef,
+};
+use core::{
+    marker::PhantomData,
+    ptr::{
+        addr_of_mut,
+        null_mut,
+        NonNull, //
+    },
+};
+
+pub mod relay;
+
+/// Largest guest request or response the abstraction copies.
+pub const MAX_GUEST_REQ: usize = 0x1_0000;
+
+/// The PCI address of a function: segment, bus, device and function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Address {
+    /// PCI segment (domain).
+    pub segment: u16,
+    /// Bus number.
+    pub bus: u8,
+    /// Device << 3 | function.
+    pub devfn: u8,
+}
+
+impl Address {
+    /// The address of `pdev`.
+    pub fn of(pdev: &pci::Device) -> Self {
+        let raw = pdev.as_raw();
+        // SAFETY: `raw` is a valid `struct pci_dev`, whose `bus` is valid while it exists.
+        let (domain, bus, devfn) = unsafe {
+            (
+                bindings::pci_tsm_domain_nr(raw),
+                (*(*raw).bus).number,
+                (*raw).devfn,
+            )
+        };
+        Self {
+            segment: domain as u16,
+            bus,
+            devfn: devfn as u8,
+        }
+    }
+
+    /// The TDISP FUNCTION_ID: requester ID in bits 15:0, segment in 23:16, bit 24 set.
+    pub fn function_id(&self) -> u32 {
+        u32::from(self.bus) << 8
+            | u32::from(self.devfn)
+            | (u32::from(self.segment) & 0xff) << 16
+            | 1 << 24
+    }
+}
+
+/// Scope of a guest request (`enum pci_tsm_req_scope`). The core forbids the debug scopes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReqScope {
+    /// Read-only TDISP collateral (interface reports, state).
+    Info,
+    /// TDISP state changes of the TDI (e.g. LOCKED -> RUN).
+    StateChange,
+}
+
+/// Handle of the confidential VM (`struct kvm`) a TDI is bound to; opaque to the backend
+/// except as a key for the platform firmware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kvm(NonNull<bindings::kvm>);
+
+impl Kvm {
+    /// The raw `struct kvm` pointer.
+    pub fn as_ptr(&self) -> *mut bindings::kvm {
+        self.0.as_ptr()
+    }
+}
+
+// SAFETY: `Kvm` is only an identity: the abstraction never dereferences it.
+unsafe impl Send for Kvm {}
+
+/// The per-DSM (function 0) link context: `struct pci_tsm_pf0` followed by the backend's
+/// data.
+///
+/// # Invariants
+///
+/// `pf0` was initialized by `pci_tsm_pf0_constructor()` and never moves (it is only ever
+/// reached through the pointer `probe` handed to the core).
+#[repr(C)]
+struct Pf0Ctx<T: LinkTsm> {
+    pf0: bindings::pci_tsm_pf0,
+    data: T::DsmData,
+}
+
+/// A TDI context: `struct pci_tdi` followed by the backend's data.
+#[repr(C)]
+struct TdiCtx<T: LinkTsm> {
+    tdi: bindings::pci_tdi,
+    data: T::TdiData,
+}
+
+/// A DSM (function 0 of a TEE-IO device) while the core holds its lock.
+///
+/// Only the callbacks of [`LinkTsm`] receive one, so holding a `Dsm` means the operation
+/// on this DSM is serialized against every other one: that is the per-DSM serialization
+/// the relay loop relies on.
+pub struct Dsm<'a, T: LinkTsm> {
+    pdev: &'a pci::Device,
+    ctx: &'a mut Pf0Ctx<T>,
+}
+
+impl<'a, T: LinkTsm> Dsm<'a, T> {
+    /// # Safety
+    ///
+    /// `pdev` is the DSM (function 0) of a device whose `tsm` was created by
+    /// `Adapter::<T>::probe`, and the caller holds the DSM lock for `'a` (or otherwise
+    /// owns the context exclusively, as in `remove`).
+    unsafe fn from_raw(pdev: *mut bindings::pci_dev) -> Self {
+        // SAFETY: Per the safety requirements `pdev->tsm` is the `base_tsm` of a `Pf0Ctx<T>`,
+        // the first field of `pci_tsm_pf0`, the first field of the `repr(C)` `Pf0Ctx<T>`.
+        // The lock gives this reference exclusive access.
+        let ctx = unsafe { &mut *(*pdev).tsm.cast::<Pf0Ctx<T>>() };
+        Self {
+            // SAFETY: `pci::Device` is a transparent wrapper of `struct pci_dev`.
+            pdev: unsafe { &*pdev.cast::<pci::Device>() },
+            ctx,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `pdev` is any function whose `tsm` was created by `Adapter::<T>::probe` (through its
+    /// DSM), and the caller holds the DSM lock for `'a`.
+    unsafe fn of_function(pdev: *mut bindings::pci_dev) -> Self {
+        // SAFETY: `pdev->tsm` is valid per the safety requirements; its `dsm_dev` is the DSM.
+        let dsm = unsafe { (*(*pdev).tsm).dsm_dev };
+        // SAFETY: Per the safety requirements of this function.
+        unsafe { Self::from_raw(dsm) }
+    }
+
+    /// The DSM's PCI function.
+    pub fn pdev(&self) -> &pci::Device {
+        self.pdev
+    }
+
+    /// The DSM's PCI address.
+    pub fn address(&self) -> Address {
+        Address::of(self.pdev)
+    }
+
+    /// The backend's data for this DSM.
+    pub fn data(&mut self) -> &mut T::DsmData {
+        &mut self.ctx.data
+    }
+
+    /// One DOE exchange on the DSM's CMA mailbox (`pci_tsm_doe_transfer()`): `request` is
+    /// the payload of a PCI-SIG object of `object_type` (1 CMA/SPDM, 2 secured CMA/SPDM),
+    /// `response` receives the payload of the answer. Returns the response length.
+    pub fn doe_transfer(
+        &self,
+        object_type: u8,
+        request: &[u8],
+        response: &mut [u8],
+    ) -> Result<usize> {
+        // SAFETY: `self.pdev` is a valid DSM with a link context (type invariant); the buffers
+        // are valid for their lengths for the duration of the call.
+        let rc = unsafe {
+            bindings::pci_tsm_doe_transfer(
+                self.pdev.as_raw(),
+                object_type,
+                request.as_ptr().cast(),
+                request.len(),
+                response.as_mut_ptr().cast(),
+                response.len(),
+            )
+        };
+        if rc < 0 {
+            return Err(Error::from_errno(rc));
+        }
+        Ok(rc as usize)
+    }
+}
+
+impl<T: LinkTsm> relay::Transport for Dsm<'_, T> {
+    fn transfer(&self, object_type: u8, request: &[u8], response: &mut [u8]) -> Result<usize> {
+        self.doe_transfer(object_type, request, response)
+    }
+}
+
+/// A bound TDI, as the backend's callbacks see it.
+pub struct Tdi<'a, T: LinkTsm> {
+    ctx: &'a mut TdiCtx<T>,
+}
+
+impl<T: LinkTsm> Tdi<'_, T> {
+    /// The function of the TDI.
+    pub fn pdev(&self) -> &pci::Device {
+        // SAFETY: `tdi.pdev` was set by `pci_tsm_tdi_constructor()` to the function being
+        // bound, which outlives its binding; `pci::Device` is transparent over `pci_dev`.
+        unsafe { &*self.ctx.tdi.pdev.cast::<pci::Device>() }
+    }
+
+    /// The TDI id the caller of `pci_tsm_bind()` gave (the guest's virtual BDF).
+    pub fn tdi_id(&self) -> u32 {
+        self.ctx.tdi.tdi_id
+    }
+
+    /// The VM the TDI is bound to.
+    pub fn kvm(&self) -> Option<Kvm> {
+        NonNull::new(self.ctx.tdi.kvm).map(Kvm)
+    }
+
+    /// The backend's data for this TDI.
+    pub fn data(&mut self) -> &mut T::TdiData {
+        &mut self.ctx.data
+    }
+}
+
+/// A platform TSM that manages links (`struct pci_tsm_link_ops`): connect, disconnect,
+/// bind, unbind and guest requests. Implement only what the platform supports; the core
+/// refuses the missing operations.
+#[vtable]
+pub trait LinkTsm: Sized + 'static {
+    /// Per-DSM data, created at probe and dropped at remove.
+    type DsmData: Send;
+    /// Per-TDI data, created at bind and dropped after unbind.
+    type TdiData: Send;
+
+    /// Sets up the context of a DSM (function 0) before its first connect.
+    fn probe(pdev: &pci::Device) -> Result<Self::DsmData>;
+
+    /// Establishes SPDM and IDE with the DSM through the platform firmware.
+    fn connect(dsm: &mut Dsm<'_, Self>) -> Result;
+
+    /// Tears down what connect established. Cannot fail: the state is torn down anyway.
+    fn disconnect(dsm: &mut Dsm<'_, Self>);
+
+    /// Binds (TDISP LOCK) function `pdev` of the DSM as TDI `tdi_id` of VM `kvm`.
+    fn bind(
+        _dsm: &mut Dsm<'_, Self>,
+        _pdev: &pci::Device,
+        _kvm: Kvm,
+        _tdi_id: u32,
+    ) -> Result<Self::TdiData> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Unbinds (TDISP STOP) the TDI. Cannot fail: the TDI is gone afterwards.
+    fn unbind(_dsm: &mut Dsm<'_, Self>, _tdi: &mut Tdi<'_, Self>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Serves a guest request on a bound TDI; returns the bytes written to `output`.
+    fn guest_req(
+        _dsm: &mut Dsm<'_, Self>,
+        _tdi: &mut Tdi<'_, Self>,
+        _scope: ReqScope,
+        _input: &[u8],
+        _output: &mut [u8],
+        _tsm_code: &mut u64,
+    ) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The C entry points of a [`LinkTsm`].
+struct Adapter<T: LinkTsm>(PhantomData<T>);
+
+impl<T: LinkTsm> Adapter<T> {
+    /// # Safety
+    ///
+    /// Called by the PCI/TSM core with valid `tsm_dev` and `pdev`, under `pci_tsm_rwsem`.
+    unsafe extern "C" fn probe(
+        tsm_dev: *mut bindings::tsm_dev,
+        pdev: *mut bindings::pci_dev,
+    ) -> *mut bindings::pci_tsm {
+        // SAFETY: `pdev` is valid per the safety requirements.
+        if !unsafe { bindings::is_pci_tsm_pf0(pdev) } {
+            return null_mut();
+        }
+        // SAFETY: `pci::Device` is a transparent wrapper of a valid `struct pci_dev`.
+        let dev = unsafe { &*pdev.cast::<pci::Device>() };
+        let Ok(data) = T::probe(dev) else {
+            return null_mut();
+        };
+        let ctx = Pf0Ctx::<T> {
+            // SAFETY: All-zero is a valid (not yet constructed) `pci_tsm_pf0`: NULL pointers
+            // and a mutex that `pci_tsm_pf0_constructor()` initializes in place below.
+            pf0: unsafe { core::mem::zeroed() },
+            data,
+        };
+        let Ok(ctx) = KBox::new(ctx, GFP_KERNEL) else {
+            return null_mut();
+        };
+        let raw = KBox::into_raw(ctx);
+        // SAFETY: `raw` is a valid, pinned (never moved again) allocation; `pdev` and
+        // `tsm_dev` are valid per the safety requirements.
+        let rc =
+            unsafe { bindings::pci_tsm_pf0_constructor(pdev, addr_of_mut!((*raw).pf0), tsm_dev) };
+        if rc != 0 {
+            // SAFETY: The constructor initialized the mutex before failing; `raw` came from
+            // `KBox::into_raw` above and was not handed out.
+            unsafe {
+                bindings::pci_tsm_pf0_destructor(addr_of_mut!((*raw).pf0));
+                drop(KBox::from_raw(raw));
+            }
+            return null_mut();
+        }
+        // SAFETY: `raw` is valid; `base_tsm` is the first field of `pf0`.
+        unsafe { addr_of_mut!((*raw).pf0.base_tsm) }
+    }
+
+    /// # Safety
+    ///
+    /// `tsm` was returned by [`Self::probe`] and is not used again.
+    unsafe extern "C" fn remove(tsm: *mut bindings::pci_tsm) {
+        let raw = tsm.cast::<Pf0Ctx<T>>();
+        // SAFETY: Per the safety requirements `tsm` is the start of a `Pf0Ctx<T>` allocated
+        // by `probe` with `KBox`, and nobody uses it any more.
+        unsafe {
+            bindings::pci_tsm_pf0_destructor(addr_of_mut!((*raw).pf0));
+            drop(KBox::from_raw(raw));
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core for a DSM probed by [`Self::probe`], under the DSM lock.
+    unsafe extern "C" fn connect(pdev: *mut bindings::pci_dev) -> c_int {
+        // SAFETY: Per the safety requirements.
+        let mut dsm = unsafe { Dsm::<T>::from_raw(pdev) };
+        from_result(|| T::connect(&mut dsm).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core for a connected DSM, under the DSM lock.
+    unsafe extern "C" fn disconnect(pdev: *mut bindings::pci_dev) {
+        // SAFETY: Per the safety requirements.
+        let mut dsm = unsafe { Dsm::<T>::from_raw(pdev) };
+        T::disconnect(&mut dsm);
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core for a function with a link context of this TSM, under the DSM
+    /// lock, with a non-NULL `kvm`.
+    unsafe extern "C" fn bind(
+        pdev: *mut bindings::pci_dev,
+        kvm: *mut bindings::kvm,
+        tdi_id: u32,
+    ) -> *mut bindings::pci_tdi {
+        let Some(kvm) = NonNull::new(kvm).map(Kvm) else {
+            return EINVAL.to_ptr();
+        };
+        // SAFETY: Per the safety requirements.
+        let mut dsm = unsafe { Dsm::<T>::of_function(pdev) };
+        // SAFETY: `pci::Device` is a transparent wrapper of a valid `struct pci_dev`.
+        let dev = unsafe { &*pdev.cast::<pci::Device>() };
+        // Allocate first: once the firmware has locked the TDI, nothing may fail.
+        let slot = match KBox::<TdiCtx<T>>::new_uninit(GFP_KERNEL) {
+            Ok(s) => s,
+            Err(e) => return Error::from(e).to_ptr(),
+        };
+        let data = match T::bind(&mut dsm, dev, kvm, tdi_id) {
+            Ok(d) => d,
+            Err(e) => return e.to_ptr(),
+        };
+        let raw = KBox::into_raw(KBox::write(
+            slot,
+            TdiCtx::<T> {
+                // SAFETY: All-zero is a valid `pci_tdi` (NULL pointers, id 0) until
+                // `pci_tsm_tdi_constructor()` below.
+                tdi: unsafe { core::mem::zeroed() },
+                data,
+            },
+        ));
+        // SAFETY: `raw` is a valid allocation; the other arguments come from the core.
+        unsafe {
+            bindings::pci_tsm_tdi_constructor(pdev, addr_of_mut!((*raw).tdi), kvm.as_ptr(), tdi_id)
+        };
+        // SAFETY: `tdi` is the first field of the `repr(C)` allocation.
+        unsafe { addr_of_mut!((*raw).tdi) }
+    }
+
+    /// # Safety
+    ///
+    /// `tdi` was returned by [`Self::bind`]; called under the DSM lock; not used again.
+    unsafe extern "C" fn unbind(tdi: *mut bindings::pci_tdi) {
+        let raw = tdi.cast::<TdiCtx<T>>();
+        // SAFETY: `tdi` is the start of a live `TdiCtx<T>` (see `bind`); its `pdev` has a
+        // link context of this TSM and the DSM lock is held.
+        let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
+        {
+            // SAFETY: As above; the DSM lock gives exclusive access.
+            let mut t = Tdi::<T> {
+                ctx: unsafe { &mut *raw },
+            };
+            T::unbind(&mut dsm, &mut t);
+        }
+        // SAFETY: `raw` came from `KBox::into_raw` in `bind`; the core drops its pointer.
+        drop(unsafe { KBox::from_raw(raw) });
+    }
+
+    /// # Safety
+    ///
+    /// `tdi` is a live TDI of this TSM; called under the DSM lock; the sockptrs are valid
+    /// for their lengths.
+    unsafe extern "C" fn guest_req(
+        tdi: *mut bindings::pci_tdi,
+        scope: bindings::pci_tsm_req_scope,
+        req_in: bindings::sockptr_t,
+        in_len: usize,
+        req_out: bindings::sockptr_t,
+        out_len: usize,
+        tsm_code: *mut u64,
+    ) -> isize {
+        let scope = match scope {
+            bindings::pci_tsm_req_scope_PCI_TSM_REQ_INFO => ReqScope::Info,
+            bindings::pci_tsm_req_scope_PCI_TSM_REQ_STATE_CHANGE => ReqScope::StateChange,
+            _ => return EINVAL.to_errno() as isize,
+        };
+        if in_len > MAX_GUEST_REQ || out_len > MAX_GUEST_REQ {
+            return E2BIG.to_errno() as isize;
+        }
+        let run = || -> Result<isize> {
+            let mut input = KVVec::from_elem(0u8, in_len, GFP_KERNEL)?;
+            let mut output = KVVec::from_elem(0u8, out_len, GFP_KERNEL)?;
+            if in_len > 0 {
+                // SAFETY: `input` has `in_len` bytes; `req_in` is valid per the requirements.
+                let rc = unsafe {
+                    bindings::copy_from_sockptr(input.as_mut_ptr().cast(), req_in, in_len)
+                };
+                if rc != 0 {
+                    return Err(EFAULT);
+                }
+            }
+            let mut code = 0u64;
+            // SAFETY: `tdi` is the start of a live `TdiCtx<T>`; the DSM lock is held.
+            let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
+            // SAFETY: As above.
+            let mut t = Tdi::<T> {
+                ctx: unsafe { &mut *tdi.cast::<TdiCtx<T>>() },
+            };
+            let res = T::guest_req(&mut dsm, &mut t, scope, &input, &mut output, &mut code);
+            if !tsm_code.is_null() {
+                // SAFETY: A non-NULL `tsm_code` is valid per the core's contract.
+                unsafe { *tsm_code = code };
+            }
+            let n = res?.min(out_len);
+            if n > 0 {
+                // SAFETY: `output` has at least `n` bytes; `req_out` is valid for `out_len`.
+                let rc = unsafe { bindings::copy_to_sockptr(req_out, output.as_ptr().cast(), n) };
+                if rc != 0 {
+                    return Err(EFAULT);
+                }
+            }
+            Ok((out_len - n) as isize)
+        };
+        match run() {
+            Ok(v) => v,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    const OPS: bindings::pci_tsm_ops = {
+        // SAFETY: All-zero is a valid `pci_tsm_ops`: every operation NULL.
+        let mut ops: bindings::pci_tsm_ops = unsafe { core::mem::zeroed() };
+        ops.__bindgen_anon_1.link_ops = bindings::pci_tsm_ops__bindgen_ty_1_pci_tsm_link_ops {
+            probe: Some(Self::probe),
+            remove: Some(Self::remove),
+            connect: Some(Self::connect),
+            disconnect: Some(Self::disconnect),
+            bind: if T::HAS_BIND { Some(Self::bind) } else { None },
+            unbind: if T::HAS_UNBIND {
+                Some(Self::unbind)
+            } else {
+                None
+            },
+            guest_req: if T::HAS_GUEST_REQ {
+                Some(Self::guest_req)
+            } else {
+                None
+            },
+        };
+        ops
+    };
+
+    const fn ops() -> &'static bindings::pci_tsm_ops {
+        &Self::OPS
+    }
+}
+
+/// A registered link TSM (`tsm_register()`): `/sys/class/tsm/tsmN`, the target of
+/// `/sys/bus/pci/devices/.../tsm/connect`. Unregistering disconnects (and unbinds) every
+/// device connected through it.
+///
+/// # Invariants
+///
+/// `tsm_dev` is a registered `struct tsm_dev` until `Drop`.
+pub struct Registration<T: LinkTsm> {
+    tsm_dev: NonNull<bindings::tsm_dev>,
+    _t: PhantomData<T>,
+}
+
+impl<T: LinkTsm> Registration<T> {
+    /// Registers the TSM as a child of `parent`.
+    pub fn new(parent: &device::Device) -> Result<Self> {
+        const { assert!(T::HAS_UNBIND == T::HAS_BIND, "a TSM that binds must unbind") };
+        // SAFETY: `parent` is a valid device; the ops table is `'static` and the core only
+        // reads it (the C prototype lacks `const`).
+        let raw = unsafe {
+            bindings::tsm_register(
+                parent.as_raw(),
+                core::ptr::from_ref(Adapter::<T>::ops()).cast_mut(),
+            )
+        };
+        let raw = from_err_ptr(raw)?;
+        // INVARIANT: `tsm_register()` returned a registered device.
+        Ok(Self {
+            tsm_dev: NonNull::new(raw).ok_or(ENOMEM)?,
+            _t: PhantomData,
+        })
+    }
+
+    /// The TSM's id: it is `/sys/class/tsm/tsm<id>`.
+    pub fn id(&self) -> i32 {
+        // SAFETY: `tsm_dev` is valid per the type invariants.
+        unsafe { (*self.tsm_dev.as_ptr()).id }
+    }
+}
+
+impl<T: LinkTsm> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: `tsm_dev` is registered per the type invariants, and is not used after.
+        unsafe { bindings::tsm_unregister(self.tsm_dev.as_ptr()) };
+    }
+}
+
+// SAFETY: `tsm_unregister()` may be called from any thread; `id` is immutable.
+unsafe impl<T: LinkTsm> Send for Registration<T> {}
+// SAFETY: `&Registration` only reads the immutable `id`.
+unsafe impl<T: LinkTsm> Sync for Registration<T> {}
+
+/// A memory BAR of a function, as platform firmwares want it at bind (the MMIO ranges
+/// the TDI's interface report must describe).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemBar {
+    /// BAR index, 0-5.
+    pub index: u8,
+    /// Host physical base.
+    pub start: u64,
+    /// Size in bytes.
+    pub len: u64,
+    /// A 64-bit BAR.
+    pub is_64bit: bool,
+    /// A prefetchable BAR.
+    pub prefetchable: bool,
+}
+
+/// The assigned memory BARs of `pdev`, by index.
+pub fn mem_bars(pdev: &pci::Device) -> [Option<MemBar>; 6] {
+    let mut out = [None; 6];
+    for (i, slot) in out.iter_mut().enumerate() {
+        // SAFETY: `pdev` is a valid `struct pci_dev` and `i` a standard BAR index.
+        let flags = unsafe { bindings::pci_tsm_resource_flags(pdev.as_raw(), i as c_int) } as u64;
+        if flags & u64::from(bindings::IORESOURCE_MEM) == 0 {
+            continue;
+        }
+        let (Ok(start), Ok(len)) = (pdev.resource_start(i as u32), pdev.resource_len(i as u32))
+        else {
+            continue;
+        };
+        if len == 0 {
+            continue;
+        }
+        *slot = Some(MemBar {
+            index: i as u8,
+            start,
+            len,
+            is_64bit: flags & u64::from(bindings::IORESOURCE_MEM_64) != 0,
+            prefetchable: flags & u64::from(bindings::IORESOURCE_PREFETCH) != 0,
+        });
+    }
+    out
+}
+
+/// The MSI-X table and PBA placement of a function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsixLayout {
+    /// Table Size + 1.
+    pub table_entries: u16,
+    /// Table BIR.
+    pub table_bar: u8,
+    /// PBA BIR.
+    pub pba_bar: u8,
+    /// Table offset within its BAR.
+    pub table_offset: u32,
+    /// PBA offset within its BAR.
+    pub pba_offset: u32,
+}
+
+/// The MSI-X layout of `pdev`, if it has the capability.
+pub fn msix_layout(pdev: &pci::Device) -> Option<MsixLayout> {
+    // PCI_CAP_ID_MSIX, and PCI_MSIX_FLAGS / _TABLE / _PBA offsets within the capability.
+    const CAP_ID_MSIX: c_int = 0x11;
+    let raw = pdev.as_raw();
+    // SAFETY: `raw` is a valid `struct pci_dev`.
+    let pos = unsafe { bindings::pci_find_capability(raw, CAP_ID_MSIX) };
+    if pos == 0 {
+        return None;
+    }
+    let pos = c_int::from(pos);
+    let mut flags = 0u16;
+    let mut table = 0u32;
+    let mut pba = 0u32;
+    // SAFETY: `raw` is valid and the out pointers are valid for their sizes.
+    let rc = unsafe {
+        bindings::pci_read_config_word(raw, pos + 2, &mut flags)
+            | bindings::pci_read_config_dword(raw, pos + 4, &mut table)
+            | bindings::pci_read_config_dword(raw, pos + 8, &mut pba)
+    };
+    if rc != 0 {
+        return None;
+    }
+    Some(MsixLayout {
+        table_entries: (flags & 0x7ff) + 1,
+        table_bar: (table & 7) as u8,
+        pba_bar: (pba & 7) as u8,
+        table_offset: table & !7,
+        pba_offset: pba & !7,
+    })
+}
+
+// Caller side: what a VFIO or iommufd user of a connected device calls.
+
+/// The PCI function at `addr`, if present.
+pub fn find_function(addr: Address) -> Option<ARef<pci::Device>> {
+    // SAFETY: Plain lookup; returns a counted reference or NULL.
+    let raw = unsafe {
+        bindings::pci_get_domain_bus_and_slot(
+            c_int::from(addr.segment),
+            u32::from(addr.bus),
+            u32::from(addr.devfn),
+        )
+    };
+    let raw = NonNull::new(raw)?;
+    // SAFETY: `pci_get_domain_bus_and_slot()` returned a reference we now own;
+    // `pci::Device` is transparent over `struct pci_dev`.
+    Some(unsafe { ARef::from_raw(raw.cast()) })
+}
+
+impl Kvm {
+    /// The VM of a KVM VM file (`KVM_CREATE_VM`). The handle stays valid only as long as
+    /// the caller holds a reference to `file`.
+    #[cfg(CONFIG_KVM = "y")]
+    pub fn from_file(file: &crate::fs::File) -> Result<Self> {
+        // SAFETY: `file` is a valid file for the duration of the call.
+        let kvm = unsafe { bindings::pci_tsm_kvm_from_file(file.as_ptr()) };
+        NonNull::new(kvm).map(Kvm).ok_or(EBADF)
+    }
+}
+
+/// `pci_tsm_bind()`: binds `pdev`, connected through a link TSM, as TDI `tdi_id` of `kvm`.
+/// The caller keeps `kvm` alive until [`unbind`].
+pub fn bind(pdev: &pci::Device, kvm: Kvm, tdi_id: u32) -> Result {
+    // SAFETY: `pdev` is valid; `kvm` is a live VM per the caller's contract.
+    crate::error::to_result(unsafe { bindings::pci_tsm_bind(pdev.as_raw(), kvm.as_ptr(), tdi_id) })
+}
+
+/// `pci_tsm_unbind()`: idempotent.
+pub fn unbind(pdev: &pci::Device) {
+    // SAFETY: `pdev` is valid.
+    unsafe { bindings::pci_tsm_unbind(pdev.as_raw()) }
+}
+
+/// `pci_tsm_guest_req()` with kernel buffers: returns the bytes written to `output` and
+/// the TSM's result code.
+pub fn guest_req(
+    pdev: &pci::Device,
+    scope: ReqScope,
+    input: &mut [u8],
+    output: &mut [u8],
+) -> Result<(usize, u64)> {
+    let scope = match scope {
+        ReqScope::Info => bindings::pci_tsm_req_scope_PCI_TSM_REQ_INFO,
+        ReqScope::StateChange => bindings::pci_tsm_req_scope_PCI_TSM_REQ_STATE_CHANGE,
+    };
+    let mut code = 0u64;
+    // SAFETY: `pdev` is valid; the buffers are valid kernel memory for their lengths.
+    let rc = unsafe {
+        bindings::pci_tsm_guest_req_kernel(
+            pdev.as_raw(),
+            scope,
+            input.as_mut_ptr().cast(),
+            input.len(),
+            output.as_mut_ptr().cast(),
+            output.len(),
+            &mut code,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::from_errno(rc as c_int));
+    }
+    let residue = rc as usize;
+    Ok((output.len().saturating_sub(residue), code))
+}

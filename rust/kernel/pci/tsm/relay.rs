@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The one relay loop of every platform TSM backend.
+//!
+//! Platform firmwares never touch a device: they stop and ask the kernel for one DOE
+//! exchange, and continue when the kernel hands back the answer. Only the shape of the
+//! asking differs (SEV-TIO: status `SPDM_REQUEST` and a REQ buffer, re-issue the command;
+//! TDX Connect: `TDX_SPDM_REQUEST` and a request page, call again; CCA: a `COMMUNICATE`
+//! exit with `REQ_SEND`, communicate again; the emulated platform: a `DOE_REQUEST`
+//! message over `/dev/tsm_fw`). A backend expresses that shape as a [`Port`] ("issue" and
+//! "continue" plus its buffer codec); [`run`] does the rest, the same way for all of them:
+//!
+//! - carries each requested exchange over the DSM's DOE mailbox ([`Transport`]),
+//!   handing transport errors (`-ETIMEDOUT`, `-EIO`, ...) to the firmware, which decides;
+//! - bounds the number of exchanges and the wall time of one command;
+//! - cancels the command when the calling task gets a fatal signal;
+//! - on any of those, tells the firmware ([`Port::abort`]) and returns a clean errno.
+//!
+//! Per-DSM serialization comes from the caller: the PCI/TSM core runs every link
+//! operation of one DSM under that DSM's lock, and a [`super::Dsm`] (the usual
+//! [`Transport`]) only exists inside those operations.
+
+use crate::prelude::*;
+use crate::time::{
+    Instant,
+    Monotonic, //
+};
+
+/// Largest DOE response payload the loop accepts (the kernel's buffer per exchange).
+pub const MAX_RESPONSE: usize = 0x1_0000;
+
+/// Something that carries one DOE exchange: a DSM's mailbox, or a test double.
+pub trait Transport {
+    /// Sends `request` as the payload of a PCI-SIG DOE object of `object_type` and puts
+    /// the payload of the response object into `response`; returns its length.
+    fn transfer(&self, object_type: u8, request: &[u8], response: &mut [u8]) -> Result<usize>;
+}
+
+/// What the firmware wants next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<O> {
+    /// One DOE exchange of this object type; the payload is [`Port::request`].
+    Doe {
+        /// DOE object type (1 CMA/SPDM, 2 secured CMA/SPDM).
+        object_type: u8,
+    },
+    /// The command ended (successfully or not, as the backend's output says).
+    Done(O),
+}
+
+/// One firmware command in progress, as the relay loop drives it.
+pub trait Port {
+    /// What the command yields when done.
+    type Output;
+
+    /// Starts the command.
+    fn issue(&mut self) -> Result<Step<Self::Output>>;
+
+    /// The payload of the exchange the last [`Step::Doe`] asked for.
+    fn request(&self) -> &[u8];
+
+    /// Continues the command with the outcome of the exchange: the response payload, or
+    /// the transport's error for the firmware to handle.
+    fn resume(&mut self, response: Result<&[u8]>) -> Result<Step<Self::Output>>;
+
+    /// The loop gives up on the command (`reason`: `ECANCELED` on a signal, `ETIMEDOUT` past
+    /// the deadline, `ELOOP` past the exchange bound): bring the firmware back to idle.
+    fn abort(&mut self, reason: Error);
+}
+
+/// Bounds of one command.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most DOE exchanges (a connect needs about 25).
+    pub max_exchanges: u32,
+    /// Wall time of the whole command, in milliseconds.
+    pub deadline_ms: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_exchanges: 512,
+            deadline_ms: 60_000,
+        }
+    }
+}
+
+/// An errno the prelude does not name.
+pub fn errno(code: u32) -> Error {
+    Error::from_errno(-(code as c_int))
+}
+
+/// Why the loop stopped a command, before asking the firmware for the next step.
+fn check_bounds(limits: &Limits, exchanges: u32, start: &Instant<Monotonic>) -> Result {
+    if exchanges >= limits.max_exchanges {
+        return Err(errno(crate::bindings::ELOOP));
+    }
+    if start.elapsed().as_millis() > i64::from(limits.deadline_ms) {
+        return Err(ETIMEDOUT);
+    }
+    if crate::current!().signal_pending() {
+        return Err(EINTR);
+    }
+    Ok(())
+}
+
+/// Runs a command to its end: issue, then carry every requested exchange over `transport`
+/// and continue, within `limits`. A port error ends the command with that error (the port
+/// has already cleaned up); a bound ends it with `ELOOP`, `ETIMEDOUT` or `EINTR` after
+/// [`Port::abort`].
+pub fn run<P: Port>(transport: &dyn Transport, port: &mut P, limits: &Limits) -> Result<P::Output> {
+    let mut response = KVVec::from_elem(0u8, MAX_RESPONSE, GFP_KERNEL)?;
+    let start = Instant::<Monotonic>::now();
+    let mut exchanges = 0u32;
+    let mut step = port.issue()?;
+    loop {
+        let object_type = match step {
+            Step::Done(out) => return Ok(out),
+            Step::Doe { object_type } => object_type,
+        };
+        if let Err(e) = check_bounds(limits, exchanges, &start) {
+            port.abort(if e == EINTR {
+                errno(crate::bindings::ECANCELED)
+            } else {
+                e
+            });
+            return Err(e);
+        }
+        exchanges += 1;
+        let r = transport.transfer(object_type, port.request(), &mut response);
+        let answer = match r {
+            Ok(n) => response.get(..n).ok_or(EIO),
+            Err(e) => Err(e),
+        };
+        step = port.resume(answer)?;
+    }
+}

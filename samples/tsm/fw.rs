@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The firmware channel: the kernel side of `/dev/tsm_fw`.
+//!
+//! The software TSM firmware (`tsm-fw`) opens the device, says HELLO, and then serves one
+//! command at a time: for each DOE exchange it needs it writes a `DOE_REQUEST`, and it
+//! ends the command with `COMPLETE`. [`FwCommand`] is that command seen as a
+//! [`relay::Port`], so the shared relay loop drives it exactly as it drives the vendor
+//! firmwares.
+//!
+//! One firmware at a time may hold the device. When it closes the device (or dies), the
+//! command in progress fails with `EPIPE`; with no firmware, commands fail with `ENODEV`.
+//! Messages for a command the kernel has given up on are stale: a stale `DOE_REQUEST` is
+//! answered at once with `-ECANCELED` so the firmware returns to idle quickly, a stale
+//! `COMPLETE` is dropped.
+
+use kernel::{
+    new_condvar, new_mutex,
+    pci::tsm::relay::{
+        self,
+        Port,
+        Step, //
+    },
+    prelude::*,
+    sync::{
+        Arc,
+        CondVar,
+        CondVarTimeoutResult,
+        Mutex, //
+    },
+    time::msecs_to_jiffies,
+};
+
+use crate::msg::{
+    self,
+    Cmd,
+    FwMsg, //
+};
+
+/// How long the kernel waits for the firmware's next message within a command.
+pub(crate) const MSG_TIMEOUT_MS: u32 = 30_000;
+
+/// Channel state, under [`Hub::inner`].
+struct Inner {
+    /// Id of the open firmware file, 0 if none.
+    session: u64,
+    /// Last session id handed out.
+    last_session: u64,
+    /// The firmware completed the handshake.
+    ready: bool,
+    /// Kernel -> firmware messages, oldest first.
+    outq: KVec<KVVec<u8>>,
+    /// The firmware's last message for the active command, not yet consumed.
+    inbox: Option<KVVec<u8>>,
+    /// `req_id` of the command in progress, 0 if none.
+    active: u64,
+    /// Last `req_id` handed out.
+    last_req: u64,
+}
+
+impl Inner {
+    fn queue(&mut self, cmd: &Cmd<'_>, req_id: u64) -> Result {
+        let mut v = KVVec::from_elem(0u8, cmd.len(), GFP_KERNEL)?;
+        let n = cmd.encode(req_id, &mut v).map_err(|_| EINVAL)?;
+        v.truncate(n);
+        self.outq.push(v, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.ready = false;
+        self.outq.clear();
+        self.inbox = None;
+    }
+}
+
+/// The firmware channel shared by the character device and the TSM operations.
+#[pin_data]
+pub(crate) struct Hub {
+    #[pin]
+    inner: Mutex<Inner>,
+    /// Wakes readers of the device and the command waiting for the firmware.
+    #[pin]
+    cv: CondVar,
+    /// Serializes commands: the firmware runs one at a time, for all DSMs (like the
+    /// queue-depth-1 TDX module or the PSP's single command buffer).
+    #[pin]
+    cmd: Mutex<()>,
+}
+
+/// What the firmware's `COMPLETE` said.
+pub(crate) struct Outcome {
+    /// 0 or a negative errno.
+    pub(crate) status: i32,
+    /// `enum tsm_fw_error`.
+    pub(crate) fw_error: u32,
+    /// TDI state or `TSM_FW_TDI_NONE`.
+    pub(crate) tdi_state: u32,
+    /// Result payload (report, or a reason on failure).
+    pub(crate) payload: KVVec<u8>,
+}
+
+impl Outcome {
+    /// The command's result as an errno.
+    pub(crate) fn result(&self) -> Result {
+        match self.status {
+            0 => Ok(()),
+            s if (-4095..0).contains(&s) => Err(Error::from_errno(s)),
+            _ => Err(EIO),
+        }
+    }
+
+    /// The failure reason the firmware gave, if printable.
+    pub(crate) fn reason(&self) -> &str {
+        let p = self
+            .payload
+            .get(..self.payload.len().min(200))
+            .unwrap_or(&[]);
+        core::str::from_utf8(p).unwrap_or("")
+    }
+}
+
+impl Hub {
+    /// A channel with no firmware.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                inner <- new_mutex!(Inner {
+                    session: 0,
+                    last_session: 0,
+                    ready: false,
+                    outq: KVec::new(),
+                    inbox: None,
+                    active: 0,
+                    last_req: 0,
+                }),
+                cv <- new_condvar!(),
+                cmd <- new_mutex!(()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// A firmware opened the device; returns its session id.
+    pub(crate) fn open(&self) -> Result<u64> {
+        let mut g = self.inner.lock();
+        if g.session != 0 {
+            return Err(EBUSY);
+        }
+        g.last_session += 1;
+        g.session = g.last_session;
+        g.reset();
+        Ok(g.session)
+    }
+
+    /// The firmware of `session` closed the device: the command in progress fails.
+    pub(crate) fn release(&self, session: u64) {
+        let mut g = self.inner.lock();
+        if g.session == session {
+            g.session = 0;
+            g.reset();
+        }
+        drop(g);
+        self.cv.notify_all();
+    }
+
+    /// The next message for the firmware (blocks); `max` is the reader's buffer size.
+    pub(crate) fn read(&self, session: u64, max: usize) -> Result<KVVec<u8>> {
+        let mut g = self.inner.lock();
+        loop {
+            if g.session != session {
+                return Err(EPIPE);
+            }
+            if let Some(first) = g.outq.first() {
+                if first.len() > max {
+                    return Err(EINVAL);
+                }
+                return g.outq.remove(0).map_err(|_| EINVAL);
+            }
+            if self.cv.wait_interruptible(&mut g) {
+                return Err(ERESTARTSYS);
+            }
+        }
+    }
+
+    /// One whole message from the firmware.
+    pub(crate) fn write(&self, session: u64, buf: KVVec<u8>) -> Result {
+        enum Kind {
+            Hello(u16),
+            Doe(u64, u8, u32),
+            Complete(u64),
+        }
+        let kind = match msg::decode(&buf) {
+            Ok(FwMsg::Hello {
+                min_version,
+                max_version,
+            }) => Kind::Hello(
+                if min_version <= msg::VERSION_1 && msg::VERSION_1 <= max_version {
+                    msg::VERSION_1
+                } else {
+                    0
+                },
+            ),
+            Ok(FwMsg::DoeRequest {
+                req_id,
+                object_type,
+                seq,
+                ..
+            }) => Kind::Doe(req_id, object_type, seq),
+            Ok(FwMsg::Complete { req_id, .. }) => Kind::Complete(req_id),
+            Err(e) => {
+                pr_warn!("malformed firmware message: {:?}\n", e);
+                return Err(EINVAL);
+            }
+        };
+        let mut g = self.inner.lock();
+        if g.session != session {
+            return Err(EPIPE);
+        }
+        match kind {
+            Kind::Hello(version) => {
+                g.queue(&Cmd::HelloAck { version }, 0)?;
+                g.ready = version != 0;
+                pr_info!("firmware attached (protocol version {})\n", version);
+            }
+            _ if !g.ready => return Err(EINVAL),
+            Kind::Doe(req_id, object_type, seq) if g.active == 0 || req_id != g.active => {
+                // Stale: the kernel gave up on this command; let the firmware finish.
+                let status = relay::errno(kernel::bindings::ECANCELED).to_errno();
+                g.queue(
+                    &Cmd::DoeResponse {
+                        status,
+                        object_type,
+                        seq,
+                        payload: &[],
+                    },
+                    req_id,
+                )?;
+            }
+            Kind::Complete(req_id) if g.active == 0 || req_id != g.active => {}
+            Kind::Doe(..) | Kind::Complete(_) => {
+                if g.inbox.is_some() {
+                    return Err(EBUSY);
+                }
+                g.inbox = Some(buf);
+            }
+        }
+        drop(g);
+        self.cv.notify_all();
+        Ok(())
+    }
+
+    /// Runs `cmd` for the DSM `dev` through the relay loop, one command at a time.
+    pub(crate) fn run(
+        &self,
+        transport: &dyn relay::Transport,
+        dev: msg::Dev,
+        cmd: Cmd<'_>,
+    ) -> Result<Outcome> {
+        let _serial = self.cmd.lock();
+        let mut port = FwCommand {
+            hub: self,
+            cmd,
+            dev,
+            req_id: 0,
+            session: 0,
+            last: None,
+            seq: 0,
+            object_type: 0,
+        };
+        let limits = relay::Limits {
+            max_exchanges: 512,
+            deadline_ms: 120_000,
+        };
+        relay::run(transport, &mut port, &limits)
+    }
+}
+
+/// One firmware command in progress.
+struct FwCommand<'a> {
+    hub: &'a Hub,
+    cmd: Cmd<'a>,
+    dev: msg::Dev,
+    req_id: u64,
+    session: u64,
+    /// The last `DOE_REQUEST` (whole message; the payload follows its fixed body).
+    last: Option<KVVec<u8>>,
+    seq: u32,
+    object_type: u8,
+}
+
+/// Offset of a `DOE_REQUEST` payload in its message.
+const DOE_PAYLOAD_OFFSET: usize = msg::HDR_LEN + 24;
+
+impl FwCommand<'_> {
+    /// Waits for the firmware's next message for this command.
+    fn next(&mut self) -> Result<Step<Outcome>> {
+        let mut left = msecs_to_jiffies(MSG_TIMEOUT_MS);
+        let mut g = self.hub.inner.lock();
+        let m = loop {
+            if g.session != self.session {
+                return Err(EPIPE);
+            }
+            if let Some(m) = g.inbox.take() {
+                break m;
+            }
+            match self.hub.cv.wait_interruptible_timeout(&mut g, left) {
+                CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
+                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+            }
+        };
+        drop(g);
+        match msg::decode(&m) {
+            Ok(FwMsg::DoeRequest {
+                dev,
+                object_type,
+                seq,
+                payload,
+                ..
+            }) => {
+                if dev != self.dev || payload.len() > relay::MAX_RESPONSE {
+                    pr_warn!("firmware asked for another device's mailbox\n");
+                    self.seq = seq;
+                    self.object_type = object_type;
+                    self.abort(EPERM);
+                    return Err(relay::errno(kernel::bindings::EPROTO));
+                }
+                self.seq = seq;
+                self.object_type = object_type;
+                self.last = Some(m);
+                Ok(Step::Doe { object_type })
+            }
+            Ok(FwMsg::Complete {
+                status,
+                fw_error,
+                tdi_state,
+                payload,
+                ..
+            }) => {
+                let mut p = KVVec::new();
+                p.extend_from_slice(payload, GFP_KERNEL)?;
+                self.finish();
+                Ok(Step::Done(Outcome {
+                    status,
+                    fw_error,
+                    tdi_state,
+                    payload: p,
+                }))
+            }
+            // `write` only queues DOE_REQUEST and COMPLETE that decoded.
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The command is over (done or abandoned): later messages for it are stale.
+    fn finish(&mut self) {
+        let mut g = self.hub.inner.lock();
+        if g.active == self.req_id && self.req_id != 0 {
+            g.active = 0;
+            g.inbox = None;
+        }
+        self.req_id = 0;
+    }
+}
+
+impl Port for FwCommand<'_> {
+    type Output = Outcome;
+
+    fn issue(&mut self) -> Result<Step<Outcome>> {
+        {
+            let mut g = self.hub.inner.lock();
+            if g.session == 0 || !g.ready {
+                return Err(ENODEV);
+            }
+            g.last_req += 1;
+            let req_id = g.last_req;
+            g.queue(&self.cmd, req_id)?;
+            g.active = req_id;
+            g.inbox = None;
+            self.req_id = req_id;
+            self.session = g.session;
+        }
+        self.hub.cv.notify_all();
+        self.next()
+    }
+
+    fn request(&self) -> &[u8] {
+        self.last
+            .as_ref()
+            .and_then(|m| m.get(DOE_PAYLOAD_OFFSET..))
+            .unwrap_or(&[])
+    }
+
+    fn resume(&mut self, response: Result<&[u8]>) -> Result<Step<Outcome>> {
+        let (status, payload) = match response {
+            Ok(p) => (0, p),
+            Err(e) => (e.to_errno(), &[][..]),
+        };
+        {
+            let mut g = self.hub.inner.lock();
+            if g.session != self.session {
+                return Err(EPIPE);
+            }
+            g.queue(
+                &Cmd::DoeResponse {
+                    status,
+                    object_type: self.object_type,
+                    seq: self.seq,
+                    payload,
+                },
+                self.req_id,
+            )?;
+        }
+        self.last = None;
+        self.hub.cv.notify_all();
+        self.next()
+    }
+
+    fn abort(&mut self, reason: Error) {
+        {
+            let mut g = self.hub.inner.lock();
+            if g.session == self.session && self.req_id != 0 {
+                // The firmware waits for the answer to its last request: fail it.
+                let _ = g.queue(
+                    &Cmd::DoeResponse {
+                        status: reason.to_errno(),
+                        object_type: self.object_type,
+                        seq: self.seq,
+                        payload: &[],
+                    },
+                    self.req_id,
+                );
+            }
+        }
+        self.hub.cv.notify_all();
+        self.finish();
+    }
+}
+
+impl Drop for FwCommand<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Emulated platform TSM: a PCI/TSM link TSM whose "platform firmware" is the software
+//! TSM firmware `tsm-fw` in userspace, reached over `/dev/tsm_fw`.
+//!
+//! It follows the pattern of the real backends (TDX Connect, SEV-TIO, CCA): the firmware
+//! decides, the kernel forwards every DOE exchange it asks for to the device's CMA DOE
+//! mailbox through the shared relay loop (`kernel::pci::tsm::relay`), and keeps its own
+//! state honest (a failed or abandoned command leaves the DSM disconnected).
+//!
+//! Emulated here, and only here: the host side of IDE stream setup. QEMU devices have no
+//! IDE registers (and no root-port IDE), so connect allocates stream 0 for the DSM and asks
+//! the firmware to key it over IDE-KM, but programs no stream registers. The TEE-IO
+//! capability bit itself comes from the `pci_tsm_emulate_tee=` boot parameter
+//! (`CONFIG_PCI_TSM_EMULATE_TEE`). See `Documentation/driver-api/pci/tsm-fw.rst`.
+
+use core::sync::atomic::{
+    AtomicPtr,
+    Ordering, //
+};
+use kernel::{
+    faux,
+    fs::{
+        File,
+        Kiocb, //
+    },
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    pci::{
+        self,
+        tsm::{
+            self,
+            Address,
+            Dsm,
+            Kvm,
+            LinkTsm,
+            ReqScope,
+            Tdi, //
+        },
+    },
+    prelude::*,
+    sync::{
+        Arc,
+        ArcBorrow, //
+    },
+};
+
+mod fw;
+mod msg;
+
+// The protocol crate is pure `no_std` Rust shared with the host tools, compiled in as a
+// submodule; the parts this module does not use are neither reachable nor live.
+#[allow(unused, unreachable_pub)]
+#[path = "../../rust/tsm_proto/src/lib.rs"]
+mod tsm_proto;
+
+#[cfg(CONFIG_SAMPLE_TSM_EMU_KUNIT_TEST)]
+mod relay_tests;
+
+module! {
+    type: TsmEmu,
+    name: "tsm_emu",
+    authors: ["tsm-vfio developers"],
+    description: "Emulated platform TSM: PCI/TSM link TSM backed by the tsm-fw software firmware",
+    license: "GPL",
+}
+
+/// The firmware channel, for the character device and the TSM operations. Set while
+/// the module is loaded (it holds one reference of an `Arc<fw::Hub>`).
+static HUB: AtomicPtr<fw::Hub> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The channel, if the module is up.
+fn hub() -> Option<Arc<fw::Hub>> {
+    let p = HUB.load(Ordering::Acquire);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: A non-NULL `HUB` came from `Arc::into_raw` and its reference is only given up
+    // by `HubRef::drop`, after the device and the TSM that call this are unregistered.
+    Some(unsafe { ArcBorrow::from_raw(p) }.into())
+}
+
+/// Owns the reference `HUB` holds.
+struct HubRef;
+
+impl HubRef {
+    fn new() -> Result<Self> {
+        let hub = fw::Hub::new()?;
+        HUB.store(Arc::into_raw(hub).cast_mut(), Ordering::Release);
+        Ok(Self)
+    }
+}
+
+impl Drop for HubRef {
+    fn drop(&mut self) {
+        let p = HUB.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !p.is_null() {
+            // SAFETY: `p` came from `Arc::into_raw` in `new`; no user is left.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+    }
+}
+
+#[pin_data]
+struct TsmEmu {
+    // Dropped in this order: the TSM first (the core disconnects every device, which
+    // needs the channel), then the parent device, the character device, the channel.
+    _tsm: tsm::Registration<EmuTsm>,
+    _parent: faux::Registration,
+    #[pin]
+    _misc: MiscDeviceRegistration<FwFile>,
+    _hub: HubRef,
+}
+
+impl kernel::InPlaceModule for TsmEmu {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _hub: HubRef::new()?,
+            _misc <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"tsm_fw" }),
+            _parent: faux::Registration::new(c"tsm_emu", None)?,
+            _tsm: {
+                let t = tsm::Registration::<EmuTsm>::new(_parent.as_ref())?;
+                pr_info!("registered tsm{} (emulated platform, firmware at /dev/tsm_fw)\n", t.id());
+                t
+            },
+        })
+    }
+}
+
+/// An open `/dev/tsm_fw`: one firmware session.
+struct FwFile {
+    hub: Arc<fw::Hub>,
+    session: u64,
+}
+
+#[vtable]
+impl MiscDevice for FwFile {
+    type Ptr = KBox<Self>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+        let hub = hub().ok_or(ENODEV)?;
+        let session = hub.open()?;
+        match KBox::new(
+            Self {
+                hub: hub.clone(),
+                session,
+            },
+            GFP_KERNEL,
+        ) {
+            Ok(me) => Ok(me),
+            Err(e) => {
+                hub.release(session);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn release(me: KBox<Self>, _file: &File) {
+        me.hub.release(me.session);
+        pr_info!("firmware detached\n");
+    }
+
+    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        let m = match me.hub.read(me.session, iov.len()) {
+            Ok(m) => m,
+            Err(e) if e == EPIPE => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        Ok(iov.copy_to_iter(&m))
+    }
+
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        let len = iov.len();
+        if !(msg::HDR_LEN..=msg::MAX_MSG).contains(&len) {
+            return Err(EINVAL);
+        }
+        let mut buf = KVVec::new();
+        iov.copy_from_iter_vec(&mut buf, GFP_KERNEL)?;
+        if buf.len() != len {
+            return Err(EFAULT);
+        }
+        me.hub.write(me.session, buf)?;
+        Ok(len)
+    }
+}
+
+/// The emulated platform TSM.
+struct EmuTsm;
+
+/// Per-DSM state the kernel keeps honest.
+struct DsmState {
+    /// The firmware reported the SPDM session and IDE keys up.
+    connected: bool,
+    /// The (emulated) selective IDE stream of the DSM, while connected.
+    ide_stream: Option<u8>,
+}
+
+/// A bound TDI.
+struct TdiState {
+    /// TDISP FUNCTION_ID of the TDI.
+    function_id: u32,
+}
+
+fn fw_dev(a: Address) -> msg::Dev {
+    msg::Dev {
+        segment: a.segment,
+        bus: a.bus,
+        devfn: a.devfn,
+    }
+}
+
+/// Runs one firmware command for `dsm`; `Err` if it could not run or did not succeed.
+fn command(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::Outcome> {
+    let hub = hub().ok_or(ENODEV)?;
+    let out = hub
+        .run(dsm, fw_dev(dsm.address()), cmd)
+        .inspect_err(|e| dev_warn!(dsm.pdev(), "{}: firmware command failed: {:?}\n", what, e))?;
+    if let Err(e) = out.result() {
+        dev_warn!(
+            dsm.pdev(),
+            "{}: firmware error {} ({:?}): {}\n",
+            what,
+            out.fw_error,
+            e,
+            out.reason()
+        );
+        return Err(e);
+    }
+    Ok(out)
+}
+
+#[vtable]
+impl LinkTsm for EmuTsm {
+    type DsmData = DsmState;
+    type TdiData = TdiState;
+
+    fn probe(_pdev: &pci::Device) -> Result<DsmState> {
+        Ok(DsmState {
+            connected: false,
+            ide_stream: None,
+        })
+    }
+
+    fn connect(dsm: &mut Dsm<'_, Self>) -> Result {
+        // Host side of IDE stream setup, emulated: QEMU has no IDE registers to program.
+        let stream_id = 0u8;
+        command(
+            dsm,
+            msg::Cmd::Connect {
+                dev: fw_dev(dsm.address()),
+                stream_id,
+            },
+            "connect",
+        )?;
+        let st = dsm.data();
+        st.connected = true;
+        st.ide_stream = Some(stream_id);
+        dev_info!(
+            dsm.pdev(),
+            "connected: SPDM session up, IDE stream {} keyed (stream registers emulated)\n",
+            stream_id
+        );
+        Ok(())
+    }
+
+    fn disconnect(dsm: &mut Dsm<'_, Self>) {
+        if !dsm.data().connected {
+            return;
+        }
+        let r = command(
+            dsm,
+            msg::Cmd::Disconnect {
+                dev: fw_dev(dsm.address()),
+            },
+            "disconnect",
+        );
+        // The kernel's state is torn down whatever the firmware says.
+        let st = dsm.data();
+        st.connected = false;
+        let stream = st.ide_stream.take().unwrap_or(0);
+        match r {
+            Ok(_) => dev_info!(
+                dsm.pdev(),
+                "disconnected, IDE stream {} released\n",
+                stream
+            ),
+            Err(_) => dev_warn!(dsm.pdev(), "disconnected (firmware teardown failed)\n"),
+        }
+    }
+
+    fn bind(
+        dsm: &mut Dsm<'_, Self>,
+        pdev: &pci::Device,
+        _kvm: Kvm,
+        tdi_id: u32,
+    ) -> Result<TdiState> {
+        if !dsm.data().connected {
+            return Err(ENXIO);
+        }
+        let function_id = Address::of(pdev).function_id();
+        let mut args = msg::BindArgs {
+            dev: fw_dev(dsm.address()),
+            tdi_id: function_id,
+            guest_rid: tdi_id,
+            lock_flags: 0,
+            mmio_reporting_offset: 0,
+            ..Default::default()
+        };
+        let mut n = 0usize;
+        for bar in tsm::mem_bars(pdev).iter().flatten() {
+            if let Some(slot) = args.bars.get_mut(n) {
+                *slot = msg::Bar {
+                    base: bar.start,
+                    size: bar.len,
+                    index: bar.index,
+                    flags: u8::from(bar.is_64bit) | u8::from(bar.prefetchable) << 1,
+                };
+                n += 1;
+            }
+        }
+        args.nr_bars = n as u8;
+        if let Some(m) = tsm::msix_layout(pdev) {
+            args.msix = msg::Msix {
+                table_entries: m.table_entries,
+                table_bar: m.table_bar,
+                pba_bar: m.pba_bar,
+                table_offset: m.table_offset,
+                pba_offset: m.pba_offset,
+            };
+            args.lock_flags |= 1 << 2;
+        }
+        command(dsm, msg::Cmd::Bind(&args), "bind")?;
+        dev_info!(pdev, "bound as TDI {:#x} (CONFIG_LOCKED)\n", tdi_id);
+        Ok(TdiState { function_id })
+    }
+
+    fn unbind(dsm: &mut Dsm<'_, Self>, tdi: &mut Tdi<'_, Self>) {
+        let function_id = tdi.data().function_id;
+        let r = command(
+            dsm,
+            msg::Cmd::Unbind {
+                dev: fw_dev(dsm.address()),
+                tdi_id: function_id,
+            },
+            "unbind",
+        );
+        if r.is_err() {
+            dev_warn!(tdi.pdev(), "unbind: STOP failed, TDI forgotten anyway\n");
+        }
+    }
+
+    fn guest_req(
+        dsm: &mut Dsm<'_, Self>,
+        tdi: &mut Tdi<'_, Self>,
+        scope: ReqScope,
+        input: &[u8],
+        output: &mut [u8],
+        tsm_code: &mut u64,
+    ) -> Result<usize> {
+        // The request is one little-endian u32: the tsm_fw guest op.
+        let op = crate::tsm_proto::codec::Reader::new(input)
+            .u32()
+            .map_err(|_| EINVAL)?;
+        let allowed = match op {
+            1 | 3 => true,
+            2 => scope == ReqScope::StateChange,
+            _ => false,
+        };
+        if !allowed {
+            return Err(EINVAL);
+        }
+        let out = command(
+            dsm,
+            msg::Cmd::GuestReq {
+                dev: fw_dev(dsm.address()),
+                tdi_id: tdi.data().function_id,
+                op,
+            },
+            "guest request",
+        )?;
+        *tsm_code = u64::from(out.tdi_state);
+        let n = out.payload.len().min(output.len());
+        if let (Some(d), Some(src)) = (output.get_mut(..n), out.payload.get(..n)) {
+            d.copy_from_slice(src);
+        }
+        Ok(n)
+    }
+}

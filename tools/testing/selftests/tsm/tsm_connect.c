@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * PCI/TSM link operations through the emulated platform TSM (samples/tsm,
+ * tsm_emu.ko): connect and disconnect through sysfs with the software TSM
+ * firmware (tsm-fw) relaying SPDM + IDE-KM over the device's real DOE mailbox
+ * to the DSM emulator behind QEMU, and what happens without firmware, when the
+ * firmware dies mid-connect, and over many cycles.
+ *
+ * Each test starts (and kills) its own tsm-fw so it controls firmware presence.
+ */
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "../kselftest_harness.h"
+#include "tsm_utils.h"
+
+#define TSM_EMU_KO	"kernel/samples/tsm/tsm_emu.ko"
+#define TSM_FW_DEV	"/dev/tsm_fw"
+#define TSM_FW_BIN	"/tsm/bin/tsm-fw"
+#define TSM_FW_ANCHOR	"/etc/tsm/root.pem"
+#define TSM_FW_LOG	"/tmp/tsm-fw.log"
+
+static int tsm_emu_load(void)
+{
+	struct utsname u;
+	char cmd[512];
+
+	if (!access(TSM_FW_DEV, F_OK))
+		return 0;
+	if (uname(&u))
+		return -errno;
+	snprintf(cmd, sizeof(cmd), "insmod /lib/modules/%s/%s", u.release,
+		 TSM_EMU_KO);
+	if (system(cmd))
+		return -ENOENT;
+	return access(TSM_FW_DEV, F_OK) ? -errno : 0;
+}
+
+/* The first registered TSM ("tsmN") in /sys/class/tsm. */
+static int tsm_find_tsm(char *name, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir("/sys/class/tsm");
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "tsm", 3) || strlen(de->d_name) >= len)
+			continue;
+		strcpy(name, de->d_name);
+		closedir(d);
+		return 0;
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+static pid_t fw_start(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(TSM_FW_LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execl(TSM_FW_BIN, TSM_FW_BIN, "--dev", TSM_FW_DEV,
+		      "--trust-anchor", TSM_FW_ANCHOR, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void fw_stop(pid_t pid, int sig)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, sig);
+	waitpid(pid, NULL, 0);
+}
+
+static void msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void attr_path(char *path, size_t len, const char *bdf, const char *attr)
+{
+	snprintf(path, len, "/sys/bus/pci/devices/%s/%s", bdf, attr);
+}
+
+static int attr_read(const char *bdf, const char *attr, char *buf, size_t len)
+{
+	char path[512];
+
+	attr_path(path, sizeof(path), bdf, attr);
+	return tsm_read_sysfs(path, buf, len);
+}
+
+static int attr_write(const char *bdf, const char *attr, const char *val)
+{
+	char path[512];
+
+	attr_path(path, sizeof(path), bdf, attr);
+	return tsm_write_sysfs(path, val);
+}
+
+/* Connects, waiting (up to 20 s) for a just-started firmware's handshake. */
+static int connect_wait_fw(const char *bdf, const char *tsm)
+{
+	int ret = -ENODEV;
+
+	for (int i = 0; i < 200 && ret == -ENODEV; i++) {
+		ret = attr_write(bdf, "tsm/connect", tsm);
+		if (ret == -ENODEV)
+			msleep(100);
+	}
+	return ret;
+}
+
+/* Slab memory in kB from /proc/meminfo. */
+static long slab_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static int count_fds(void)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n++;
+	closedir(d);
+	return n;
+}
+
+FIXTURE(tsm_link) {
+	char bdf[32];
+	char tsm[32];
+	pid_t fw;
+};
+
+FIXTURE_SETUP(tsm_link)
+{
+	char buf[64];
+
+	ASSERT_EQ(0, tsm_emu_load());
+	ASSERT_EQ(0, tsm_find_test_device(self->bdf, sizeof(self->bdf)));
+	ASSERT_EQ(0, tsm_find_tsm(self->tsm, sizeof(self->tsm)));
+	self->fw = 0;
+	/* Start from a disconnected device whatever an earlier test left. */
+	if (!attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
+		attr_write(self->bdf, "tsm/disconnect", buf);
+}
+
+FIXTURE_TEARDOWN(tsm_link)
+{
+	char buf[64];
+
+	if (!attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
+		attr_write(self->bdf, "tsm/disconnect", buf);
+	fw_stop(self->fw, SIGTERM);
+}
+
+/* The shim made the device a DSM candidate and the TSM is in /sys/class/tsm. */
+TEST_F(tsm_link, sysfs_attributes)
+{
+	char path[512], buf[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/class/tsm/%s", self->tsm);
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	ASSERT_EQ(0, attr_read(self->bdf, "authenticated", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	/* Not connected: nothing to disconnect. */
+	ASSERT_EQ(-ENXIO, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	/* No such TSM. */
+	ASSERT_EQ(-ENXIO, attr_write(self->bdf, "tsm/connect", "tsm999"));
+	ASSERT_EQ(-EINVAL, attr_write(self->bdf, "tsm/connect", "nonsense"));
+}
+
+/* A real SPDM session + IDE-KM keying through tsm-fw, QEMU's DOE and tsm-dsm. */
+TEST_F_TIMEOUT(tsm_link, connect_disconnect, 120)
+{
+	char buf[64];
+
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_STREQ(self->tsm, buf);
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
+	ASSERT_STREQ(self->bdf, buf);
+	ASSERT_EQ(0, attr_read(self->bdf, "authenticated", buf, sizeof(buf)));
+	ASSERT_STREQ(self->tsm, buf);
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+
+	/* Connected already; a wrong TSM name does not disconnect. */
+	ASSERT_EQ(-EBUSY, attr_write(self->bdf, "tsm/connect", self->tsm));
+	ASSERT_EQ(-EINVAL, attr_write(self->bdf, "tsm/disconnect", "tsm999"));
+
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+}
+
+/* No firmware: a clear ENODEV and nothing left behind. */
+TEST_F(tsm_link, connect_without_firmware)
+{
+	char buf[64];
+
+	ASSERT_EQ(-ENODEV, attr_write(self->bdf, "tsm/connect", self->tsm));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+}
+
+/* Only one firmware may hold the channel. */
+TEST_F_TIMEOUT(tsm_link, second_firmware_refused, 120)
+{
+	int fd;
+
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	fd = open(TSM_FW_DEV, O_RDWR);
+	ASSERT_EQ(-1, fd);
+	ASSERT_EQ(EBUSY, errno);
+}
+
+/* Garbage from "firmware" is refused without harm. */
+TEST_F(tsm_link, malformed_firmware_messages)
+{
+	unsigned char junk[64] = { 0x54, 0x53, 0x46, 0x57, 1, 0, 0x99, 0 };
+	int fd = open(TSM_FW_DEV, O_RDWR);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(-1, write(fd, junk, 4));
+	ASSERT_EQ(EINVAL, errno);
+	junk[8] = sizeof(junk);
+	ASSERT_EQ(-1, write(fd, junk, sizeof(junk)));
+	ASSERT_EQ(EINVAL, errno);
+	/* No handshake: connect still reports no firmware. */
+	ASSERT_EQ(-ENODEV, attr_write(self->bdf, "tsm/connect", self->tsm));
+	close(fd);
+}
+
+/* The firmware dies mid-connect: a clean error, then a working connect. */
+TEST_F_TIMEOUT(tsm_link, firmware_killed_mid_connect, 240)
+{
+	char buf[64];
+	int status, rc;
+	pid_t child;
+
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	/* Wait for the handshake: a connect that then succeeds, undone. */
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0)
+		_exit(-attr_write(self->bdf, "tsm/connect", self->tsm));
+	msleep(100);
+	fw_stop(self->fw, SIGKILL);
+	self->fw = 0;
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	rc = WEXITSTATUS(status);
+	TH_LOG("connect with firmware killed after 100 ms: %s", rc ? strerror(rc) : "completed first");
+	if (rc) {
+		ASSERT_EQ(EPIPE, rc);
+		ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+		ASSERT_STREQ("", buf);
+	} else {
+		ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	}
+
+	/* A new firmware connects again from a clean state. */
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+}
+
+/* The firmware is gone when disconnecting: the kernel tears down anyway. */
+TEST_F_TIMEOUT(tsm_link, disconnect_without_firmware, 120)
+{
+	char buf[64];
+
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	fw_stop(self->fw, SIGKILL);
+	self->fw = 0;
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+}
+
+/* Repeated cycles: every one works, no fd or slab growth. */
+TEST_F_TIMEOUT(tsm_link, connect_disconnect_cycles, 400)
+{
+	long slab0, slab1;
+	int fds0, i;
+
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	fds0 = count_fds();
+	slab0 = slab_kb();
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, attr_write(self->bdf, "tsm/connect", self->tsm));
+		ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	}
+	slab1 = slab_kb();
+	ASSERT_EQ(fds0, count_fds());
+	TH_LOG("slab before %ld kB, after 8 cycles %ld kB", slab0, slab1);
+	/* Per-cycle kernel objects left behind would add up here. */
+	ASSERT_LT(slab1 - slab0, 256);
+}
+
+TEST_HARNESS_MAIN
