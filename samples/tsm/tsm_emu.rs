@@ -54,6 +54,7 @@ use kernel::{
 
 mod fw;
 mod msg;
+mod test_hook;
 
 // The protocol crate is pure `no_std` Rust shared with the host tools, compiled in as a
 // submodule; the parts this module does not use are neither reachable nor live.
@@ -110,8 +111,10 @@ impl Drop for HubRef {
 
 #[pin_data]
 struct TsmEmu {
-    // Dropped in this order: the TSM first (the core disconnects every device, which
+    // Dropped in this order: the test caller device, the TSM (the core disconnects every device, which
     // needs the channel), then the parent device, the character device, the channel.
+    #[pin]
+    _test: MiscDeviceRegistration<test_hook::HookFile>,
     _tsm: tsm::Registration<EmuTsm>,
     _parent: faux::Registration,
     #[pin]
@@ -130,6 +133,9 @@ impl kernel::InPlaceModule for TsmEmu {
                 pr_info!("registered tsm{} (emulated platform, firmware at /dev/tsm_fw)\n", t.id());
                 t
             },
+            _test <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"tsm_emu_test",
+            }),
         })
     }
 }
@@ -221,16 +227,21 @@ fn fw_dev(a: Address) -> msg::Dev {
 /// Runs one firmware command for `dsm`; `Err` if it could not run or did not succeed.
 fn command(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::Outcome> {
     let hub = hub().ok_or(ENODEV)?;
-    let out = hub
-        .run(dsm, fw_dev(dsm.address()), cmd)
-        .inspect_err(|e| dev_warn!(dsm.pdev(), "{}: firmware command failed: {:?}\n", what, e))?;
+    let out = hub.run(dsm, fw_dev(dsm.address()), cmd).inspect_err(|e| {
+        dev_warn!(
+            dsm.pdev(),
+            "{}: firmware command failed: {}\n",
+            what,
+            e.to_errno()
+        )
+    })?;
     if let Err(e) = out.result() {
         dev_warn!(
             dsm.pdev(),
-            "{}: firmware error {} ({:?}): {}\n",
+            "{}: firmware error {} ({}): {}\n",
             what,
             out.fw_error,
-            e,
+            e.to_errno(),
             out.reason()
         );
         return Err(e);
@@ -288,11 +299,7 @@ impl LinkTsm for EmuTsm {
         st.connected = false;
         let stream = st.ide_stream.take().unwrap_or(0);
         match r {
-            Ok(_) => dev_info!(
-                dsm.pdev(),
-                "disconnected, IDE stream {} released\n",
-                stream
-            ),
+            Ok(_) => dev_info!(dsm.pdev(), "disconnected, IDE stream {} released\n", stream),
             Err(_) => dev_warn!(dsm.pdev(), "disconnected (firmware teardown failed)\n"),
         }
     }

@@ -74,12 +74,15 @@ impl Address {
         }
     }
 
-    /// The TDISP FUNCTION_ID: requester ID in bits 15:0, segment in 23:16, bit 24 set.
+    /// The TDISP FUNCTION_ID: requester ID in bits 15:0; for a function outside segment 0,
+    /// the segment in 23:16 with bit 24 (segment valid) set. Segment 0 is left implicit,
+    /// as single-segment DSMs expect.
     pub fn function_id(&self) -> u32 {
-        u32::from(self.bus) << 8
-            | u32::from(self.devfn)
-            | (u32::from(self.segment) & 0xff) << 16
-            | 1 << 24
+        let rid = u32::from(self.bus) << 8 | u32::from(self.devfn);
+        match self.segment {
+            0 => rid,
+            s => rid | (u32::from(s) & 0xff) << 16 | 1 << 24,
+        }
     }
 }
 

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <linux/kvm.h>
+
 #include "../kselftest_harness.h"
 #include "tsm_utils.h"
 
@@ -22,6 +24,82 @@
 #define TSM_FW_BIN	"/tsm/bin/tsm-fw"
 #define TSM_FW_ANCHOR	"/etc/tsm/root.pem"
 #define TSM_FW_LOG	"/tmp/tsm-fw.log"
+#define TSM_EMU_TEST	"/dev/tsm_emu_test"
+
+/* /dev/tsm_emu_test commands (samples/tsm/test_hook.rs) */
+#define HOOK_BIND	1
+#define HOOK_UNBIND	2
+#define HOOK_GUEST_REQ	3
+/* tsm_fw guest ops */
+#define GUEST_GET_REPORT	1
+#define GUEST_START		2
+#define GUEST_GET_STATE		3
+/* TDISP states */
+#define TDI_CONFIG_LOCKED	1ULL
+#define TDI_RUN			2ULL
+
+struct hook_cmd {
+	uint32_t op;
+	uint16_t segment;
+	uint8_t bus;
+	uint8_t devfn;
+	uint32_t tdi_id;
+	int32_t vm_fd;
+	uint32_t req_op;
+	uint32_t scope;
+};
+
+struct hook_res {
+	int32_t status;
+	uint32_t reserved;
+	uint64_t tsm_code;
+	uint32_t length;
+	uint32_t reserved2;
+	uint8_t data[0x4000];
+};
+
+static int hook_do(int fd, const char *bdf, uint32_t op, uint32_t tdi_id,
+		   int vm_fd, uint32_t req_op, uint32_t scope)
+{
+	unsigned int seg, bus, dev, fn;
+	struct hook_cmd c = {
+		.op = op, .tdi_id = tdi_id, .vm_fd = vm_fd,
+		.req_op = req_op, .scope = scope,
+	};
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+		return -EINVAL;
+	c.segment = seg;
+	c.bus = bus;
+	c.devfn = dev << 3 | fn;
+	if (write(fd, &c, sizeof(c)) != sizeof(c))
+		return -errno;
+	return 0;
+}
+
+static int hook_req(int fd, const char *bdf, uint32_t req_op, uint32_t scope,
+		    struct hook_res *res)
+{
+	int rc = hook_do(fd, bdf, HOOK_GUEST_REQ, 0, -1, req_op, scope);
+
+	memset(res, 0, sizeof(*res));
+	if (read(fd, res, sizeof(*res)) < 24)
+		return rc ? rc : -EIO;
+	return rc;
+}
+
+static int vm_create(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR), vm;
+
+	if (kvm < 0)
+		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		vm = -errno;
+	close(kvm);
+	return vm;
+}
 
 static int tsm_emu_load(void)
 {
@@ -351,6 +429,79 @@ TEST_F_TIMEOUT(tsm_link, connect_disconnect_cycles, 400)
 	TH_LOG("slab before %ld kB, after 8 cycles %ld kB", slab0, slab1);
 	/* Per-cycle kernel objects left behind would add up here. */
 	ASSERT_LT(slab1 - slab0, 256);
+}
+
+/* Without a connected DSM nothing can be bound. */
+TEST_F(tsm_link, bind_needs_connect)
+{
+	int vm = vm_create(), hook;
+
+	ASSERT_GE(vm, 0);
+	hook = open(TSM_EMU_TEST, O_RDWR);
+	ASSERT_GE(hook, 0);
+	ASSERT_EQ(-EINVAL, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
+	ASSERT_EQ(-EBADF, hook_do(hook, self->bdf, HOOK_BIND, 0x100, 0, 0, 0));
+	close(hook);
+	close(vm);
+}
+
+/*
+ * TDISP through the backend: bind (LOCK_INTERFACE + validated report), guest
+ * requests (state, report, START -> RUN), unbind (STOP).
+ */
+TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
+{
+	struct hook_res *res = calloc(1, sizeof(*res));
+	int vm, vm2, hook, rc;
+	char buf[64];
+
+	ASSERT_NE(NULL, res);
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	vm = vm_create();
+	ASSERT_GE(vm, 0);
+	vm2 = vm_create();
+	ASSERT_GE(vm2, 0);
+	hook = open(TSM_EMU_TEST, O_RDWR);
+	ASSERT_GE(hook, 0);
+
+	rc = hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0);
+	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ(self->tsm, buf);
+	/* Same VM again: idempotent; another VM: busy. */
+	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
+	ASSERT_EQ(-EBUSY, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm2, 0, 0));
+
+	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(TDI_CONFIG_LOCKED, res->tsm_code);
+	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_GET_REPORT, 0, res));
+	ASSERT_GT(res->length, 16U);
+	/* START changes state: refused in the info scope. */
+	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, GUEST_START, 0, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_START, 1, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(TDI_RUN, res->tsm_code);
+	/* Unknown op. */
+	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, 99, 1, res));
+
+	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	/* Not bound: guest requests have no TDI. */
+	ASSERT_EQ(-ENXIO, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
+
+	/* Bind again, then disconnect: the core unbinds first. */
+	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm2, 0, 0));
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+
+	close(hook);
+	close(vm);
+	close(vm2);
+	free(res);
 }
 
 TEST_HARNESS_MAIN
