@@ -13,7 +13,7 @@ import re
 import sys
 
 CARGO = re.compile(r"^test (\S+) \.\.\. (ok|FAILED|ignored)")
-CARGO_SUITE = re.compile(r"^\s*Running (?:unittests )?(\S+)")
+CARGO_SUITE = re.compile(r"^\s*Running (?:unittests )?(\S+)(?: \((\S+)\))?")
 UNITTEST = re.compile(r"^(test\w+) \(([^)]*)\) \.\.\. (ok|FAIL|ERROR|skipped.*)$")
 
 
@@ -25,7 +25,9 @@ def ingest(kind, path):
         if kind == "cargo":
             m = CARGO_SUITE.match(line)
             if m:
-                suite = "cargo:" + re.sub(r"-[0-9a-f]{16}\)?$", "", m.group(1).split("/")[-1])
+                # "Running tests/x.rs (target/debug/deps/x-0123456789abcdef)"
+                binary = (m.group(2) or m.group(1)).split("/")[-1]
+                suite = "cargo:" + re.sub(r"-[0-9a-f]{16}$", "", binary)
                 continue
             m = CARGO.match(line)
             if m:
