@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <linux/kvm.h>
+#include <linux/tsm_fw.h>
 
 #include "../kselftest_harness.h"
 #include "tsm_utils.h"
@@ -232,6 +233,125 @@ static int count_fds(void)
 		n++;
 	closedir(d);
 	return n;
+}
+
+
+/*
+ * A scripted firmware: the test itself opens /dev/tsm_fw and plays tsm-fw, to
+ * drive the kernel's relay loop into the cases a well-behaved firmware never
+ * produces.
+ */
+struct fake_msg {
+	struct tsm_fw_hdr hdr;
+	union {
+		struct tsm_fw_hello hello;
+		struct tsm_fw_hello_ack ack;
+		struct tsm_fw_connect connect;
+		struct {
+			struct tsm_fw_doe_request req;
+			uint8_t payload[64];
+		} doe;
+		struct {
+			struct tsm_fw_doe_response resp;
+			uint8_t payload[4096];
+		} doe_resp;
+		struct {
+			struct tsm_fw_complete c;
+			uint8_t payload[16];
+		} complete;
+	};
+};
+
+static void fake_hdr(struct fake_msg *m, uint16_t type, uint32_t body, uint64_t req_id)
+{
+	m->hdr.magic = TSM_FW_MAGIC;
+	m->hdr.version = TSM_FW_VERSION_1;
+	m->hdr.type = type;
+	m->hdr.length = sizeof(m->hdr) + body;
+	m->hdr.flags = 0;
+	m->hdr.req_id = req_id;
+}
+
+/* Opens the channel and completes the handshake; returns the fd. */
+static int fake_fw_open(void)
+{
+	struct fake_msg m = {};
+	int fd = open(TSM_FW_DEV, O_RDWR);
+
+	if (fd < 0)
+		return -errno;
+	fake_hdr(&m, TSM_FW_MSG_HELLO, sizeof(m.hello), 0);
+	m.hello.min_version = 1;
+	m.hello.max_version = 1;
+	m.hello.max_msg_size = TSM_FW_MAX_MSG_SIZE;
+	if (write(fd, &m, m.hdr.length) != (ssize_t)m.hdr.length)
+		goto fail;
+	if (read(fd, &m, sizeof(m)) < (ssize_t)(sizeof(m.hdr) + sizeof(m.ack)) ||
+	    m.hdr.type != TSM_FW_CMD_HELLO_ACK || m.ack.version != 1)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -EPROTO;
+}
+
+static int fake_read(int fd, struct fake_msg *m)
+{
+	ssize_t n = read(fd, m, sizeof(*m));
+
+	if (n < (ssize_t)sizeof(m->hdr))
+		return n < 0 ? -errno : -EPROTO;
+	return m->hdr.type;
+}
+
+static int fake_doe_request(int fd, uint64_t req_id, const struct tsm_fw_dev *dev,
+			    uint32_t seq, const void *payload, uint32_t len)
+{
+	struct fake_msg m = {};
+
+	fake_hdr(&m, TSM_FW_MSG_DOE_REQUEST, sizeof(m.doe.req) + len, req_id);
+	m.doe.req.dev = *dev;
+	m.doe.req.vendor_id = TSM_FW_DOE_VENDOR_PCI_SIG;
+	m.doe.req.object_type = TSM_FW_DOE_TYPE_CMA;
+	m.doe.req.seq = seq;
+	m.doe.req.timeout_ms = 5000;
+	m.doe.req.length = len;
+	memcpy(m.doe.payload, payload, len);
+	return write(fd, &m, m.hdr.length) == (ssize_t)m.hdr.length ? 0 : -errno;
+}
+
+static int fake_complete(int fd, uint64_t req_id, int32_t status, uint32_t fw_error)
+{
+	struct fake_msg m = {};
+
+	fake_hdr(&m, TSM_FW_MSG_COMPLETE, sizeof(m.complete.c) + 4, req_id);
+	m.complete.c.status = status;
+	m.complete.c.fw_error = fw_error;
+	m.complete.c.tdi_state = TSM_FW_TDI_NONE;
+	m.complete.c.length = 4;
+	memcpy(m.complete.payload, "test", 4);
+	return write(fd, &m, m.hdr.length) == (ssize_t)m.hdr.length ? 0 : -errno;
+}
+
+/* Starts "connect" in a child; returns its pid (exit status: errno or 0). */
+static pid_t connect_async(const char *bdf, const char *tsm)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(-attr_write(bdf, "tsm/connect", tsm));
+	return pid;
+}
+
+static int child_errno(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return 1000 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }
 
 FIXTURE(tsm_link) {
@@ -502,6 +622,120 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	close(vm);
 	close(vm2);
 	free(res);
+}
+
+/* The firmware's failure status becomes connect's errno; nothing is left. */
+TEST_F(tsm_link, firmware_error_is_connect_errno)
+{
+	struct fake_msg m;
+	char buf[64];
+	int fd = fake_fw_open();
+	pid_t child;
+
+	ASSERT_GE(fd, 0);
+	child = connect_async(self->bdf, self->tsm);
+	ASSERT_GT(child, 0);
+	ASSERT_EQ(TSM_FW_CMD_CONNECT, fake_read(fd, &m));
+	ASSERT_EQ(1, m.connect.dev.bus);
+	ASSERT_EQ(0, fake_complete(fd, m.hdr.req_id, -EACCES, TSM_FW_ERR_CERT));
+	ASSERT_EQ(EACCES, child_errno(child));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	/* A COMPLETE for a command that is over is ignored. */
+	ASSERT_EQ(0, fake_complete(fd, m.hdr.req_id, 0, 0));
+	close(fd);
+}
+
+/* One DOE exchange relayed to the real mailbox: GET_VERSION -> VERSION. */
+TEST_F(tsm_link, relay_reaches_the_device)
+{
+	static const uint8_t get_version[4] = { 0x10, 0x84, 0, 0 };
+	struct fake_msg m;
+	struct tsm_fw_dev dev;
+	int fd = fake_fw_open();
+	pid_t child;
+
+	ASSERT_GE(fd, 0);
+	child = connect_async(self->bdf, self->tsm);
+	ASSERT_GT(child, 0);
+	ASSERT_EQ(TSM_FW_CMD_CONNECT, fake_read(fd, &m));
+	dev = m.connect.dev;
+	ASSERT_EQ(0, fake_doe_request(fd, m.hdr.req_id, &dev, 0, get_version, 4));
+	ASSERT_EQ(TSM_FW_CMD_DOE_RESPONSE, fake_read(fd, &m));
+	ASSERT_EQ(0, m.doe_resp.resp.status);
+	ASSERT_EQ(0U, m.doe_resp.resp.seq);
+	ASSERT_GE(m.doe_resp.resp.length, 4U);
+	ASSERT_EQ(0x04, m.doe_resp.payload[1]);	/* SPDM VERSION */
+	/* End the command as failed: the kernel must not claim a connection. */
+	ASSERT_EQ(0, fake_complete(fd, m.hdr.req_id, -EIO, TSM_FW_ERR_PROTOCOL));
+	ASSERT_EQ(EIO, child_errno(child));
+	close(fd);
+}
+
+/* Asking for another device's mailbox ends the command with EPROTO. */
+TEST_F(tsm_link, relay_refuses_other_device)
+{
+	static const uint8_t get_version[4] = { 0x10, 0x84, 0, 0 };
+	struct fake_msg m;
+	struct tsm_fw_dev dev;
+	int fd = fake_fw_open();
+	pid_t child;
+
+	ASSERT_GE(fd, 0);
+	child = connect_async(self->bdf, self->tsm);
+	ASSERT_GT(child, 0);
+	ASSERT_EQ(TSM_FW_CMD_CONNECT, fake_read(fd, &m));
+	dev = m.connect.dev;
+	dev.bus ^= 0x40;
+	ASSERT_EQ(0, fake_doe_request(fd, m.hdr.req_id, &dev, 0, get_version, 4));
+	ASSERT_EQ(EPROTO, child_errno(child));
+	/* The firmware is told: its request fails. */
+	ASSERT_EQ(TSM_FW_CMD_DOE_RESPONSE, fake_read(fd, &m));
+	ASSERT_EQ(-EPERM, m.doe_resp.resp.status);
+	close(fd);
+}
+
+/* A caller killed while the firmware works: the command is cancelled. */
+TEST_F(tsm_link, killed_caller_cancels_command)
+{
+	static const uint8_t get_version[4] = { 0x10, 0x84, 0, 0 };
+	struct fake_msg m;
+	struct tsm_fw_dev dev;
+	char buf[64];
+	int fd = fake_fw_open();
+	uint64_t req_id;
+	pid_t child;
+
+	ASSERT_GE(fd, 0);
+	child = connect_async(self->bdf, self->tsm);
+	ASSERT_GT(child, 0);
+	ASSERT_EQ(TSM_FW_CMD_CONNECT, fake_read(fd, &m));
+	req_id = m.hdr.req_id;
+	dev = m.connect.dev;
+	kill(child, SIGKILL);
+	ASSERT_EQ(1000 + SIGKILL, child_errno(child));
+	/* The firmware's late request for the abandoned command is refused. */
+	ASSERT_EQ(0, fake_doe_request(fd, req_id, &dev, 0, get_version, 4));
+	ASSERT_EQ(TSM_FW_CMD_DOE_RESPONSE, fake_read(fd, &m));
+	ASSERT_EQ(-ECANCELED, m.doe_resp.resp.status);
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	close(fd);
+}
+
+/* A firmware that never answers: ETIMEDOUT after the kernel's 30 s. */
+TEST_F_TIMEOUT(tsm_link, silent_firmware_times_out, 90)
+{
+	struct fake_msg m;
+	int fd = fake_fw_open();
+	pid_t child;
+
+	ASSERT_GE(fd, 0);
+	child = connect_async(self->bdf, self->tsm);
+	ASSERT_GT(child, 0);
+	ASSERT_EQ(TSM_FW_CMD_CONNECT, fake_read(fd, &m));
+	ASSERT_EQ(ETIMEDOUT, child_errno(child));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
