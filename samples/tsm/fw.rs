@@ -443,3 +443,123 @@ impl Drop for FwCommand<'_> {
         self.finish();
     }
 }
+
+#[cfg(CONFIG_SAMPLE_TSM_EMU_KUNIT_TEST)]
+#[kunit_tests(tsm_emu_fw_channel)]
+mod tests {
+    use super::*;
+    use crate::tsm_proto::codec::Writer;
+
+    /// A firmware -> kernel message: header, then `body`.
+    fn fw_msg(ty: u16, req_id: u64, body: &[u8]) -> KVVec<u8> {
+        let len = msg::HDR_LEN + body.len();
+        let mut v = KVVec::from_elem(0u8, len, GFP_KERNEL).unwrap();
+        let mut w = Writer::new(&mut v);
+        w.u32(msg::MAGIC).unwrap();
+        w.u16(msg::VERSION_1).unwrap();
+        w.u16(ty).unwrap();
+        w.u32(len as u32).unwrap();
+        w.u32(0).unwrap();
+        w.u64(req_id).unwrap();
+        w.bytes(body).unwrap();
+        v
+    }
+
+    fn hello(min: u16, max: u16) -> KVVec<u8> {
+        let mut b = [0u8; 16];
+        b[0..2].copy_from_slice(&min.to_le_bytes());
+        b[2..4].copy_from_slice(&max.to_le_bytes());
+        fw_msg(msg::MSG_HELLO, 0, &b)
+    }
+
+    fn doe_request(req_id: u64, seq: u32) -> KVVec<u8> {
+        let mut b = [0u8; 28];
+        b[4] = 1; // vendor: PCI-SIG
+        b[6] = 1; // CMA
+        b[8..12].copy_from_slice(&seq.to_le_bytes());
+        b[16] = 4; // length
+        fw_msg(msg::MSG_DOE_REQUEST, req_id, &b)
+    }
+
+    fn u16_at(m: &[u8], off: usize) -> u16 {
+        u16::from_le_bytes([m[off], m[off + 1]])
+    }
+
+    fn i32_at(m: &[u8], off: usize) -> i32 {
+        i32::from_le_bytes([m[off], m[off + 1], m[off + 2], m[off + 3]])
+    }
+
+    struct NoMailbox;
+
+    impl relay::Transport for NoMailbox {
+        fn transfer(&self, _t: u8, _req: &[u8], _resp: &mut [u8]) -> Result<usize> {
+            Err(EIO)
+        }
+    }
+
+    #[test]
+    fn handshake_and_single_firmware() {
+        let hub = Hub::new().unwrap();
+        let s = hub.open().unwrap();
+        assert_eq!(hub.open(), Err(EBUSY));
+        hub.write(s, hello(1, 1)).unwrap();
+        let ack = hub.read(s, msg::MAX_MSG).unwrap();
+        assert_eq!(u16_at(&ack, 6), msg::CMD_HELLO_ACK);
+        assert_eq!(u16_at(&ack, msg::HDR_LEN), 1);
+        hub.release(s);
+        assert_eq!(hub.read(s, msg::MAX_MSG).map(|_| ()), Err(EPIPE));
+        assert!(hub.open().is_ok());
+    }
+
+    #[test]
+    fn unsupported_version_is_refused() {
+        let hub = Hub::new().unwrap();
+        let s = hub.open().unwrap();
+        hub.write(s, hello(2, 3)).unwrap();
+        let ack = hub.read(s, msg::MAX_MSG).unwrap();
+        assert_eq!(u16_at(&ack, msg::HDR_LEN), 0);
+        // Without a handshake nothing else is accepted.
+        assert_eq!(hub.write(s, doe_request(1, 0)), Err(EINVAL));
+    }
+
+    #[test]
+    fn stale_messages_are_answered_or_dropped() {
+        let hub = Hub::new().unwrap();
+        let s = hub.open().unwrap();
+        hub.write(s, hello(1, 1)).unwrap();
+        let _ack = hub.read(s, msg::MAX_MSG).unwrap();
+        // No command in progress: a DOE request is cancelled at once.
+        hub.write(s, doe_request(7, 3)).unwrap();
+        let r = hub.read(s, msg::MAX_MSG).unwrap();
+        assert_eq!(u16_at(&r, 6), msg::CMD_DOE_RESPONSE);
+        assert_eq!(
+            i32_at(&r, msg::HDR_LEN),
+            -(kernel::bindings::ECANCELED as i32)
+        );
+        // A stale COMPLETE is dropped silently.
+        hub.write(s, fw_msg(msg::MSG_COMPLETE, 7, &[0u8; 16]))
+            .unwrap();
+        assert!(hub.inner.lock().outq.is_empty());
+    }
+
+    #[test]
+    fn small_reader_buffer_keeps_the_message() {
+        let hub = Hub::new().unwrap();
+        let s = hub.open().unwrap();
+        hub.write(s, hello(1, 1)).unwrap();
+        assert_eq!(hub.read(s, 8).map(|_| ()), Err(EINVAL));
+        assert!(hub.read(s, msg::MAX_MSG).is_ok());
+    }
+
+    #[test]
+    fn commands_need_a_firmware() {
+        let hub = Hub::new().unwrap();
+        let dev = msg::Dev::default();
+        let r = hub.run(&NoMailbox, dev, Cmd::Disconnect { dev });
+        assert!(matches!(r, Err(e) if e == ENODEV));
+        // Opened but no handshake yet: still no firmware.
+        let _s = hub.open().unwrap();
+        let r = hub.run(&NoMailbox, dev, Cmd::Disconnect { dev });
+        assert!(matches!(r, Err(e) if e == ENODEV));
+    }
+}

@@ -224,17 +224,22 @@ fn fw_dev(a: Address) -> msg::Dev {
     }
 }
 
-/// Runs one firmware command for `dsm`; `Err` if it could not run or did not succeed.
-fn command(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::Outcome> {
+/// Runs one firmware command for `dsm`: `Err` only if it could not run; the outcome may
+/// be a failure.
+fn command_outcome(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::Outcome> {
     let hub = hub().ok_or(ENODEV)?;
-    let out = hub.run(dsm, fw_dev(dsm.address()), cmd).inspect_err(|e| {
+    hub.run(dsm, fw_dev(dsm.address()), cmd).inspect_err(|e| {
         dev_warn!(
             dsm.pdev(),
             "{}: firmware command failed: {}\n",
             what,
             e.to_errno()
         )
-    })?;
+    })
+}
+
+/// The outcome as a result, logging a failure.
+fn checked(dsm: &Dsm<'_, EmuTsm>, out: fw::Outcome, what: &str) -> Result<fw::Outcome> {
     if let Err(e) = out.result() {
         dev_warn!(
             dsm.pdev(),
@@ -247,6 +252,12 @@ fn command(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::O
         return Err(e);
     }
     Ok(out)
+}
+
+/// Runs one firmware command for `dsm`; `Err` if it could not run or did not succeed.
+fn command(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::Outcome> {
+    let out = command_outcome(dsm, cmd, what)?;
+    checked(dsm, out, what)
 }
 
 #[vtable]
@@ -345,7 +356,25 @@ impl LinkTsm for EmuTsm {
             };
             args.lock_flags |= 1 << 2;
         }
-        command(dsm, msg::Cmd::Bind(&args), "bind")?;
+        let out = command_outcome(dsm, msg::Cmd::Bind(&args), "bind")?;
+        let stale = out.result().is_err() && (1..=3).contains(&out.tdi_state);
+        if stale {
+            // The core holds no TDI for this function, so a TDI the device still reports
+            // locked, running or in error is left over from a firmware that died: stop it
+            // (what UNBIND does) and try once more. Any other failure stands.
+            dev_info!(
+                pdev,
+                "bind: stopping a stale TDI left by an earlier firmware\n"
+            );
+            let stop = msg::Cmd::Unbind {
+                dev: fw_dev(dsm.address()),
+                tdi_id: function_id,
+            };
+            command(dsm, stop, "stale unbind")?;
+            command(dsm, msg::Cmd::Bind(&args), "bind")?;
+        } else {
+            checked(dsm, out, "bind")?;
+        }
         dev_info!(pdev, "bound as TDI {:#x} (CONFIG_LOCKED)\n", tdi_id);
         Ok(TdiState { function_id })
     }

@@ -137,7 +137,9 @@ struct TdiCtx<T: LinkTsm> {
 /// the relay loop relies on.
 pub struct Dsm<'a, T: LinkTsm> {
     pdev: &'a pci::Device,
-    ctx: &'a mut Pf0Ctx<T>,
+    /// Only the backend's part of the context: the core reads the `pci_tsm_pf0` part
+    /// (e.g. `dsm_dev` for sysfs) without the DSM lock.
+    data: &'a mut T::DsmData,
 }
 
 impl<'a, T: LinkTsm> Dsm<'a, T> {
@@ -149,12 +151,13 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
     unsafe fn from_raw(pdev: *mut bindings::pci_dev) -> Self {
         // SAFETY: Per the safety requirements `pdev->tsm` is the `base_tsm` of a `Pf0Ctx<T>`,
         // the first field of `pci_tsm_pf0`, the first field of the `repr(C)` `Pf0Ctx<T>`.
-        // The lock gives this reference exclusive access.
-        let ctx = unsafe { &mut *(*pdev).tsm.cast::<Pf0Ctx<T>>() };
+        let ctx = unsafe { (*pdev).tsm.cast::<Pf0Ctx<T>>() };
         Self {
             // SAFETY: `pci::Device` is a transparent wrapper of `struct pci_dev`.
             pdev: unsafe { &*pdev.cast::<pci::Device>() },
-            ctx,
+            // SAFETY: `ctx` is valid; only the backend touches `data`, and only under the
+            // DSM lock the caller holds, so this reference is exclusive.
+            data: unsafe { &mut *addr_of_mut!((*ctx).data) },
         }
     }
 
@@ -181,7 +184,7 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
 
     /// The backend's data for this DSM.
     pub fn data(&mut self) -> &mut T::DsmData {
-        &mut self.ctx.data
+        self.data
     }
 
     /// One DOE exchange on the DSM's CMA mailbox (`pci_tsm_doe_transfer()`): `request` is
@@ -220,30 +223,47 @@ impl<T: LinkTsm> relay::Transport for Dsm<'_, T> {
 
 /// A bound TDI, as the backend's callbacks see it.
 pub struct Tdi<'a, T: LinkTsm> {
-    ctx: &'a mut TdiCtx<T>,
+    tdi: *mut bindings::pci_tdi,
+    data: &'a mut T::TdiData,
 }
 
 impl<T: LinkTsm> Tdi<'_, T> {
+    /// # Safety
+    ///
+    /// `tdi` is the start of a live `TdiCtx<T>` made by `Adapter::<T>::bind`, and the
+    /// caller holds the DSM lock for the returned lifetime.
+    unsafe fn from_raw<'b>(tdi: *mut bindings::pci_tdi) -> Tdi<'b, T> {
+        let ctx = tdi.cast::<TdiCtx<T>>();
+        Tdi {
+            tdi,
+            // SAFETY: Per the safety requirements; only the backend touches `data`, under
+            // the DSM lock.
+            data: unsafe { &mut *addr_of_mut!((*ctx).data) },
+        }
+    }
+
     /// The function of the TDI.
     pub fn pdev(&self) -> &pci::Device {
         // SAFETY: `tdi.pdev` was set by `pci_tsm_tdi_constructor()` to the function being
         // bound, which outlives its binding; `pci::Device` is transparent over `pci_dev`.
-        unsafe { &*self.ctx.tdi.pdev.cast::<pci::Device>() }
+        unsafe { &*(*self.tdi).pdev.cast::<pci::Device>() }
     }
 
     /// The TDI id the caller of `pci_tsm_bind()` gave (the guest's virtual BDF).
     pub fn tdi_id(&self) -> u32 {
-        self.ctx.tdi.tdi_id
+        // SAFETY: `tdi` is live while `self` exists (type invariant of construction).
+        unsafe { (*self.tdi).tdi_id }
     }
 
     /// The VM the TDI is bound to.
     pub fn kvm(&self) -> Option<Kvm> {
-        NonNull::new(self.ctx.tdi.kvm).map(Kvm)
+        // SAFETY: As above.
+        NonNull::new(unsafe { (*self.tdi).kvm }).map(Kvm)
     }
 
     /// The backend's data for this TDI.
     pub fn data(&mut self) -> &mut T::TdiData {
-        &mut self.ctx.data
+        self.data
     }
 }
 
@@ -424,9 +444,7 @@ impl<T: LinkTsm> Adapter<T> {
         let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
         {
             // SAFETY: As above; the DSM lock gives exclusive access.
-            let mut t = Tdi::<T> {
-                ctx: unsafe { &mut *raw },
-            };
+            let mut t = unsafe { Tdi::<T>::from_raw(tdi) };
             T::unbind(&mut dsm, &mut t);
         }
         // SAFETY: `raw` came from `KBox::into_raw` in `bind`; the core drops its pointer.
@@ -470,9 +488,7 @@ impl<T: LinkTsm> Adapter<T> {
             // SAFETY: `tdi` is the start of a live `TdiCtx<T>`; the DSM lock is held.
             let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
             // SAFETY: As above.
-            let mut t = Tdi::<T> {
-                ctx: unsafe { &mut *tdi.cast::<TdiCtx<T>>() },
-            };
+            let mut t = unsafe { Tdi::<T>::from_raw(tdi) };
             let res = T::guest_req(&mut dsm, &mut t, scope, &input, &mut output, &mut code);
             if !tsm_code.is_null() {
                 // SAFETY: A non-NULL `tsm_code` is valid per the core's contract.

@@ -738,4 +738,61 @@ TEST_F_TIMEOUT(tsm_link, silent_firmware_times_out, 90)
 	close(fd);
 }
 
+/* The firmware dies while a TDI is bound: unbind still forgets it. */
+TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
+{
+	struct hook_res *res = calloc(1, sizeof(*res));
+	int vm, hook;
+	char buf[64];
+
+	ASSERT_NE(NULL, res);
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	vm = vm_create();
+	ASSERT_GE(vm, 0);
+	hook = open(TSM_EMU_TEST, O_RDWR);
+	ASSERT_GE(hook, 0);
+	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
+	fw_stop(self->fw, SIGKILL);
+	self->fw = 0;
+	/* No firmware: guest requests fail cleanly, the TDI stays bound. */
+	ASSERT_EQ(-ENODEV, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ(self->tsm, buf);
+	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+
+	/* A new firmware finds the device (still locked from before) and recovers. */
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	close(hook);
+	close(vm);
+	free(res);
+}
+
+/* Closing the caller device unbinds what it bound. */
+TEST_F_TIMEOUT(tsm_link, closing_caller_unbinds, 120)
+{
+	int vm, hook;
+	char buf[64];
+
+	self->fw = fw_start();
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	vm = vm_create();
+	ASSERT_GE(vm, 0);
+	hook = open(TSM_EMU_TEST, O_RDWR);
+	ASSERT_GE(hook, 0);
+	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
+	close(vm);	/* the hook keeps the VM alive while bound */
+	close(hook);
+	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_STREQ("", buf);
+}
+
 TEST_HARNESS_MAIN
