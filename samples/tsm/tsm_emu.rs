@@ -375,7 +375,13 @@ impl LinkTsm for EmuTsm {
         } else {
             checked(dsm, out, "bind")?;
         }
-        dev_info!(pdev, "bound as TDI {:#x} (CONFIG_LOCKED)\n", tdi_id);
+        dev_info!(
+            pdev,
+            "bound as TDI {:#x} (CONFIG_LOCKED): {} BAR(s), {} MSI-X entries\n",
+            tdi_id,
+            args.nr_bars,
+            args.msix.table_entries
+        );
         Ok(TdiState { function_id })
     }
 
