@@ -73,6 +73,11 @@ class JudgeTest(unittest.TestCase):
         self.assertFalse(done)
         self.assertEqual([k for k, _, _ in p], ["warn", "panic", "lockdep"])
 
+    def test_kernel_log_counts_failures_only(self):
+        r, _, _ = verdicts("### tsm-phase: kernel-log\n[ 9.0]     ok 1 a\n"
+                           "[ 9.1]     not ok 2 b\n")
+        self.assertEqual(r, [("FAIL", "arm64/kernel-log", "b")])
+
     def test_harness_markers(self):
         r, _, _ = verdicts("### tsm-ok: insmod m.ko\n### tsm-fail: rmmod m\n")
         self.assertEqual(r, [("PASS", "arm64/harness", "insmod m.ko"),
