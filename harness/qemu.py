@@ -63,6 +63,9 @@ DEVICES = [
     "-device", "nvme,serial=tsm0,bus=rp0",
 ]
 
+# Bumped whenever probe() learns something new, so cached facts are re-probed.
+FACTS_VERSION = "2"
+
 COMMON_APPEND = "panic=-1 oops=panic rdinit=/init loglevel=5"
 
 # Console patterns that fail a run whatever the tests said.
@@ -231,8 +234,8 @@ def probe(arch, args):
     facts_path = os.path.join(out, "facts.json")
     ver = subprocess.run([qemu_bin(arch), "--version"], capture_output=True, text=True,
                          env=qemu_env()).stdout.splitlines()[0]
-    key = hashlib.sha256((ver + repr(ARCH[arch]["machine"]) + repr(DEVICES)).encode()
-                         ).hexdigest()
+    key = hashlib.sha256((FACTS_VERSION + ver + repr(ARCH[arch]["machine"]) +
+                          repr(DEVICES)).encode()).hexdigest()
     if os.path.exists(facts_path):
         with open(facts_path) as f:
             facts = json.load(f)
@@ -274,9 +277,38 @@ def probe(arch, args):
               f"{iort.root_complex_flags(new)}", file=sys.stderr)
     if not facts["bars"]:
         sys.exit(f"[tsm] {arch}: the probe boot found no test device")
+    try:
+        begin = next(i for i, ln in enumerate(text) if ln.startswith("### tsm-config-begin"))
+        end = text.index("### tsm-config-end", begin)
+    except (StopIteration, ValueError):
+        tail(lines)
+        sys.exit(f"[tsm] {arch}: the probe boot did not print the test device's config space")
+    facts["msix"] = msix_layout(base64.b64decode("".join(text[begin + 1:end])))
     with open(facts_path, "w") as f:
         json.dump(facts, f, indent=1)
     return facts
+
+
+PCI_CAP_ID_MSIX = 0x11
+
+
+def msix_layout(cfg):
+    """(table BIR, table offset, entries, PBA BIR, PBA offset) from config space, or None.
+
+    Walks the standard capability list (PCI Local Bus 3.0 §6.7; MSI-X §6.8.2: Message
+    Control at +2, Table Offset/BIR at +4, PBA Offset/BIR at +8).
+    """
+    if len(cfg) < 0x40 or not cfg[6] & 0x10:  # Status: Capabilities List
+        return None
+    ptr, hops = cfg[0x34] & 0xFC, 0
+    while ptr and ptr + 12 <= len(cfg) and hops < 48:
+        if cfg[ptr] == PCI_CAP_ID_MSIX:
+            ctrl = int.from_bytes(cfg[ptr + 2:ptr + 4], "little")
+            table = int.from_bytes(cfg[ptr + 4:ptr + 8], "little")
+            pba = int.from_bytes(cfg[ptr + 8:ptr + 12], "little")
+            return [table & 7, table & ~7, (ctrl & 0x7FF) + 1, pba & 7, pba & ~7]
+        ptr, hops = cfg[ptr + 1] & 0xFC, hops + 1
+    return None
 
 
 IORESOURCE_MEM = 0x200
@@ -298,6 +330,12 @@ def dsm_args(facts):
         if flags & IORESOURCE_PREFETCH:
             bar += ":pref"
         args += ["--bar", bar]
+    msix = facts.get("msix")
+    if msix:
+        tbir, toff, n, pbir, poff = msix
+        args += ["--msix", f"{tbir}:{toff:#x}:{n}:{pbir}:{poff:#x}"]
+    else:
+        args += ["--msix", "none"]
     return args
 
 

@@ -78,6 +78,19 @@ class JudgeTest(unittest.TestCase):
                            "[ 9.1]     not ok 2 b\n")
         self.assertEqual(r, [("FAIL", "arm64/kernel-log", "b")])
 
+    def test_msix_layout_from_config_space(self):
+        cfg = bytearray(256)
+        cfg[6] = 0x10
+        cfg[0x34] = 0x40
+        cfg[0x40:0x42] = bytes([0x05, 0x50])             # MSI, next 0x50
+        cfg[0x50:0x52] = bytes([0x11, 0x00])             # MSI-X, last
+        cfg[0x52:0x54] = (64).to_bytes(2, "little")      # 65 entries
+        cfg[0x54:0x58] = (0x2000).to_bytes(4, "little")  # table: BAR0 + 0x2000
+        cfg[0x58:0x5c] = (0x3004).to_bytes(4, "little")  # PBA: BAR4 + 0x3000
+        self.assertEqual(qemu.msix_layout(bytes(cfg)), [0, 0x2000, 65, 4, 0x3000])
+        cfg[6] = 0
+        self.assertIsNone(qemu.msix_layout(bytes(cfg)))
+
     def test_harness_markers(self):
         r, _, _ = verdicts("### tsm-ok: insmod m.ko\n### tsm-fail: rmmod m\n")
         self.assertEqual(r, [("PASS", "arm64/harness", "insmod m.ko"),
