@@ -16,8 +16,6 @@ use kernel::prelude::*;
 /// Host events that writing `new` over `old` at config `offset` would cause.
 ///
 /// `old` and `new` are 1 to 4 bytes within one dword; anything else is `EINVAL`.
-// Only the KUnit suite calls it until the variant driver's config write path lands.
-#[cfg_attr(not(CONFIG_VFIO_PCI_TSM_KUNIT_TEST), allow(dead_code))]
 pub(crate) fn write_events(
     layout: &ConfigLayout<'_>,
     offset: u16,
@@ -25,6 +23,33 @@ pub(crate) fn write_events(
     new: &[u8],
 ) -> Result<HostEvents> {
     classify_config_write(layout, offset, old, new).map_err(|_| EINVAL)
+}
+
+/// Whether a bound TDI must refuse writing `new` over `old` at config `offset`.
+///
+/// The layout is given as the offsets the C glue found at probe (0 for an absent
+/// capability): the PCI Express capability, the Power Management capability and the
+/// Advanced Features control byte, whose FLR bit is treated as locked configuration
+/// (any change of it is refused). Any host event, and any malformed write, refuses.
+pub(crate) fn write_refused(
+    pcie_cap: u16,
+    pm_cap: u16,
+    af_ctrl: u16,
+    offset: u16,
+    old: &[u8],
+    new: &[u8],
+) -> bool {
+    let af = [(af_ctrl, 1u16)];
+    let locked: &[(u16, u16)] = if af_ctrl != 0 { &af } else { &[] };
+    let layout = ConfigLayout {
+        pcie_cap: (pcie_cap != 0).then_some(pcie_cap),
+        pm_cap: (pm_cap != 0).then_some(pm_cap),
+        locked,
+    };
+    match write_events(&layout, offset, old, new) {
+        Ok(ev) => !ev.is_empty(),
+        Err(_) => true,
+    }
 }
 
 #[cfg(CONFIG_VFIO_PCI_TSM_KUNIT_TEST)]
@@ -85,6 +110,61 @@ mod tests {
         assert!(ev.contains(HostEvent::FunctionLevelReset));
         let ev = events(PM_CAP + PMCSR, &[0, 0], &D3HOT.to_le_bytes());
         assert!(ev.contains(HostEvent::PowerStateNonD0));
+    }
+
+    #[test]
+    fn refusal_follows_the_probed_layout() {
+        // Clearing BME and MSE is refused; a harmless command write is not.
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[MSE | BME], &[0]));
+        assert!(!write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            0,
+            CMD,
+            &[MSE | BME],
+            &[MSE | BME]
+        ));
+        // FLR through Device Control only where the PCIe capability is.
+        let flr = FLR.to_le_bytes();
+        assert!(write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            0,
+            PCIE_CAP + DEVCTL,
+            &[0, 0],
+            &flr
+        ));
+        // The AF control byte: setting its FLR bit (bit 0) is refused, writing 0 is not.
+        const AF_CTRL: u16 = 0x55;
+        assert!(write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            AF_CTRL,
+            AF_CTRL,
+            &[0],
+            &[1]
+        ));
+        assert!(!write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            AF_CTRL,
+            AF_CTRL,
+            &[0],
+            &[0]
+        ));
+        assert!(!write_refused(PCIE_CAP, PM_CAP, 0, AF_CTRL, &[0], &[1]));
+        // D3hot through PMCSR.
+        let d3 = D3HOT.to_le_bytes();
+        assert!(write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            0,
+            PM_CAP + PMCSR,
+            &[0, 0],
+            &d3
+        ));
+        // Malformed writes refuse.
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[0], &[0, 0]));
     }
 
     #[test]

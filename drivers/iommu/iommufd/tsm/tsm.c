@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * iommufd vDEVICE TEE-IO layer: bind a vDEVICE's physical PCI function as a
+ * TEE-IO device interface (TDI) of a confidential VM through the PCI/TSM core.
+ *
+ * The vDEVICE names everything a bind needs: the device (its idev), the TDI
+ * ID (its virtual ID: what the guest calls the function, e.g. the vSID of an
+ * SMMUv3 vIOMMU) and, through the VFIO device that bound the idev, the KVM of
+ * the VM. Two uAPIs reach this layer: VFIO_DEVICE_TSM_BIND/UNBIND on the VFIO
+ * cdev (the VFIO driver calls iommufd_device_tsm_bind()/unbind() directly) and
+ * IOMMU_VDEVICE_TSM_OP on the iommufd (routed through the VFIO driver's
+ * iommufd_tsm_ops so that both serialize with the driver's reset and close).
+ *
+ * It is compiled into iommufd because it needs iommufd's private objects
+ * (struct iommufd_device, struct iommufd_vdevice lookup by ID, the igroup
+ * lock), which no exported interface offers.
+ *
+ * Lock order: the VFIO driver's lock (dev_set->lock) -> igroup->lock ->
+ * pci_tsm_rwsem -> the DSM lock.
+ */
+#include <linux/iommufd.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-tsm.h>
+
+#include "../iommufd_private.h"
+
+/**
+ * iommufd_device_tsm_register() - Let IOMMU_VDEVICE_TSM_OP reach a VFIO driver
+ * @idev: iommufd device the VFIO driver opened
+ * @ops: The driver's TEE-IO operations
+ * @data: Passed to @ops
+ *
+ * Called by a VFIO driver that supports TEE-IO when its device is opened
+ * (after VFIO_DEVICE_BIND_IOMMUFD); undone with
+ * iommufd_device_tsm_unregister() when it is closed.
+ *
+ * Return: 0, or -EBUSY if ops are registered already.
+ */
+int iommufd_device_tsm_register(struct iommufd_device *idev,
+				const struct iommufd_tsm_ops *ops, void *data)
+{
+	guard(mutex)(&idev->igroup->lock);
+	if (idev->tsm_ops)
+		return -EBUSY;
+	idev->tsm_ops = ops;
+	idev->tsm_data = data;
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_register, "IOMMUFD");
+
+/**
+ * iommufd_device_tsm_unregister() - Undo iommufd_device_tsm_register()
+ * @idev: iommufd device
+ *
+ * The caller unbinds first (iommufd_device_tsm_unbind()).
+ */
+void iommufd_device_tsm_unregister(struct iommufd_device *idev)
+{
+	guard(mutex)(&idev->igroup->lock);
+	idev->tsm_ops = NULL;
+	idev->tsm_data = NULL;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_unregister, "IOMMUFD");
+
+/**
+ * iommufd_device_tsm_bind() - Bind the device of @idev as a TDI
+ * @idev: iommufd device of the calling VFIO device
+ * @ictx: iommufd the caller named @vdevice_id in, or NULL for @idev's
+ * @vdevice_id: vDEVICE of @idev; its virtual ID is the TDI ID
+ * @kvm: KVM of the VFIO device (NULL if the VMM gave it none)
+ *
+ * Context: process context; the caller serializes with its reset and close.
+ * Return: 0; -ENOENT if @vdevice_id is no vDEVICE; -EINVAL if it is a vDEVICE
+ * of another device or its virtual ID exceeds 32 bits; -ENOTCONN without
+ * @kvm; -ENXIO if the device is not connected to a link TSM; -EBUSY if a TDI
+ * is bound already; or the error of pci_tsm_bind().
+ */
+int iommufd_device_tsm_bind(struct iommufd_device *idev,
+			    struct iommufd_ctx *ictx, u32 vdevice_id,
+			    struct kvm *kvm)
+{
+	struct iommufd_vdevice *vdev;
+	struct iommufd_object *obj;
+	struct pci_dev *pdev;
+	int rc;
+
+	if (!dev_is_pci(idev->dev))
+		return -EOPNOTSUPP;
+	if (ictx && ictx != idev->ictx)
+		return -EINVAL;
+	pdev = to_pci_dev(idev->dev);
+
+	obj = iommufd_get_object(idev->ictx, vdevice_id, IOMMUFD_OBJ_VDEVICE);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	vdev = container_of(obj, struct iommufd_vdevice, obj);
+
+	mutex_lock(&idev->igroup->lock);
+	if (vdev->idev != idev || vdev->virt_id > U32_MAX) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	if (idev->destroying) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	if (!kvm) {
+		rc = -ENOTCONN;
+		goto out_unlock;
+	}
+	/* Read, not cached: the core unbinds on disconnect and removal */
+	rc = pci_tsm_bind_state(pdev);
+	if (rc < 0)
+		goto out_unlock;
+	if (rc > 0) {
+		rc = -EBUSY;
+		goto out_unlock;
+	}
+	rc = pci_tsm_bind(pdev, kvm, vdev->virt_id);
+	if (!rc)
+		idev->tsm_bound = true;
+out_unlock:
+	mutex_unlock(&idev->igroup->lock);
+	iommufd_put_object(idev->ictx, obj);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_bind, "IOMMUFD");
+
+static int __iommufd_device_tsm_unbind(struct iommufd_device *idev)
+{
+	struct pci_dev *pdev = to_pci_dev(idev->dev);
+	int rc = -ENXIO;
+
+	lockdep_assert_held(&idev->igroup->lock);
+
+	if (!idev->tsm_bound)
+		return rc;
+	if (pci_tsm_bind_state(pdev) > 0)
+		rc = 0;
+	/* Idempotent in the core: also when it unbound underneath us */
+	pci_tsm_unbind(pdev);
+	idev->tsm_bound = false;
+	return rc;
+}
+
+/**
+ * iommufd_device_tsm_unbind() - Unbind the TDI iommufd_device_tsm_bind() bound
+ * @idev: iommufd device of the calling VFIO device
+ *
+ * Context: process context; the caller serializes with its reset and close.
+ * Return: 0, or -ENXIO if no TDI of @idev is bound.
+ */
+int iommufd_device_tsm_unbind(struct iommufd_device *idev)
+{
+	if (!dev_is_pci(idev->dev))
+		return -EOPNOTSUPP;
+	guard(mutex)(&idev->igroup->lock);
+	return __iommufd_device_tsm_unbind(idev);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_unbind, "IOMMUFD");
+
+/* Destroying a vDEVICE (by the user or with its idev) unbinds its TDI. */
+void iommufd_vdevice_tsm_abort(struct iommufd_vdevice *vdev)
+{
+	struct iommufd_device *idev = vdev->idev;
+
+	if (dev_is_pci(idev->dev))
+		__iommufd_device_tsm_unbind(idev);
+}
+
+int iommufd_vdevice_tsm_op_ioctl(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_vdevice_tsm_op *cmd = ucmd->cmd;
+	const struct iommufd_tsm_ops *ops = NULL;
+	struct iommufd_vdevice *vdev;
+	struct iommufd_device *idev;
+	struct iommufd_object *obj;
+	void *data = NULL;
+	int rc;
+
+	if (cmd->flags)
+		return -EINVAL;
+	if (cmd->op != IOMMU_VDEVICE_TSM_BIND &&
+	    cmd->op != IOMMU_VDEVICE_TSM_UNBIND)
+		return -EINVAL;
+
+	obj = iommufd_get_object(ucmd->ictx, cmd->vdevice_id,
+				 IOMMUFD_OBJ_VDEVICE);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	vdev = container_of(obj, struct iommufd_vdevice, obj);
+	idev = vdev->idev;
+
+	mutex_lock(&idev->igroup->lock);
+	if (idev->tsm_ops && try_module_get(idev->tsm_ops->owner)) {
+		ops = idev->tsm_ops;
+		data = idev->tsm_data;
+		ops->get(data);
+	}
+	mutex_unlock(&idev->igroup->lock);
+	/*
+	 * Drop the vDEVICE before calling the driver: closing the VFIO device
+	 * destroys the idev, which waits for vDEVICE users while holding the
+	 * driver's lock that @ops take.
+	 */
+	iommufd_put_object(ucmd->ictx, obj);
+	if (!ops)
+		return -EOPNOTSUPP;
+
+	if (cmd->op == IOMMU_VDEVICE_TSM_BIND)
+		rc = ops->bind(data, ucmd->ictx, cmd->vdevice_id);
+	else
+		rc = ops->unbind(data, ucmd->ictx, cmd->vdevice_id);
+
+	ops->put(data);
+	module_put(ops->owner);
+	return rc;
+}

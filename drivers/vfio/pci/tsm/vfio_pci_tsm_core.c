@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-pci-tsm: the vfio_pci_core glue of the TEE-IO (PCIe TDISP) variant
+ * driver.
+ *
+ * Why C: a vfio-pci variant driver's drvdata must be its struct
+ * vfio_pci_core_device (vfio_pci_core reads it back in its PM, AER and SR-IOV
+ * callbacks), and its struct vfio_device_ops table, probe and the core's
+ * locks (dev_set->lock) are C objects with no Rust abstraction in 7.2; Rust's
+ * kernel::pci::Driver owns drvdata itself. So the ops table, probe/remove and
+ * the ioctl plumbing live here; what is decided (which config writes would
+ * take a bound TDI out of its TDISP state) is Rust (tsm_main.rs,
+ * config_filter.rs, on tsm_proto::state::classify_config_write), as is the
+ * module entry, which registers this PCI driver.
+ *
+ * Invariants while a TDI of the device is bound (read from the PCI/TSM core
+ * each time, never cached: the core unbinds on disconnect and removal):
+ * config writes clearing BME/MSE, starting an FLR (PCIe or AF) or leaving D0,
+ * VFIO_DEVICE_RESET, hot reset (also through a sibling of the dev_set), low
+ * power entry and BAR mmap fail with -EBUSY. Bind, unbind, reset, close and
+ * guest requests serialize on the device set lock (which vfio already holds
+ * around open and close). Close unbinds before the device is disabled.
+ */
+#include <linux/iommufd.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-tsm.h>
+#include <linux/sizes.h>
+#include <linux/sockptr.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+#include <linux/vfio_pci_core.h>
+#include <linux/unaligned.h>
+
+#include "vfio_pci_tsm.h"
+
+#define VFIO_PCI_TSM_MAX_REQ	SZ_4K
+#define VFIO_PCI_TSM_MAX_RESP	SZ_64K
+
+struct vfio_pci_tsm_device {
+	struct vfio_pci_core_device core_device;
+	/* The iommufd device while open through the cdev; dev_set->lock */
+	struct iommufd_device *idev;
+	u16 pcie_cap;
+	u16 pm_cap;
+	u16 af_ctrl;
+};
+
+static bool tee_mode = true;
+module_param(tee_mode, bool, 0444);
+MODULE_PARM_DESC(tee_mode,
+		 "TEE-IO mode: exclusive BARs, TSM bind and the bound-state filter (default: on; fixed at load)");
+
+static struct vfio_pci_tsm_device *to_tsm(struct vfio_device *core_vdev)
+{
+	return container_of(core_vdev, struct vfio_pci_tsm_device,
+			    core_device.vdev);
+}
+
+static struct mutex *tsm_lock(struct vfio_pci_tsm_device *tdev)
+{
+	return &tdev->core_device.vdev.dev_set->lock;
+}
+
+/* A TDI of the device is bound (whoever bound it). */
+static bool tsm_bound(struct vfio_pci_tsm_device *tdev)
+{
+	return pci_tsm_bind_state(tdev->core_device.pdev) > 0;
+}
+
+static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
+		       struct iommufd_ctx *ictx, u32 vdevice_id)
+{
+	guard(mutex)(tsm_lock(tdev));
+	if (!tdev->idev)
+		return -EOPNOTSUPP;
+	return iommufd_device_tsm_bind(tdev->idev, ictx, vdevice_id,
+				       tdev->core_device.vdev.kvm);
+}
+
+static int tsm_do_unbind(struct vfio_pci_tsm_device *tdev)
+{
+	guard(mutex)(tsm_lock(tdev));
+	if (!tdev->idev)
+		return -EOPNOTSUPP;
+	return iommufd_device_tsm_unbind(tdev->idev);
+}
+
+static void tsm_op_get(void *data)
+{
+	struct vfio_pci_tsm_device *tdev = data;
+
+	get_device(&tdev->core_device.vdev.device);
+}
+
+static void tsm_op_put(void *data)
+{
+	struct vfio_pci_tsm_device *tdev = data;
+
+	put_device(&tdev->core_device.vdev.device);
+}
+
+static int tsm_op_bind(void *data, struct iommufd_ctx *ictx, u32 vdevice_id)
+{
+	return tsm_do_bind(data, ictx, vdevice_id);
+}
+
+static int tsm_op_unbind(void *data, struct iommufd_ctx *ictx, u32 vdevice_id)
+{
+	return tsm_do_unbind(data);
+}
+
+static const struct iommufd_tsm_ops vfio_pci_tsm_iommufd_ops = {
+	.owner = THIS_MODULE,
+	.get = tsm_op_get,
+	.put = tsm_op_put,
+	.bind = tsm_op_bind,
+	.unbind = tsm_op_unbind,
+};
+
+/* Copies a VFIO-style {argsz, flags, ...} argument of @minsz bytes. */
+static int tsm_copy_arg(void *dst, size_t minsz, size_t size,
+			void __user *arg)
+{
+	u32 argsz;
+	int ret;
+
+	if (get_user(argsz, (u32 __user *)arg))
+		return -EFAULT;
+	if (argsz < minsz)
+		return -EINVAL;
+	ret = copy_struct_from_user(dst, size, arg, argsz);
+	return ret == -E2BIG ? -EINVAL : ret;
+}
+
+static int tsm_ioctl_bind(struct vfio_pci_tsm_device *tdev, void __user *arg)
+{
+	struct vfio_device_tsm_bind bind;
+	int ret;
+
+	ret = tsm_copy_arg(&bind, offsetofend(typeof(bind), pad), sizeof(bind),
+			   arg);
+	if (ret)
+		return ret;
+	if (bind.flags || bind.pad)
+		return -EINVAL;
+	return tsm_do_bind(tdev, NULL, bind.vdevice_id);
+}
+
+static int tsm_ioctl_unbind(struct vfio_pci_tsm_device *tdev, void __user *arg)
+{
+	struct vfio_device_tsm_unbind unbind;
+	int ret;
+
+	ret = tsm_copy_arg(&unbind, offsetofend(typeof(unbind), flags),
+			   sizeof(unbind), arg);
+	if (ret)
+		return ret;
+	if (unbind.flags)
+		return -EINVAL;
+	return tsm_do_unbind(tdev);
+}
+
+static int tsm_ioctl_guest_req(struct vfio_pci_tsm_device *tdev,
+			       void __user *arg)
+{
+	struct vfio_device_tsm_guest_req req;
+	u8 *in = NULL, *out = NULL;
+	u64 code = 0;
+	size_t filled;
+	ssize_t rc = 0;
+	int ret;
+
+	ret = tsm_copy_arg(&req, offsetofend(typeof(req), residue), sizeof(req),
+			   arg);
+	if (ret)
+		return ret;
+	if (req.flags || req.type > VFIO_TSM_REQ_STATE_CHANGE ||
+	    req.req_len > VFIO_PCI_TSM_MAX_REQ ||
+	    req.resp_len > VFIO_PCI_TSM_MAX_RESP)
+		return -EINVAL;
+
+	in = kvzalloc(sizeof(u32) + req.req_len, GFP_KERNEL);
+	out = kvzalloc(max_t(u32, req.resp_len, 1), GFP_KERNEL);
+	if (!in || !out) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	put_unaligned_le32(req.op, in);
+	if (req.req_len && copy_from_user(in + sizeof(u32),
+					  u64_to_user_ptr(req.req_uaddr),
+					  req.req_len)) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+
+	scoped_guard(mutex, tsm_lock(tdev)) {
+		if (!tdev->idev) {
+			ret = -EOPNOTSUPP;
+			goto out_free;
+		}
+		rc = pci_tsm_guest_req(tdev->core_device.pdev,
+				       (enum pci_tsm_req_scope)req.type,
+				       KERNEL_SOCKPTR(in),
+				       sizeof(u32) + req.req_len,
+				       KERNEL_SOCKPTR(out), req.resp_len,
+				       &code);
+	}
+
+	req.tsm_code = code;
+	if (rc < 0) {
+		ret = rc;
+		/* The TSM's code is for the guest even on failure */
+		if (copy_to_user(arg + offsetof(typeof(req), tsm_code),
+				 &req.tsm_code, sizeof(req.tsm_code)))
+			ret = -EFAULT;
+		goto out_free;
+	}
+	filled = req.resp_len - min_t(size_t, rc, req.resp_len);
+	req.residue = rc;
+	req.resp_len = filled;
+	if ((filled && copy_to_user(u64_to_user_ptr(req.resp_uaddr), out,
+				    filled)) ||
+	    copy_to_user(arg, &req, offsetofend(typeof(req), residue)))
+		ret = -EFAULT;
+	else
+		ret = 0;
+out_free:
+	kvfree(in);
+	kvfree(out);
+	return ret;
+}
+
+/* Runs @cmd of the core under the device set lock unless a TDI is bound. */
+static long tsm_ioctl_guarded(struct vfio_pci_tsm_device *tdev,
+			      unsigned int cmd, unsigned long arg)
+{
+	guard(mutex)(tsm_lock(tdev));
+	if (tsm_bound(tdev))
+		return -EBUSY;
+	return vfio_pci_core_ioctl(&tdev->core_device.vdev, cmd, arg);
+}
+
+static long vfio_pci_tsm_ioctl(struct vfio_device *core_vdev,
+			       unsigned int cmd, unsigned long arg)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	void __user *uarg = (void __user *)arg;
+
+	if (!tee_mode)
+		return vfio_pci_core_ioctl(core_vdev, cmd, arg);
+
+	switch (cmd) {
+	case VFIO_DEVICE_TSM_BIND:
+		return tsm_ioctl_bind(tdev, uarg);
+	case VFIO_DEVICE_TSM_UNBIND:
+		return tsm_ioctl_unbind(tdev, uarg);
+	case VFIO_DEVICE_TSM_GUEST_REQ:
+		return tsm_ioctl_guest_req(tdev, uarg);
+	case VFIO_DEVICE_RESET:
+		return tsm_ioctl_guarded(tdev, cmd, arg);
+	default:
+		/* VFIO_DEVICE_PCI_HOT_RESET: refused by reset_check below */
+		return vfio_pci_core_ioctl(core_vdev, cmd, arg);
+	}
+}
+
+static int vfio_pci_tsm_device_feature(struct vfio_device *core_vdev,
+				       u32 flags, void __user *arg,
+				       size_t argsz)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	u32 feature = flags & VFIO_DEVICE_FEATURE_MASK;
+
+	/* @flags is the vfio core's kernel copy: no user rewrite can race */
+	if (tee_mode && (flags & VFIO_DEVICE_FEATURE_SET) &&
+	    (feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY ||
+	     feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)) {
+		guard(mutex)(tsm_lock(tdev));
+		if (tsm_bound(tdev))
+			return -EBUSY;
+		return vfio_pci_core_ioctl_feature(core_vdev, flags, arg,
+						   argsz);
+	}
+	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
+}
+
+static int vfio_pci_tsm_mmap(struct vfio_device *core_vdev,
+			     struct vm_area_struct *vma)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	unsigned int index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+
+	/*
+	 * Called under mmap_lock, so the device set lock (held over user
+	 * copies elsewhere) cannot be taken here: the state is read without it.
+	 */
+	if (tee_mode && index <= VFIO_PCI_BAR5_REGION_INDEX && tsm_bound(tdev))
+		return -EBUSY;
+	return vfio_pci_core_mmap(core_vdev, vma);
+}
+
+/* Config writes serialize with bind: a write checked unbound completes first. */
+static ssize_t vfio_pci_tsm_write(struct vfio_device *core_vdev,
+				  const char __user *buf, size_t count,
+				  loff_t *ppos)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+
+	if (tee_mode &&
+	    VFIO_PCI_OFFSET_TO_INDEX(*ppos) == VFIO_PCI_CONFIG_REGION_INDEX) {
+		guard(mutex)(tsm_lock(tdev));
+		return vfio_pci_core_write(core_vdev, buf, count, ppos);
+	}
+	return vfio_pci_core_write(core_vdev, buf, count, ppos);
+}
+
+/* Config writes: called by vfio_pci_core with the value it then writes. */
+static int vfio_pci_tsm_config_write_check(struct vfio_pci_core_device *vdev,
+					   loff_t pos, int count, __le32 val)
+{
+	struct vfio_pci_tsm_device *tdev =
+		container_of(vdev, struct vfio_pci_tsm_device, core_device);
+	u8 old[4] = {}, new[4];
+	u32 cur;
+	int i;
+
+	if (count < 1 || count > 4 || pos < 0 || pos + count > 0x1000)
+		return -EINVAL;
+	if (!tsm_bound(tdev))
+		return 0;
+
+	/* What the device holds now, byte by byte, little-endian */
+	for (i = 0; i < count; i++) {
+		u8 b;
+
+		if (pci_read_config_byte(vdev->pdev, pos + i, &b))
+			return -EIO;
+		old[i] = b;
+	}
+	cur = le32_to_cpu(val);
+	for (i = 0; i < 4; i++)
+		new[i] = (cur >> (8 * i)) & 0xff;
+
+	if (vfio_pci_tsm_write_refused(tdev->pcie_cap, tdev->pm_cap,
+				       tdev->af_ctrl, pos, old, new, count))
+		return -EBUSY;
+	return 0;
+}
+
+/* Hot reset of the dev_set, requested through this or a sibling device. */
+static int vfio_pci_tsm_reset_check(struct vfio_pci_core_device *vdev)
+{
+	struct vfio_pci_tsm_device *tdev =
+		container_of(vdev, struct vfio_pci_tsm_device, core_device);
+
+	lockdep_assert_held(tsm_lock(tdev));
+	return tsm_bound(tdev) ? -EBUSY : 0;
+}
+
+static const struct vfio_pci_device_ops vfio_pci_tsm_pci_ops = {
+	.config_write_check = vfio_pci_tsm_config_write_check,
+	.reset_check = vfio_pci_tsm_reset_check,
+};
+
+/* Re-requests the BARs vfio_pci_core_enable() mapped, now exclusively. */
+static int tsm_request_bars_exclusive(struct vfio_pci_core_device *vdev)
+{
+	struct pci_dev *pdev = vdev->pdev;
+	int bar;
+
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+		if (IS_ERR_OR_NULL(vdev->barmap[bar]) ||
+		    !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM))
+			continue;
+		pci_release_selected_regions(pdev, 1 << bar);
+		if (pci_request_selected_regions_exclusive(pdev, 1 << bar,
+							   "vfio-pci-tsm")) {
+			/* Core disable must not release or unmap it again */
+			pci_iounmap(pdev, vdev->barmap[bar]);
+			vdev->barmap[bar] = IOMEM_ERR_PTR(-EBUSY);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+static int vfio_pci_tsm_open_device(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	struct vfio_pci_core_device *vdev = &tdev->core_device;
+	int ret;
+
+	ret = vfio_pci_core_enable(vdev);
+	if (ret)
+		return ret;
+
+	if (tee_mode) {
+		ret = tsm_request_bars_exclusive(vdev);
+		if (ret)
+			goto err_disable;
+		/* Only cdev + iommufd opens can bind (VFIO_DEVICE_TSM_BIND) */
+		if (core_vdev->iommufd_device) {
+			ret = iommufd_device_tsm_register(core_vdev->iommufd_device,
+							  &vfio_pci_tsm_iommufd_ops,
+							  tdev);
+			if (ret)
+				goto err_disable;
+			tdev->idev = core_vdev->iommufd_device;
+		}
+	}
+
+	vfio_pci_core_finish_enable(vdev);
+	return 0;
+
+err_disable:
+	vfio_pci_core_disable(vdev);
+	return ret;
+}
+
+static void vfio_pci_tsm_close_device(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+
+	/* dev_set->lock is held by vfio: serialized with bind and reset */
+	if (tdev->idev) {
+		/* Unbind (TDISP STOP) before vfio_pci_core_disable() clears BME */
+		iommufd_device_tsm_unbind(tdev->idev);
+		iommufd_device_tsm_unregister(tdev->idev);
+		tdev->idev = NULL;
+	}
+	vfio_pci_core_close_device(core_vdev);
+}
+
+static int vfio_pci_tsm_init_dev(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
+	u8 af;
+
+	tdev->pcie_cap = pci_pcie_cap(pdev);
+	tdev->pm_cap = pdev->pm_cap;
+	af = pci_find_capability(pdev, PCI_CAP_ID_AF);
+	tdev->af_ctrl = af ? af + PCI_AF_CTRL : 0;
+	return vfio_pci_core_init_dev(core_vdev);
+}
+
+static const struct vfio_device_ops vfio_pci_tsm_ops = {
+	.name		= "vfio-pci-tsm",
+	.init		= vfio_pci_tsm_init_dev,
+	.release	= vfio_pci_core_release_dev,
+	.open_device	= vfio_pci_tsm_open_device,
+	.close_device	= vfio_pci_tsm_close_device,
+	.ioctl		= vfio_pci_tsm_ioctl,
+	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
+	.device_feature	= vfio_pci_tsm_device_feature,
+	.read		= vfio_pci_core_read,
+	.write		= vfio_pci_tsm_write,
+	.mmap		= vfio_pci_tsm_mmap,
+	.request	= vfio_pci_core_request,
+	.match		= vfio_pci_core_match,
+	.match_token_uuid = vfio_pci_core_match_token_uuid,
+	.bind_iommufd	= vfio_iommufd_physical_bind,
+	.unbind_iommufd	= vfio_iommufd_physical_unbind,
+	.attach_ioas	= vfio_iommufd_physical_attach_ioas,
+	.detach_ioas	= vfio_iommufd_physical_detach_ioas,
+	.pasid_attach_ioas = vfio_iommufd_physical_pasid_attach_ioas,
+	.pasid_detach_ioas = vfio_iommufd_physical_pasid_detach_ioas,
+};
+
+static int vfio_pci_tsm_probe(struct pci_dev *pdev,
+			      const struct pci_device_id *id)
+{
+	struct vfio_pci_tsm_device *tdev;
+	int ret;
+
+	tdev = vfio_alloc_device(vfio_pci_tsm_device, core_device.vdev,
+				 &pdev->dev, &vfio_pci_tsm_ops);
+	if (IS_ERR(tdev))
+		return PTR_ERR(tdev);
+
+	if (tee_mode)
+		tdev->core_device.pci_ops = &vfio_pci_tsm_pci_ops;
+	dev_set_drvdata(&pdev->dev, &tdev->core_device);
+	ret = vfio_pci_core_register_device(&tdev->core_device);
+	if (ret)
+		vfio_put_device(&tdev->core_device.vdev);
+	return ret;
+}
+
+static void vfio_pci_tsm_remove(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+
+	vfio_pci_core_unregister_device(vdev);
+	vfio_put_device(&vdev->vdev);
+}
+
+/* Binds only through driver_override, like vfio-pci with ids= empty. */
+static const struct pci_device_id vfio_pci_tsm_table[] = {
+	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) },
+	{}
+};
+MODULE_DEVICE_TABLE(pci, vfio_pci_tsm_table);
+
+static struct pci_driver vfio_pci_tsm_driver = {
+	.name			= "vfio-pci-tsm",
+	.id_table		= vfio_pci_tsm_table,
+	.probe			= vfio_pci_tsm_probe,
+	.remove			= vfio_pci_tsm_remove,
+	.err_handler		= &vfio_pci_core_err_handlers,
+	.driver_managed_dma	= true,
+};
+
+int vfio_pci_tsm_driver_register(void)
+{
+	return pci_register_driver(&vfio_pci_tsm_driver);
+}
+
+void vfio_pci_tsm_driver_unregister(void)
+{
+	pci_unregister_driver(&vfio_pci_tsm_driver);
+}
+
+MODULE_IMPORT_NS("IOMMUFD");
