@@ -20,10 +20,6 @@
 #include "../kselftest_harness.h"
 #include "tsm_utils.h"
 
-#define TSM_EMU_KO	"kernel/samples/tsm/tsm_emu.ko"
-#define TSM_FW_DEV	"/dev/tsm_fw"
-#define TSM_FW_BIN	"/tsm/bin/tsm-fw"
-#define TSM_FW_ANCHOR	"/etc/tsm/root.pem"
 #define TSM_FW_LOG	"/tmp/tsm-fw.log"
 #define TSM_EMU_TEST	"/dev/tsm_emu_test"
 
@@ -118,89 +114,15 @@ static int tsm_emu_load(void)
 	return access(TSM_FW_DEV, F_OK) ? -errno : 0;
 }
 
-/* The first registered TSM ("tsmN") in /sys/class/tsm. */
-static int tsm_find_tsm(char *name, size_t len)
-{
-	struct dirent *de;
-	DIR *d = opendir("/sys/class/tsm");
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "tsm", 3) || strlen(de->d_name) >= len)
-			continue;
-		strcpy(name, de->d_name);
-		closedir(d);
-		return 0;
-	}
-	closedir(d);
-	return -ENOENT;
-}
-
-static pid_t fw_start(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(TSM_FW_LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execl(TSM_FW_BIN, TSM_FW_BIN, "--dev", TSM_FW_DEV,
-		      "--trust-anchor", TSM_FW_ANCHOR, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void fw_stop(pid_t pid, int sig)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, sig);
-	waitpid(pid, NULL, 0);
-}
-
-static void msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void attr_path(char *path, size_t len, const char *bdf, const char *attr)
-{
-	snprintf(path, len, "/sys/bus/pci/devices/%s/%s", bdf, attr);
-}
-
-static int attr_read(const char *bdf, const char *attr, char *buf, size_t len)
-{
-	char path[512];
-
-	attr_path(path, sizeof(path), bdf, attr);
-	return tsm_read_sysfs(path, buf, len);
-}
-
-static int attr_write(const char *bdf, const char *attr, const char *val)
-{
-	char path[512];
-
-	attr_path(path, sizeof(path), bdf, attr);
-	return tsm_write_sysfs(path, val);
-}
-
 /* Connects, waiting (up to 20 s) for a just-started firmware's handshake. */
 static int connect_wait_fw(const char *bdf, const char *tsm)
 {
 	int ret = -ENODEV;
 
 	for (int i = 0; i < 200 && ret == -ENODEV; i++) {
-		ret = attr_write(bdf, "tsm/connect", tsm);
+		ret = tsm_attr_write(bdf, "tsm/connect", tsm);
 		if (ret == -ENODEV)
-			msleep(100);
+			tsm_msleep(100);
 	}
 	return ret;
 }
@@ -339,7 +261,7 @@ static pid_t connect_async(const char *bdf, const char *tsm)
 	pid_t pid = fork();
 
 	if (pid == 0)
-		_exit(-attr_write(bdf, "tsm/connect", tsm));
+		_exit(-tsm_attr_write(bdf, "tsm/connect", tsm));
 	return pid;
 }
 
@@ -369,17 +291,17 @@ FIXTURE_SETUP(tsm_link)
 	ASSERT_EQ(0, tsm_find_tsm(self->tsm, sizeof(self->tsm)));
 	self->fw = 0;
 	/* Start from a disconnected device whatever an earlier test left. */
-	if (!attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
-		attr_write(self->bdf, "tsm/disconnect", buf);
+	if (!tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
+		tsm_attr_write(self->bdf, "tsm/disconnect", buf);
 }
 
 FIXTURE_TEARDOWN(tsm_link)
 {
 	char buf[64];
 
-	if (!attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
-		attr_write(self->bdf, "tsm/disconnect", buf);
-	fw_stop(self->fw, SIGTERM);
+	if (!tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
+		tsm_attr_write(self->bdf, "tsm/disconnect", buf);
+	tsm_fw_stop(self->fw, SIGTERM);
 }
 
 /* The shim made the device a DSM candidate and the TSM is in /sys/class/tsm. */
@@ -390,19 +312,19 @@ TEST_F(tsm_link, sysfs_attributes)
 
 	snprintf(path, sizeof(path), "/sys/class/tsm/%s", self->tsm);
 	ASSERT_EQ(0, stat(path, &st));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
-	ASSERT_EQ(0, attr_read(self->bdf, "authenticated", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "authenticated", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 	/* Not connected: nothing to disconnect. */
-	ASSERT_EQ(-ENXIO, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(-ENXIO, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	/* No such TSM. */
-	ASSERT_EQ(-ENXIO, attr_write(self->bdf, "tsm/connect", "tsm999"));
-	ASSERT_EQ(-EINVAL, attr_write(self->bdf, "tsm/connect", "nonsense"));
+	ASSERT_EQ(-ENXIO, tsm_attr_write(self->bdf, "tsm/connect", "tsm999"));
+	ASSERT_EQ(-EINVAL, tsm_attr_write(self->bdf, "tsm/connect", "nonsense"));
 }
 
 /* A real SPDM session + IDE-KM keying through tsm-fw, QEMU's DOE and tsm-dsm. */
@@ -410,27 +332,27 @@ TEST_F_TIMEOUT(tsm_link, connect_disconnect, 120)
 {
 	char buf[64];
 
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
 
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ(self->tsm, buf);
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
 	ASSERT_STREQ(self->bdf, buf);
-	ASSERT_EQ(0, attr_read(self->bdf, "authenticated", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "authenticated", buf, sizeof(buf)));
 	ASSERT_STREQ(self->tsm, buf);
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 
 	/* Connected already; a wrong TSM name does not disconnect. */
-	ASSERT_EQ(-EBUSY, attr_write(self->bdf, "tsm/connect", self->tsm));
-	ASSERT_EQ(-EINVAL, attr_write(self->bdf, "tsm/disconnect", "tsm999"));
+	ASSERT_EQ(-EBUSY, tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
+	ASSERT_EQ(-EINVAL, tsm_attr_write(self->bdf, "tsm/disconnect", "tsm999"));
 
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/dsm", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 }
 
@@ -439,8 +361,8 @@ TEST_F(tsm_link, connect_without_firmware)
 {
 	char buf[64];
 
-	ASSERT_EQ(-ENODEV, attr_write(self->bdf, "tsm/connect", self->tsm));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_EQ(-ENODEV, tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 }
 
@@ -449,7 +371,7 @@ TEST_F_TIMEOUT(tsm_link, second_firmware_refused, 120)
 {
 	int fd;
 
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
 	fd = open(TSM_FW_DEV, O_RDWR);
@@ -470,7 +392,7 @@ TEST_F(tsm_link, malformed_firmware_messages)
 	ASSERT_EQ(-1, write(fd, junk, sizeof(junk)));
 	ASSERT_EQ(EINVAL, errno);
 	/* No handshake: connect still reports no firmware. */
-	ASSERT_EQ(-ENODEV, attr_write(self->bdf, "tsm/connect", self->tsm));
+	ASSERT_EQ(-ENODEV, tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
 	close(fd);
 }
 
@@ -481,18 +403,18 @@ TEST_F_TIMEOUT(tsm_link, firmware_killed_mid_connect, 240)
 	int status, rc;
 	pid_t child;
 
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	/* Wait for the handshake: a connect that then succeeds, undone. */
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 
 	child = fork();
 	ASSERT_GE(child, 0);
 	if (child == 0)
-		_exit(-attr_write(self->bdf, "tsm/connect", self->tsm));
-	msleep(100);
-	fw_stop(self->fw, SIGKILL);
+		_exit(-tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
+	tsm_msleep(100);
+	tsm_fw_stop(self->fw, SIGKILL);
 	self->fw = 0;
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -500,17 +422,17 @@ TEST_F_TIMEOUT(tsm_link, firmware_killed_mid_connect, 240)
 	TH_LOG("connect with firmware killed after 100 ms: %s", rc ? strerror(rc) : "completed first");
 	if (rc) {
 		ASSERT_EQ(EPIPE, rc);
-		ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+		ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 		ASSERT_STREQ("", buf);
 	} else {
-		ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+		ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	}
 
 	/* A new firmware connects again from a clean state. */
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 }
 
 /* The firmware is gone when disconnecting: the kernel tears down anyway. */
@@ -518,13 +440,13 @@ TEST_F_TIMEOUT(tsm_link, disconnect_without_firmware, 120)
 {
 	char buf[64];
 
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	fw_stop(self->fw, SIGKILL);
+	tsm_fw_stop(self->fw, SIGKILL);
 	self->fw = 0;
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 }
 
@@ -534,15 +456,15 @@ TEST_F_TIMEOUT(tsm_link, connect_disconnect_cycles, 400)
 	long slab0, slab1;
 	int fds0, i;
 
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	fds0 = count_fds();
 	slab0 = slab_kb();
 	for (i = 0; i < 8; i++) {
-		ASSERT_EQ(0, attr_write(self->bdf, "tsm/connect", self->tsm));
-		ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+		ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
+		ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	}
 	slab1 = slab_kb();
 	ASSERT_EQ(fds0, count_fds());
@@ -576,7 +498,7 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	char buf[64];
 
 	ASSERT_NE(NULL, res);
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
 	vm = vm_create();
@@ -588,7 +510,7 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 
 	rc = hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0);
 	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ(self->tsm, buf);
 	/* Same VM again: idempotent; another VM: busy. */
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
@@ -607,15 +529,15 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, 99, 1, res));
 
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 	/* Not bound: guest requests have no TDI. */
 	ASSERT_EQ(-ENXIO, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
 
 	/* Bind again, then disconnect: the core unbinds first. */
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm2, 0, 0));
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 
 	close(hook);
@@ -639,7 +561,7 @@ TEST_F(tsm_link, firmware_error_is_connect_errno)
 	ASSERT_EQ(1, m.connect.dev.bus);
 	ASSERT_EQ(0, fake_complete(fd, m.hdr.req_id, -EACCES, TSM_FW_ERR_CERT));
 	ASSERT_EQ(EACCES, child_errno(child));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 	/* A COMPLETE for a command that is over is ignored. */
 	ASSERT_EQ(0, fake_complete(fd, m.hdr.req_id, 0, 0));
@@ -718,7 +640,7 @@ TEST_F(tsm_link, killed_caller_cancels_command)
 	ASSERT_EQ(0, fake_doe_request(fd, req_id, &dev, 0, get_version, 4));
 	ASSERT_EQ(TSM_FW_CMD_DOE_RESPONSE, fake_read(fd, &m));
 	ASSERT_EQ(-ECANCELED, m.doe_resp.resp.status);
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 	close(fd);
 }
@@ -746,7 +668,7 @@ TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
 	char buf[64];
 
 	ASSERT_NE(NULL, res);
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
 	vm = vm_create();
@@ -754,22 +676,22 @@ TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
 	hook = open(TSM_EMU_TEST, O_RDWR);
 	ASSERT_GE(hook, 0);
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
-	fw_stop(self->fw, SIGKILL);
+	tsm_fw_stop(self->fw, SIGKILL);
 	self->fw = 0;
 	/* No firmware: guest requests fail cleanly, the TDI stays bound. */
 	ASSERT_EQ(-ENODEV, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ(self->tsm, buf);
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 
 	/* A new firmware finds the device (still locked from before) and recovers. */
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	close(hook);
 	close(vm);
 	free(res);
@@ -781,7 +703,7 @@ TEST_F_TIMEOUT(tsm_link, closing_caller_unbinds, 120)
 	int vm, hook;
 	char buf[64];
 
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
 	vm = vm_create();
@@ -791,7 +713,7 @@ TEST_F_TIMEOUT(tsm_link, closing_caller_unbinds, 120)
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
 	close(vm);	/* the hook keeps the VM alive while bound */
 	close(hook);
-	ASSERT_EQ(0, attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 }
 

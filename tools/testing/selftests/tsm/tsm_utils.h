@@ -10,6 +10,9 @@
 #define __TSM_UTILS_H
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -23,6 +26,19 @@
 #include <linux/vfio.h>
 
 #define TSM_NVME_CLASS 0x010802
+
+/* The emulated platform: its module, the firmware's device, binary and trust anchor. */
+#define TSM_EMU_KO	"kernel/samples/tsm/tsm_emu.ko"
+#define TSM_FW_DEV	"/dev/tsm_fw"
+#define TSM_FW_BIN	"/tsm/bin/tsm-fw"
+#define TSM_FW_ANCHOR	"/etc/tsm/root.pem"
+
+static inline void tsm_msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
 
 static inline int tsm_read_sysfs(const char *path, char *buf, size_t len)
 {
@@ -242,6 +258,74 @@ static inline int tsm_vdevice_alloc(int iommufd, uint32_t viommu_id,
 		return -errno;
 	*vdevice_id = alloc.out_vdevice_id;
 	return 0;
+}
+
+static inline int tsm_attr_read(const char *bdf, const char *attr, char *buf,
+				size_t len)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	return tsm_read_sysfs(path, buf, len);
+}
+
+static inline int tsm_attr_write(const char *bdf, const char *attr,
+				 const char *val)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	return tsm_write_sysfs(path, val);
+}
+
+/* The first registered TSM ("tsmN") in /sys/class/tsm. */
+static inline int tsm_find_tsm(char *name, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir("/sys/class/tsm");
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "tsm", 3) || strlen(de->d_name) >= len)
+			continue;
+		strcpy(name, de->d_name);
+		closedir(d);
+		return 0;
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+/* Starts the software TSM firmware on /dev/tsm_fw, its output going to @log. */
+static inline pid_t tsm_fw_start(const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		/* The firmware must not keep the caller's vfio, iommufd or VM open */
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+		execl(TSM_FW_BIN, TSM_FW_BIN, "--dev", TSM_FW_DEV,
+		      "--trust-anchor", TSM_FW_ANCHOR, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static inline void tsm_fw_stop(pid_t pid, int sig)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, sig);
+	waitpid(pid, NULL, 0);
 }
 
 #endif /* __TSM_UTILS_H */

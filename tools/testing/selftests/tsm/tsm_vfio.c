@@ -24,12 +24,8 @@
 #include "../kselftest_harness.h"
 #include "tsm_utils.h"
 
-#define TSM_EMU_KO	"kernel/samples/tsm/tsm_emu.ko"
 #define VFIO_TSM_KO	"kernel/drivers/vfio/pci/tsm/vfio_pci_tsm.ko"
 #define VFIO_TSM_DRV	"vfio-pci-tsm"
-#define TSM_FW_DEV	"/dev/tsm_fw"
-#define TSM_FW_BIN	"/tsm/bin/tsm-fw"
-#define TSM_FW_ANCHOR	"/etc/tsm/root.pem"
 #define TSM_FW_LOG	"/tmp/tsm-fw-vfio.log"
 
 /* tsm_fw guest ops (the emulated TSM's request codes) and TDISP states */
@@ -57,83 +53,12 @@ static int insmod_once(const char *check, const char *ko)
 	return system(cmd) ? -ENOENT : 0;
 }
 
-static void msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static pid_t fw_start(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(TSM_FW_LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		/* The firmware must not keep the VMM's vfio, iommufd or VM open */
-		for (fd = 3; fd < 1024; fd++)
-			close(fd);
-		execl(TSM_FW_BIN, TSM_FW_BIN, "--dev", TSM_FW_DEV,
-		      "--trust-anchor", TSM_FW_ANCHOR, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void fw_stop(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
-
-static int attr_read(const char *bdf, const char *attr, char *buf, size_t len)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
-	return tsm_read_sysfs(path, buf, len);
-}
-
-static int attr_write(const char *bdf, const char *attr, const char *val)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
-	return tsm_write_sysfs(path, val);
-}
-
-static int find_tsm(char *name, size_t len)
-{
-	struct dirent *de;
-	DIR *d = opendir("/sys/class/tsm");
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "tsm", 3) || strlen(de->d_name) >= len)
-			continue;
-		strcpy(name, de->d_name);
-		closedir(d);
-		return 0;
-	}
-	closedir(d);
-	return -ENOENT;
-}
-
 static void disconnect_any(const char *bdf)
 {
 	char buf[64];
 
-	if (!attr_read(bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
-		attr_write(bdf, "tsm/disconnect", buf);
+	if (!tsm_attr_read(bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
+		tsm_attr_write(bdf, "tsm/disconnect", buf);
 }
 
 static int vm_create(void)
@@ -335,13 +260,13 @@ static int connect_fw(FIXTURE_DATA(tsm_vfio) *self)
 {
 	int ret = -ENODEV;
 
-	self->fw = fw_start();
+	self->fw = tsm_fw_start(TSM_FW_LOG);
 	if (self->fw <= 0)
 		return -ECHILD;
 	for (int i = 0; i < 200 && ret == -ENODEV; i++) {
-		ret = attr_write(self->bdf, "tsm/connect", self->tsm);
+		ret = tsm_attr_write(self->bdf, "tsm/connect", self->tsm);
 		if (ret == -ENODEV)
-			msleep(100);
+			tsm_msleep(100);
 	}
 	return ret;
 }
@@ -350,7 +275,7 @@ static int bound(FIXTURE_DATA(tsm_vfio) *self)
 {
 	char buf[64];
 
-	if (attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)))
+	if (tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)))
 		return -1;
 	return buf[0] != '\0';
 }
@@ -369,7 +294,7 @@ FIXTURE_SETUP(tsm_vfio)
 	ASSERT_EQ(0, insmod_once(TSM_FW_DEV, TSM_EMU_KO));
 	ASSERT_EQ(0, insmod_once(NULL, VFIO_TSM_KO));
 	ASSERT_EQ(0, tsm_find_test_device(self->bdf, sizeof(self->bdf)));
-	ASSERT_EQ(0, find_tsm(self->tsm, sizeof(self->tsm)));
+	ASSERT_EQ(0, tsm_find_tsm(self->tsm, sizeof(self->tsm)));
 	disconnect_any(self->bdf);
 	ASSERT_EQ(0, tsm_bind_driver(self->bdf, VFIO_TSM_DRV));
 	self->vm = vm_create();
@@ -388,7 +313,7 @@ FIXTURE_TEARDOWN(tsm_vfio)
 		close(self->vm);
 	if (self->bdf[0])
 		disconnect_any(self->bdf);
-	fw_stop(self->fw);
+	tsm_fw_stop(self->fw, SIGTERM);
 }
 
 /* Every errno that needs no connected device. */
@@ -690,7 +615,7 @@ TEST_F_TIMEOUT(tsm_vfio, disconnect_while_bound, 240)
 	ASSERT_EQ(0, assign(self, 1));
 	ASSERT_EQ(0, connect_fw(self));
 	ASSERT_EQ(0, vfio_tsm_bind(self->devfd, self->vdevice_id));
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	EXPECT_EQ(0, bound(self));
 	EXPECT_EQ(-ENXIO, vfio_tsm_unbind(self->devfd));
 	/* Nothing refused any more */
@@ -698,7 +623,7 @@ TEST_F_TIMEOUT(tsm_vfio, disconnect_while_bound, 240)
 	cmd &= ~PCI_COMMAND_MASTER;
 	EXPECT_EQ(0, cfg_write(self->devfd, self->cfg_off, PCI_COMMAND, &cmd, 2));
 	/* Reconnect and bind again */
-	ASSERT_EQ(0, attr_write(self->bdf, "tsm/connect", self->tsm));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
 	EXPECT_EQ(0, vfio_tsm_bind(self->devfd, self->vdevice_id));
 	EXPECT_EQ(1, bound(self));
 }
