@@ -5,18 +5,19 @@
 # Both install what they need (harness/setup.sh) and are incremental on re-runs.
 # Downloads and builds live in $(TSM_CACHE) (default ~/.cache/tsm-vfio).
 
-.PHONY: all demo bench check check-host check-arm64 check-x86_64 setup kernel-arm64 kernel-x86_64 fuzz clean-cache
+.PHONY: all demo bench bench-emu bench-vfio check check-host check-arm64 check-x86_64 setup kernel-arm64 kernel-x86_64 fuzz clean-cache
 
 all: demo
 
 setup:
 	bash harness/setup.sh
 
-kernel-%: setup
+# (Explicit targets: make skips pattern rules for .PHONY targets.)
+kernel-arm64 kernel-x86_64: setup
 	bash harness/prepare-tree.sh
-	bash harness/build-kernel.sh $*
-	bash harness/build-tools.sh $*
-	bash harness/mkinitramfs.sh $*
+	bash harness/build-kernel.sh $(patsubst kernel-%,%,$@)
+	bash harness/build-tools.sh $(patsubst kernel-%,%,$@)
+	bash harness/mkinitramfs.sh $(patsubst kernel-%,%,$@)
 
 demo: kernel-arm64
 	python3 harness/qemu.py run --arch arm64 --mode demo
@@ -32,11 +33,19 @@ FUZZ_SECONDS ?= 120
 fuzz: setup
 	bash harness/fuzz.sh $(FUZZ_SECONDS)
 
-# Benchmarks (separate from the tests): the emulated firmware <-> DSM loopback,
-# connect and LOCK->RUN->STOP cycle costs split into crypto and the rest.
+# Benchmarks (separate from the tests):
+#   bench-emu   the emulated firmware <-> DSM loopback on the host: connect and
+#               LOCK->RUN->STOP cycle costs split into crypto and the rest
+#   bench-vfio  in the arm64 guest: config/BAR access through vfio-pci-tsm vs vfio-pci
+#               (ratio, same boot) and TSM bind+unbind cycles per second
 BENCH_ITERS ?= 50
-bench: setup
+bench: bench-emu bench-vfio
+
+bench-emu: setup
 	cd tools/tsm && cargo run -q --locked --release -p tsm-bench -- $(BENCH_ITERS)
+
+bench-vfio: kernel-arm64
+	python3 harness/qemu.py run --arch arm64 --mode bench
 
 clean-cache:
 	rm -rf $${TSM_CACHE:-$$HOME/.cache/tsm-vfio}/out

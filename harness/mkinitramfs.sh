@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest userspace for one arch and pack it: busybox, our modules, the tsm
-# kselftests (static, against this kernel's uAPI headers), tsm-fw with the DSM's root
-# certificate as its trust anchor (harness/build-tools.sh first), and harness/guest/init.
+# kselftests (static, against this kernel's uAPI headers), the demo and benchmark
+# programs, tsm-fw with the DSM's root certificate as its trust anchor
+# (harness/build-tools.sh first), and harness/guest/init.
 # (harness/qemu.py puts the patched IORT in front of it on arm64.)
 #   harness/mkinitramfs.sh arm64|x86_64   -> $TSM_OUT/<arch>/main.cpio.gz
 source "$(dirname "$0")/lib.sh"
@@ -26,7 +27,16 @@ cp "$TSM_ROOT/harness/guest/init" "$root/init"
 cp "$TSM_ROOT/harness/guest/modules" "$root/tsm/modules"
 chmod 755 "$root/init"
 cp -a "$out/modroot/lib/modules/." "$root/lib/modules/"
-find "$st" -maxdepth 1 -type f -perm -u+x -exec install -m 755 -t "$root/tsm/selftests" {} +
+# The selftests' Makefile builds two programs that are not tests: the demo and the
+# benchmark go to /tsm/bin, everything else is a test init runs.
+extended="tsm_demo tsm_bench"
+for f in "$st"/*; do
+	[ -f "$f" ] && [ -x "$f" ] || continue
+	case " $extended " in
+	*" $(basename "$f") "*) install -m 755 "$f" "$root/tsm/bin/" ;;
+	*) install -m 755 "$f" "$root/tsm/selftests/" ;;
+	esac
+done
 install -m 755 "$TSM_CACHE/tools-target/$RUST_TRIPLE/release/tsm-fw" "$root/tsm/bin/tsm-fw"
 mkdir -p "$root/etc/tsm"
 cp "$TSM_CACHE/dsm-identity/root.pem" "$root/etc/tsm/root.pem"

@@ -4,10 +4,12 @@
 
   qemu.py run --arch arm64 --mode test  [--timeout S] [--results FILE] [--log FILE]
   qemu.py run --arch arm64 --mode demo
+  qemu.py run --arch arm64 --mode bench  (the vfio-pci vs vfio-pci-tsm benchmark)
   qemu.py probe --arch arm64            (platform facts; on arm64 the patched IORT)
 
-Every boot has tsm-dsm (the emulated device security manager) listening on a loopback
-port that QEMU's nvme reaches through spdm_port.
+Every boot has one tsm-dsm (the emulated device security manager) per test device
+(TSM_DEVICES), each listening on a loopback port that its nvme reaches through
+spdm_port; the guest asks for a DSM's TDISP state over the console (boot()).
 
 The judge is strict: a kernel panic, oops, BUG, WARN, lockdep or KASAN report, a hang
 (timeout), a phase that never reported, or any "not ok" fails the run, and the console
@@ -57,14 +59,29 @@ ARCH = {
     },
 }
 
-# The device topology every test relies on: a PCIe root port with an NVMe behind it.
-DEVICES = [
-    "-device", "pcie-root-port,id=rp0,chassis=1,slot=0",
-    "-device", "nvme,serial=tsm0,bus=rp0",
+# The test devices, in bus order, each a QEMU nvme behind its own PCIe root port with
+# its own tsm-dsm: the test device, a second well-behaved one (tests that need another
+# function), then one per device misbehaviour knob of tsm-dsm. The guest learns the
+# roles from "tsm.devices=BDF=ROLE,..." on its command line (tools/testing/selftests/
+# tsm/tsm_utils.h); every one is marked TEE-capable (pci_tsm_emulate_tee=).
+TSM_DEVICES = [
+    ("tsm0", []),
+    ("tsm1", []),
+    ("bad-signature", ["--bad-signature"]),
+    ("wrong-transcript", ["--wrong-transcript"]),
+    ("truncate-key-exchange", ["--truncate", "key_exchange"]),
+    ("oversize-certificate", ["--oversize", "certificate"]),
+    ("tdisp-error-lock", ["--tdisp-error", "lock"]),
+    ("error-after-start", ["--error-after", "start"]),
 ]
 
+DEVICES = []
+for _i, (_role, _) in enumerate(TSM_DEVICES):
+    DEVICES += ["-device", f"pcie-root-port,id=rp{_i},chassis={_i + 1},slot=0,addr={0x10 + _i:#x}",
+                "-device", f"nvme,serial={_role},bus=rp{_i}"]
+
 # Bumped whenever probe() learns something new, so cached facts are re-probed.
-FACTS_VERSION = "2"
+FACTS_VERSION = "3"
 
 COMMON_APPEND = "panic=-1 oops=panic rdinit=/init loglevel=5"
 
@@ -108,27 +125,45 @@ def extra_cmdline():
         return " ".join(ln.split("#", 1)[0].strip() for ln in f if ln.split("#", 1)[0].strip())
 
 
-def qemu_cmd(arch, initrd, append, spdm_port):
+def qemu_cmd(arch, initrd, append, ports):
+    """The QEMU command line; @ports: each TSM_DEVICES entry's tsm-dsm port."""
     a = ARCH[arch]
-    extra = ("-global", f"nvme.spdm_port={spdm_port}")
+    devices = list(DEVICES)
+    for i, port in enumerate(ports):
+        at = devices.index(f"nvme,serial={TSM_DEVICES[i][0]},bus=rp{i}")
+        devices[at] += f",spdm_port={port}"
     build = "build-kasan" if os.environ.get("TSM_KASAN") == "1" else "build"
     kernel = os.path.join(OUT, arch, build, a["image"])
     return [qemu_bin(arch), "-L", os.path.join(PREFIX, "qemu", "usr", "share", "qemu"),
             *a["machine"], "-smp", "2", "-m", "2G",
             "-display", "none", "-audio", "none", "-nic", "none",
             "-serial", "stdio", "-monitor", "none", "-no-reboot",
-            *DEVICES, *extra,
+            *devices,
             "-kernel", kernel, "-initrd", initrd,
             "-append", f"{a['append']} {COMMON_APPEND} {extra_cmdline()} {append}"]
 
 
-def boot(cmd, timeout, log_path, echo=None):
-    """Runs QEMU, returns (console lines, timed_out). echo(line) sees lines live."""
+def device_cmdline(facts):
+    """Kernel command-line words naming the test devices (from the probe) and roles."""
+    bdfs = facts["devices"]
+    roles = ",".join(f"{b}={r}" for b, (r, _) in zip(bdfs, TSM_DEVICES))
+    return f"pci_tsm_emulate_tee={','.join(bdfs)} tsm.devices={roles}"
+
+
+DSM_QUERY = re.compile(r"### tsm-dsm-query (\S+) (\S+)")
+
+
+def boot(cmd, timeout, log_path, echo=None, answer=None):
+    """Runs QEMU, returns (console lines, timed_out). echo(line) sees lines live.
+
+    A guest line "### tsm-dsm-query TAG BDF" is answered on the guest's console input
+    with "tsm-dsm-reply TAG " + answer(BDF) (tools/testing/selftests/tsm/tsm_utils.h).
+    """
     lines = []
     start = time.monotonic()
     with open(log_path, "w", errors="replace") as log:
         log.write("# " + " ".join(cmd) + "\n")
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=qemu_env())
         os.set_blocking(proc.stdout.fileno(), False)
         buf = b""
@@ -149,6 +184,14 @@ def boot(cmd, timeout, log_path, echo=None):
                     log.write(line + "\n")
                     if echo:
                         echo(line)
+                    q = DSM_QUERY.search(line)
+                    if q and answer:
+                        reply = f"tsm-dsm-reply {q.group(1)} {answer(q.group(2))}\n"
+                        try:
+                            proc.stdin.write(reply.encode())
+                            proc.stdin.flush()
+                        except OSError:
+                            pass
             elif proc.poll() is not None:
                 break
             else:
@@ -161,6 +204,10 @@ def boot(cmd, timeout, log_path, echo=None):
         if buf:
             lines.append(ANSI.sub("", buf.decode("utf-8", "replace")))
             log.write(lines[-1] + "\n")
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
     return lines, timed_out
 
 
@@ -217,7 +264,10 @@ def judge(lines, arch):
         results.append((verdict, phase, name))
         counted[phase] = counted.get(phase, 0) + 1
     for ph, code in exit_codes.items():
-        if counted.get(ph, 0) == 0:
+        if counted.get(ph, 0) == 0 and ph.endswith("/bench"):
+            # The benchmark reports numbers, not test results: it only has to finish.
+            results.append(("PASS" if code == "0" else "FAIL", ph, f"exit status {code}"))
+        elif counted.get(ph, 0) == 0:
             results.append(("FAIL", ph, f"no test results (exit {code})"))
         elif code != "0" and not any(r[0] == "FAIL" and r[1] == ph for r in results):
             results.append(("FAIL", ph, f"exit status {code}"))
@@ -242,8 +292,8 @@ def probe(arch, args):
         if facts.get("key") == key:
             return facts
     print(f"[tsm] {arch}: probing {ver}", file=sys.stderr)
-    with Dsm(arch, []) as port:
-        cmd = qemu_cmd(arch, os.path.join(out, "main.cpio.gz"), "tsm.mode=probe", port)
+    with Dsms(arch, [[] for _ in TSM_DEVICES]) as ports:
+        cmd = qemu_cmd(arch, os.path.join(out, "main.cpio.gz"), "tsm.mode=probe", ports)
         lines, timed_out = boot(cmd, args.timeout, os.path.join(out, "probe.log"))
     text = [TIMESTAMP.sub("", ln).strip() for ln in lines]
     if "### tsm-done" not in text:
@@ -275,8 +325,10 @@ def probe(arch, args):
             f.write(new)
         print(f"[tsm] {arch}: IORT root complex flags {iort.root_complex_flags(table)} -> "
               f"{iort.root_complex_flags(new)}", file=sys.stderr)
-    if not facts["bars"]:
-        sys.exit(f"[tsm] {arch}: the probe boot found no test device")
+    facts["devices"] = sorted({b[0] for b in facts["bars"]})
+    if len(facts["devices"]) != len(TSM_DEVICES):
+        sys.exit(f"[tsm] {arch}: the probe boot found {len(facts['devices'])} test devices, "
+                 f"not {len(TSM_DEVICES)}")
     try:
         begin = next(i for i, ln in enumerate(text) if ln.startswith("### tsm-config-begin"))
         end = text.index("### tsm-config-end", begin)
@@ -317,68 +369,105 @@ IORESOURCE_MEM_64 = 0x100000
 
 
 def dsm_args(facts):
-    """tsm-dsm arguments describing the test device as the guest sees it."""
-    args = []
-    for bdf, idx, start, end, flags in facts["bars"]:
-        if not args:
-            args += ["--bdf", bdf]
-        if not flags & IORESOURCE_MEM or not start:
-            continue
-        bar = f"{idx}:{start:#x}:{end - start + 1:#x}"
-        if flags & IORESOURCE_MEM_64:
-            bar += ":64"
-        if flags & IORESOURCE_PREFETCH:
-            bar += ":pref"
-        args += ["--bar", bar]
+    """tsm-dsm arguments describing each test device as the guest sees it."""
     msix = facts.get("msix")
     if msix:
         tbir, toff, n, pbir, poff = msix
-        args += ["--msix", f"{tbir}:{toff:#x}:{n}:{pbir}:{poff:#x}"]
+        msix_arg = ["--msix", f"{tbir}:{toff:#x}:{n}:{pbir}:{poff:#x}"]
     else:
-        args += ["--msix", "none"]
-    return args
+        msix_arg = ["--msix", "none"]
+    per_dev = []
+    for dev in facts["devices"]:
+        args = ["--bdf", dev]
+        for bdf, idx, start, end, flags in facts["bars"]:
+            if bdf != dev or not flags & IORESOURCE_MEM or not start:
+                continue
+            bar = f"{idx}:{start:#x}:{end - start + 1:#x}"
+            if flags & IORESOURCE_MEM_64:
+                bar += ":64"
+            if flags & IORESOURCE_PREFETCH:
+                bar += ":pref"
+            args += ["--bar", bar]
+        per_dev.append(args + msix_arg)
+    return per_dev
 
 
-class Dsm:
-    """tsm-dsm, the emulated device security manager, on a free loopback port.
+def dsm_files(arch, i):
+    """(log, state file) of the tsm-dsm of TSM_DEVICES[i]: dsm.log/dsm.state for the
+    test device, dsm-<role>.* for the others."""
+    out = os.path.join(OUT, arch)
+    stem = "dsm" if i == 0 else f"dsm-{TSM_DEVICES[i][0]}"
+    return os.path.join(out, f"{stem}.log"), os.path.join(out, f"{stem}.state")
 
-    QEMU's nvme connects to it through spdm_port when QEMU starts (and refuses to start
-    without it). Its log and TDISP state file are kept beside the console log.
+
+class Dsms:
+    """One tsm-dsm (the emulated device security manager) per test device, each on a
+    free loopback port; entering returns the ports, in TSM_DEVICES order.
+
+    QEMU's nvme connects to its DSM through spdm_port when QEMU starts (and refuses to
+    start without it). Logs and TDISP state files are kept beside the console log.
+    @args: the tsm-dsm arguments describing each device (dsm_args()); the device's
+    misbehaviour knob is added here.
     """
 
     def __init__(self, arch, args):
         self.arch = arch
         self.args = args
-        self.proc = None
+        self.procs = []
+        self.logs = []
 
     def __enter__(self):
         exe = os.path.join(CACHE, "tools-target", "release", "tsm-dsm")
         if not os.path.exists(exe):
             sys.exit(f"[tsm] no {exe}: run harness/build-tools.sh")
-        out = os.path.join(OUT, self.arch)
-        self.log = open(os.path.join(out, "dsm.log"), "w")
-        cmd = [exe, "--port", "0", "--identity", os.path.join(CACHE, "dsm-identity"),
-               "--state-file", os.path.join(out, "dsm.state"), *self.args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True,
-                                     env={**os.environ, "RUST_LOG": "info"})
-        line = self.proc.stdout.readline()
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if not m:
-            self.__exit__(None, None, None)
-            sys.exit(f"[tsm] tsm-dsm did not start: {line!r} (log: {self.log.name})")
-        return int(m.group(1))
+        ports = []
+        for i, (role, knobs) in enumerate(TSM_DEVICES):
+            log_path, state = dsm_files(self.arch, i)
+            log = open(log_path, "w")
+            self.logs.append(log)
+            cmd = [exe, "--port", "0", "--identity", os.path.join(CACHE, "dsm-identity"),
+                   "--state-file", state, *self.args[i], *knobs]
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=log, text=True,
+                                    env={**os.environ, "RUST_LOG": "info"})
+            self.procs.append(proc)
+            line = proc.stdout.readline()
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if not m:
+                self.__exit__(None, None, None)
+                sys.exit(f"[tsm] tsm-dsm ({role}) did not start: {line!r} (log: {log_path})")
+            ports.append(int(m.group(1)))
+        return ports
 
     def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
             try:
-                self.proc.wait(timeout=5)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
         return False
+
+
+def dsm_reply(arch, facts, bdf):
+    """What tsm-dsm last wrote for @bdf, on one line: "spdm=... ide.stream0=... tdi=..."."""
+    try:
+        i = facts["devices"].index(bdf)
+    except ValueError:
+        return "error=no-such-device"
+    try:
+        with open(dsm_files(arch, i)[1]) as f:
+            kv = dict(ln.strip().split("=", 1) for ln in f if "=" in ln)
+    except OSError:
+        return "error=no-state-file"
+    words = [f"{k}={v}" for k, v in kv.items() if not k.startswith("tdi.")]
+    words.append(f"tdi={kv.get('tdi.' + bdf, 'none')}")
+    return " ".join(words)
 
 
 def initrd_for(arch, facts):
@@ -419,15 +508,17 @@ def cmd_run(args):
     def echo(line):
         clean = TIMESTAMP.sub("", line)
         if clean.startswith("### tsm-phase"):
-            showing["on"] = clean.startswith("### tsm-phase: demo")
-        elif args.verbose or (args.mode == "demo" and (
-                showing["on"] or clean.startswith(("### tsm-ok", "### tsm-fail")))):
+            showing["on"] = clean.startswith(("### tsm-phase: demo", "### tsm-phase: bench"))
+        elif args.verbose or (args.mode != "test" and (
+                showing["on"] and not clean.startswith(("### tsm-dsm-query", "tsm-dsm-reply"))
+                or clean.startswith(("### tsm-ok", "### tsm-fail")))):
             print(clean, flush=True)
 
     start = time.monotonic()
-    with Dsm(arch, dsm_args(facts)) as port:
-        lines, timed_out = boot(qemu_cmd(arch, initrd, f"tsm.mode={args.mode}", port),
-                                args.timeout, log_path, echo)
+    with Dsms(arch, dsm_args(facts)) as ports:
+        lines, timed_out = boot(
+            qemu_cmd(arch, initrd, f"{device_cmdline(facts)} tsm.mode={args.mode}", ports),
+            args.timeout, log_path, echo, lambda bdf: dsm_reply(arch, facts, bdf))
     wall = time.monotonic() - start
     results, problems, done = judge(lines, arch)
     if timed_out:
@@ -467,7 +558,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="boot and run the tests or the demo")
     r.add_argument("--arch", choices=ARCH, required=True)
-    r.add_argument("--mode", choices=("test", "demo"), default="test")
+    r.add_argument("--mode", choices=("test", "demo", "bench"), default="test")
     r.add_argument("--timeout", type=int, default=600)
     r.add_argument("--results", help="append results to this file")
     r.add_argument("--log", help="console log path")

@@ -55,6 +55,33 @@ class JudgeTest(unittest.TestCase):
                              ("FAIL", "arm64/selftest:platform", "platform.b"),
                              ("SKIP", "arm64/selftest:platform", "iort")])
 
+    def test_bench_needs_only_its_exit_status(self):
+        ok = "### tsm-phase: bench\nbench: x 1.0 tsm/plain\n### tsm-exit: bench 0\n"
+        self.assertEqual(verdicts(ok)[0], [("PASS", "arm64/bench", "exit status 0")])
+        bad = ok.replace("bench 0", "bench 1")
+        self.assertEqual(verdicts(bad)[0], [("FAIL", "arm64/bench", "exit status 1")])
+
+    def test_dsm_reply_reads_the_state_file(self):
+        import os
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            old = qemu.OUT
+            qemu.OUT = d
+            try:
+                os.makedirs(os.path.join(d, "arm64"))
+                with open(qemu.dsm_files("arm64", 1)[1], "w") as f:
+                    f.write("spdm=established\nide.stream0=active\n"
+                            "tdi.0000:02:00.0=RUN\n")
+                facts = {"devices": ["0000:01:00.0", "0000:02:00.0"]}
+                self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:02:00.0"),
+                                 "spdm=established ide.stream0=active tdi=RUN")
+                self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:01:00.0"),
+                                 "error=no-state-file")
+                self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:09:00.0"),
+                                 "error=no-such-device")
+            finally:
+                qemu.OUT = old
+
     def test_phase_without_results_fails(self):
         r, _, _ = verdicts("### tsm-phase: selftest x\nsegfault\n### tsm-exit: x 139\n")
         self.assertEqual(r, [("FAIL", "arm64/selftest:x", "no test results (exit 139)")])

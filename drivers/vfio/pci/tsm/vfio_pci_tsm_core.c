@@ -20,6 +20,13 @@
  * power entry and BAR mmap fail with -EBUSY. Bind, unbind, reset, close and
  * guest requests serialize on the device set lock (which vfio already holds
  * around open and close). Close unbinds before the device is disabled.
+ *
+ * BAR mappings and bind: mmap runs under mmap_lock and cannot take the device
+ * set lock, so the BAR VMAs of the device are counted under map_lock (from
+ * our mmap, and the open/close of the VMAs) and a bind claims the device
+ * under the same lock: a bind fails with -EBUSY while the host has a BAR
+ * mapped, and an mmap fails with -EBUSY while a bind is in progress or a TDI
+ * is bound. No interleaving leaves a host BAR mapping beside a bound TDI.
  */
 #include <linux/iommufd.h>
 #include <linux/module.h>
@@ -44,7 +51,21 @@ struct vfio_pci_tsm_device {
 	u16 pcie_cap;
 	u16 pm_cap;
 	u16 af_ctrl;
+	/* Protects bar_vmas and binding */
+	spinlock_t map_lock;
+	/* Host VMAs mapping a BAR of the device */
+	unsigned int bar_vmas;
+	/* A bind is in progress (between its claim and its end) */
+	bool binding;
 };
+
+/*
+ * vfio_pci_core's BAR VMA operations (its table is not exported), learnt from
+ * the first VMA vfio_pci_core_mmap() sets up; ours wrap them and add
+ * open/close, which count the VMAs.
+ */
+static const struct vm_operations_struct *core_vm_ops;
+static DEFINE_MUTEX(core_vm_ops_lock);
 
 static bool tee_mode = true;
 module_param(tee_mode, bool, 0444);
@@ -71,11 +92,23 @@ static bool tsm_bound(struct vfio_pci_tsm_device *tdev)
 static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 		       struct iommufd_ctx *ictx, u32 vdevice_id)
 {
+	int ret;
+
 	guard(mutex)(tsm_lock(tdev));
 	if (!tdev->idev)
 		return -EOPNOTSUPP;
-	return iommufd_device_tsm_bind(tdev->idev, ictx, vdevice_id,
-				       tdev->core_device.vdev.kvm);
+	/* Claim the device against mmap: no BAR may be mapped by the host */
+	scoped_guard(spinlock, &tdev->map_lock) {
+		if (tdev->bar_vmas)
+			return -EBUSY;
+		tdev->binding = true;
+	}
+	ret = iommufd_device_tsm_bind(tdev->idev, ictx, vdevice_id,
+				      tdev->core_device.vdev.kvm);
+	/* From here a bound TDI is visible to mmap through tsm_bound() */
+	scoped_guard(spinlock, &tdev->map_lock)
+		tdev->binding = false;
+	return ret;
 }
 
 static int tsm_do_unbind(struct vfio_pci_tsm_device *tdev)
@@ -285,19 +318,108 @@ static int vfio_pci_tsm_device_feature(struct vfio_device *core_vdev,
 	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
 }
 
+static struct vfio_pci_tsm_device *vma_to_tsm(struct vm_area_struct *vma)
+{
+	struct vfio_pci_core_device *vdev = vma->vm_private_data;
+
+	return container_of(vdev, struct vfio_pci_tsm_device, core_device);
+}
+
+/* A BAR VMA was duplicated (split, fork, mremap): one more mapping. */
+static void tsm_vma_open(struct vm_area_struct *vma)
+{
+	struct vfio_pci_tsm_device *tdev = vma_to_tsm(vma);
+
+	guard(spinlock)(&tdev->map_lock);
+	tdev->bar_vmas++;
+}
+
+static void tsm_vma_close(struct vm_area_struct *vma)
+{
+	struct vfio_pci_tsm_device *tdev = vma_to_tsm(vma);
+
+	guard(spinlock)(&tdev->map_lock);
+	if (!WARN_ON_ONCE(!tdev->bar_vmas))
+		tdev->bar_vmas--;
+}
+
+static vm_fault_t tsm_vma_fault(struct vm_fault *vmf)
+{
+	return core_vm_ops->fault(vmf);
+}
+
+#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
+static vm_fault_t tsm_vma_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	return core_vm_ops->huge_fault(vmf, order);
+}
+#endif
+
+static const struct vm_operations_struct tsm_vm_ops = {
+	.open = tsm_vma_open,
+	.close = tsm_vma_close,
+	.fault = tsm_vma_fault,
+#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
+	.huge_fault = tsm_vma_huge_fault,
+#endif
+};
+
+/*
+ * Makes @vma, set up by vfio_pci_core_mmap(), one counted by open/close.
+ * Refuses if the core's table has more than the fault handlers we wrap.
+ */
+static int tsm_vma_track(struct vm_area_struct *vma)
+{
+	const struct vm_operations_struct expect = {
+		.fault = vma->vm_ops->fault,
+#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
+		.huge_fault = vma->vm_ops->huge_fault,
+#endif
+	};
+
+	guard(mutex)(&core_vm_ops_lock);
+	if (!core_vm_ops) {
+		if (WARN_ON_ONCE(!expect.fault ||
+				 memcmp(&expect, vma->vm_ops, sizeof(expect))))
+			return -EINVAL;
+		core_vm_ops = vma->vm_ops;
+	} else if (WARN_ON_ONCE(vma->vm_ops != core_vm_ops)) {
+		return -EINVAL;
+	}
+	vma->vm_ops = &tsm_vm_ops;
+	return 0;
+}
+
 static int vfio_pci_tsm_mmap(struct vfio_device *core_vdev,
 			     struct vm_area_struct *vma)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 	unsigned int index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+	int ret;
+
+	if (!tee_mode || index > VFIO_PCI_BAR5_REGION_INDEX)
+		return vfio_pci_core_mmap(core_vdev, vma);
 
 	/*
 	 * Called under mmap_lock, so the device set lock (held over user
-	 * copies elsewhere) cannot be taken here: the state is read without it.
+	 * copies elsewhere) cannot be taken here. Count the mapping first,
+	 * then look: a bind that starts later sees the count and fails; one
+	 * that started earlier is seen as binding or, done, as bound.
 	 */
-	if (tee_mode && index <= VFIO_PCI_BAR5_REGION_INDEX && tsm_bound(tdev))
-		return -EBUSY;
-	return vfio_pci_core_mmap(core_vdev, vma);
+	scoped_guard(spinlock, &tdev->map_lock) {
+		if (tdev->binding)
+			return -EBUSY;
+		tdev->bar_vmas++;
+	}
+	ret = tsm_bound(tdev) ? -EBUSY : vfio_pci_core_mmap(core_vdev, vma);
+	if (!ret)
+		ret = tsm_vma_track(vma);
+	if (ret) {
+		/* No VMA results: take the count back */
+		scoped_guard(spinlock, &tdev->map_lock)
+			tdev->bar_vmas--;
+	}
+	return ret;
 }
 
 /* Config writes serialize with bind: a write checked unbound completes first. */
@@ -438,6 +560,7 @@ static int vfio_pci_tsm_init_dev(struct vfio_device *core_vdev)
 	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
 	u8 af;
 
+	spin_lock_init(&tdev->map_lock);
 	tdev->pcie_cap = pci_pcie_cap(pdev);
 	tdev->pm_cap = pdev->pm_cap;
 	af = pci_find_capability(pdev, PCI_CAP_ID_AF);

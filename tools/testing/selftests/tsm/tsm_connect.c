@@ -10,15 +10,11 @@
  */
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
-#include <linux/kvm.h>
-#include <linux/tsm_fw.h>
-
 #include "../kselftest_harness.h"
-#include "tsm_utils.h"
+#include "tsm_vmm.h"
 
 #define TSM_FW_LOG	"/tmp/tsm-fw.log"
 #define TSM_EMU_TEST	"/dev/tsm_emu_test"
@@ -27,13 +23,6 @@
 #define HOOK_BIND	1
 #define HOOK_UNBIND	2
 #define HOOK_GUEST_REQ	3
-/* tsm_fw guest ops */
-#define GUEST_GET_REPORT	1
-#define GUEST_START		2
-#define GUEST_GET_STATE		3
-/* TDISP states */
-#define TDI_CONFIG_LOCKED	1ULL
-#define TDI_RUN			2ULL
 
 struct hook_cmd {
 	uint32_t op;
@@ -83,48 +72,6 @@ static int hook_req(int fd, const char *bdf, uint32_t req_op, uint32_t scope,
 	if (read(fd, res, sizeof(*res)) < 24)
 		return rc ? rc : -EIO;
 	return rc;
-}
-
-static int vm_create(void)
-{
-	int kvm = open("/dev/kvm", O_RDWR), vm;
-
-	if (kvm < 0)
-		return -errno;
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (vm < 0)
-		vm = -errno;
-	close(kvm);
-	return vm;
-}
-
-static int tsm_emu_load(void)
-{
-	struct utsname u;
-	char cmd[512];
-
-	if (!access(TSM_FW_DEV, F_OK))
-		return 0;
-	if (uname(&u))
-		return -errno;
-	snprintf(cmd, sizeof(cmd), "insmod /lib/modules/%s/%s", u.release,
-		 TSM_EMU_KO);
-	if (system(cmd))
-		return -ENOENT;
-	return access(TSM_FW_DEV, F_OK) ? -errno : 0;
-}
-
-/* Connects, waiting (up to 20 s) for a just-started firmware's handshake. */
-static int connect_wait_fw(const char *bdf, const char *tsm)
-{
-	int ret = -ENODEV;
-
-	for (int i = 0; i < 200 && ret == -ENODEV; i++) {
-		ret = tsm_attr_write(bdf, "tsm/connect", tsm);
-		if (ret == -ENODEV)
-			tsm_msleep(100);
-	}
-	return ret;
 }
 
 /* Slab memory in kB from /proc/meminfo. */
@@ -286,7 +233,7 @@ FIXTURE_SETUP(tsm_link)
 {
 	char buf[64];
 
-	ASSERT_EQ(0, tsm_emu_load());
+	ASSERT_EQ(0, tsm_insmod_once(TSM_EMU_KO));
 	ASSERT_EQ(0, tsm_find_test_device(self->bdf, sizeof(self->bdf)));
 	ASSERT_EQ(0, tsm_find_tsm(self->tsm, sizeof(self->tsm)));
 	self->fw = 0;
@@ -334,7 +281,7 @@ TEST_F_TIMEOUT(tsm_link, connect_disconnect, 120)
 
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
 
 	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)));
 	ASSERT_STREQ(self->tsm, buf);
@@ -373,7 +320,7 @@ TEST_F_TIMEOUT(tsm_link, second_firmware_refused, 120)
 
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
 	fd = open(TSM_FW_DEV, O_RDWR);
 	ASSERT_EQ(-1, fd);
 	ASSERT_EQ(EBUSY, errno);
@@ -406,7 +353,7 @@ TEST_F_TIMEOUT(tsm_link, firmware_killed_mid_connect, 240)
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 	/* Wait for the handshake: a connect that then succeeds, undone. */
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
 	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 
 	child = fork();
@@ -431,7 +378,7 @@ TEST_F_TIMEOUT(tsm_link, firmware_killed_mid_connect, 240)
 	/* A new firmware connects again from a clean state. */
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
 	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 }
 
@@ -442,7 +389,7 @@ TEST_F_TIMEOUT(tsm_link, disconnect_without_firmware, 120)
 
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
 	tsm_fw_stop(self->fw, SIGKILL);
 	self->fw = 0;
 	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
@@ -458,7 +405,7 @@ TEST_F_TIMEOUT(tsm_link, connect_disconnect_cycles, 400)
 
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
 	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	fds0 = count_fds();
 	slab0 = slab_kb();
@@ -476,7 +423,7 @@ TEST_F_TIMEOUT(tsm_link, connect_disconnect_cycles, 400)
 /* Without a connected DSM nothing can be bound. */
 TEST_F(tsm_link, bind_needs_connect)
 {
-	int vm = vm_create(), hook;
+	int vm = tsm_vm_create(), hook;
 
 	ASSERT_GE(vm, 0);
 	hook = open(TSM_EMU_TEST, O_RDWR);
@@ -500,10 +447,10 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	ASSERT_NE(NULL, res);
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	vm = vm_create();
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
+	vm = tsm_vm_create();
 	ASSERT_GE(vm, 0);
-	vm2 = vm_create();
+	vm2 = tsm_vm_create();
 	ASSERT_GE(vm2, 0);
 	hook = open(TSM_EMU_TEST, O_RDWR);
 	ASSERT_GE(hook, 0);
@@ -516,15 +463,15 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
 	ASSERT_EQ(-EBUSY, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm2, 0, 0));
 
-	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
-	ASSERT_EQ(TDI_CONFIG_LOCKED, res->tsm_code);
-	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_GET_REPORT, 0, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
+	ASSERT_EQ((uint64_t)TSM_FW_TDI_CONFIG_LOCKED, res->tsm_code);
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_REPORT, 0, res));
 	ASSERT_GT(res->length, 16U);
 	/* START changes state: refused in the info scope. */
-	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, GUEST_START, 0, res));
-	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_START, 1, res));
-	ASSERT_EQ(0, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
-	ASSERT_EQ(TDI_RUN, res->tsm_code);
+	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, TSM_FW_GUEST_START, 0, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_START, 1, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
+	ASSERT_EQ((uint64_t)TSM_FW_TDI_RUN, res->tsm_code);
 	/* Unknown op. */
 	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, 99, 1, res));
 
@@ -532,7 +479,7 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 	/* Not bound: guest requests have no TDI. */
-	ASSERT_EQ(-ENXIO, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(-ENXIO, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
 
 	/* Bind again, then disconnect: the core unbinds first. */
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm2, 0, 0));
@@ -670,8 +617,8 @@ TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
 	ASSERT_NE(NULL, res);
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	vm = vm_create();
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
+	vm = tsm_vm_create();
 	ASSERT_GE(vm, 0);
 	hook = open(TSM_EMU_TEST, O_RDWR);
 	ASSERT_GE(hook, 0);
@@ -679,7 +626,7 @@ TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
 	tsm_fw_stop(self->fw, SIGKILL);
 	self->fw = 0;
 	/* No firmware: guest requests fail cleanly, the TDI stays bound. */
-	ASSERT_EQ(-ENODEV, hook_req(hook, self->bdf, GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(-ENODEV, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
 	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ(self->tsm, buf);
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
@@ -690,7 +637,7 @@ TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
 	/* A new firmware finds the device (still locked from before) and recovers. */
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
 	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
 	close(hook);
 	close(vm);
@@ -705,8 +652,8 @@ TEST_F_TIMEOUT(tsm_link, closing_caller_unbinds, 120)
 
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, connect_wait_fw(self->bdf, self->tsm));
-	vm = vm_create();
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
+	vm = tsm_vm_create();
 	ASSERT_GE(vm, 0);
 	hook = open(TSM_EMU_TEST, O_RDWR);
 	ASSERT_GE(hook, 0);
@@ -715,6 +662,155 @@ TEST_F_TIMEOUT(tsm_link, closing_caller_unbinds, 120)
 	close(hook);
 	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
+}
+
+/*
+ * Devices whose DSM misbehaves (tsm-dsm knobs, one device each, see
+ * harness/qemu.py TSM_DEVICES): every fault ends in a clean errno and a
+ * torn-down state, the firmware survives it, and the well-behaved test device
+ * still connects through the same firmware afterwards.
+ */
+FIXTURE(dsm_fault) {
+	char bdf[32];
+	char good[32];
+	char tsm[32];
+	pid_t fw;
+	int vm;
+	int hook;
+	struct hook_res *res;
+};
+
+FIXTURE_VARIANT(dsm_fault) {
+	const char *role;
+	int connect_errno;	/* 0: connects */
+	int bind_errno;		/* after a connect: 0 binds */
+	int run_ends_in_error;	/* START succeeds, then the TDI is in ERROR */
+};
+
+/* CHALLENGE_AUTH / KEY_EXCHANGE_RSP signatures do not verify */
+FIXTURE_VARIANT_ADD(dsm_fault, bad_signature) {
+	.role = "bad-signature", .connect_errno = EACCES,
+};
+
+/* ResponderVerifyData over the wrong transcript */
+FIXTURE_VARIANT_ADD(dsm_fault, wrong_transcript) {
+	.role = "wrong-transcript", .connect_errno = EACCES,
+};
+
+/* KEY_EXCHANGE_RSP cut in half: malformed */
+FIXTURE_VARIANT_ADD(dsm_fault, truncate_key_exchange) {
+	.role = "truncate-key-exchange", .connect_errno = EPROTO,
+};
+
+/*
+ * 8 KiB of junk after CERTIFICATE: more than QEMU's DOE takes from its SPDM
+ * socket (4.5 KiB), so the mailbox exchange itself fails (EIO from DOE)
+ */
+FIXTURE_VARIANT_ADD(dsm_fault, oversize_certificate) {
+	.role = "oversize-certificate", .connect_errno = EIO,
+};
+
+/* LOCK_INTERFACE answered with TDISP_ERROR */
+FIXTURE_VARIANT_ADD(dsm_fault, tdisp_error_lock) {
+	.role = "tdisp-error-lock", .bind_errno = EIO,
+};
+
+/* The TDI drops into ERROR right after START_INTERFACE */
+FIXTURE_VARIANT_ADD(dsm_fault, error_after_start) {
+	.role = "error-after-start", .run_ends_in_error = 1,
+};
+
+FIXTURE_SETUP(dsm_fault)
+{
+	self->fw = 0;
+	self->vm = -1;
+	self->hook = -1;
+	self->res = calloc(1, sizeof(*self->res));
+	ASSERT_NE(NULL, self->res);
+	ASSERT_EQ(0, tsm_insmod_once(TSM_EMU_KO));
+	ASSERT_EQ(0, tsm_find_device(variant->role, self->bdf,
+				     sizeof(self->bdf)))
+		TH_LOG("no device with role %s (tsm.devices=)", variant->role);
+	ASSERT_EQ(0, tsm_find_test_device(self->good, sizeof(self->good)));
+	ASSERT_EQ(0, tsm_find_tsm(self->tsm, sizeof(self->tsm)));
+	tsm_disconnect_any(self->bdf);
+	tsm_disconnect_any(self->good);
+	self->fw = tsm_fw_start(TSM_FW_LOG);
+	ASSERT_GT(self->fw, 0);
+}
+
+FIXTURE_TEARDOWN(dsm_fault)
+{
+	if (self->hook >= 0)
+		close(self->hook);
+	if (self->vm >= 0)
+		close(self->vm);
+	tsm_disconnect_any(self->bdf);
+	tsm_disconnect_any(self->good);
+	tsm_fw_stop(self->fw, SIGTERM);
+	free(self->res);
+}
+
+#define EXPECT_DSM_TDI(bdf, want) do {					\
+		char _st[64] = "";					\
+		EXPECT_EQ(0, tsm_dsm_tdi_state(bdf, _st, sizeof(_st)));	\
+		EXPECT_STREQ(want, _st);				\
+	} while (0)
+
+TEST_F_TIMEOUT(dsm_fault, clean_failure, 240)
+{
+	char buf[64];
+	int rc;
+
+	rc = tsm_connect_wait(self->bdf, self->tsm);
+	if (variant->connect_errno) {
+		ASSERT_EQ(-variant->connect_errno, rc)
+			TH_LOG("connect: %s", strerror(-rc));
+		ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/connect", buf,
+					   sizeof(buf)));
+		EXPECT_STREQ("", buf);
+		EXPECT_EQ(-ENXIO, tsm_attr_write(self->bdf, "tsm/disconnect",
+						 self->tsm));
+		goto good_device;
+	}
+	ASSERT_EQ(0, rc) TH_LOG("connect: %s", strerror(-rc));
+	self->vm = tsm_vm_create();
+	ASSERT_GE(self->vm, 0);
+	self->hook = open(TSM_EMU_TEST, O_RDWR);
+	ASSERT_GE(self->hook, 0);
+	rc = hook_do(self->hook, self->bdf, HOOK_BIND, 0x100, self->vm, 0, 0);
+	if (variant->bind_errno) {
+		ASSERT_EQ(-variant->bind_errno, rc)
+			TH_LOG("bind: %s", strerror(-rc));
+		EXPECT_EQ(0, tsm_bound(self->bdf));
+		EXPECT_DSM_TDI(self->bdf, "CONFIG_UNLOCKED");
+	} else {
+		ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+		EXPECT_DSM_TDI(self->bdf, "CONFIG_LOCKED");
+		rc = hook_req(self->hook, self->bdf, TSM_FW_GUEST_START, 1,
+			      self->res);
+		EXPECT_EQ(0, rc) TH_LOG("start: %s", strerror(-rc));
+		ASSERT_EQ(0, hook_req(self->hook, self->bdf,
+				      TSM_FW_GUEST_GET_STATE, 0, self->res));
+		EXPECT_EQ((uint64_t)(variant->run_ends_in_error ?
+				     TSM_FW_TDI_ERROR : TSM_FW_TDI_RUN),
+			  self->res->tsm_code);
+		EXPECT_DSM_TDI(self->bdf, variant->run_ends_in_error ?
+			       "ERROR" : "RUN");
+		/* STOP brings even an ERROR TDI back to CONFIG_UNLOCKED */
+		EXPECT_EQ(0, hook_do(self->hook, self->bdf, HOOK_UNBIND, 0, -1,
+				     0, 0));
+		EXPECT_EQ(0, tsm_bound(self->bdf));
+		EXPECT_DSM_TDI(self->bdf, "CONFIG_UNLOCKED");
+	}
+	/* The link itself is fine: disconnect tears it down */
+	EXPECT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
+
+good_device:
+	/* Same firmware, well-behaved device: connects and disconnects */
+	ASSERT_EQ(0, kill(self->fw, 0));
+	ASSERT_EQ(0, tsm_connect_wait(self->good, self->tsm));
+	EXPECT_EQ(0, tsm_attr_write(self->good, "tsm/disconnect", self->tsm));
 }
 
 TEST_HARNESS_MAIN

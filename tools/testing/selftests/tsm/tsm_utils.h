@@ -3,8 +3,9 @@
  * Helpers shared by the tsm selftests: find the test device, hand it to a
  * vfio-pci driver, open its vfio cdev and set up iommufd objects.
  *
- * The test device is the first PCI function with the NVMe class code (QEMU's
- * "nvme" device in the harness topology), unless TSM_TEST_BDF names one.
+ * The harness gives every test device a role (tsm.devices= on the kernel
+ * command line): "tsm0" is the test device, "tsm1" a second well-behaved one,
+ * the others each have a tsm-dsm misbehaviour knob switched on.
  */
 #ifndef __TSM_UTILS_H
 #define __TSM_UTILS_H
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,37 +73,70 @@ static inline int tsm_write_sysfs(const char *path, const char *val)
 	return n < 0 ? -errno : 0;
 }
 
-/* Finds the test device; fills @bdf ("0000:01:00.0"). */
+/*
+ * Finds the device with role @role ("tsm0", "tsm1", or a tsm-dsm misbehaviour
+ * such as "bad-signature") in "tsm.devices=BDF=ROLE,..." on the kernel command
+ * line (harness/qemu.py puts it there); fills @bdf.
+ */
+static inline int tsm_find_device(const char *role, char *bdf, size_t len)
+{
+	static char cmdline[4096];
+	char *p, *tok, *save, *eq;
+
+	if (tsm_read_sysfs("/proc/cmdline", cmdline, sizeof(cmdline)))
+		return -errno;
+	p = strstr(cmdline, "tsm.devices=");
+	if (!p)
+		return -ENODEV;
+	p += strlen("tsm.devices=");
+	p[strcspn(p, " ")] = '\0';
+	for (tok = strtok_r(p, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		eq = strchr(tok, '=');
+		if (!eq || strcmp(eq + 1, role) || (size_t)(eq - tok) >= len)
+			continue;
+		memcpy(bdf, tok, eq - tok);
+		bdf[eq - tok] = '\0';
+		return 0;
+	}
+	return -ENODEV;
+}
+
+/*
+ * Finds the test device: TSM_TEST_BDF, else role "tsm0", else the NVMe
+ * function with the lowest address; fills @bdf.
+ */
 static inline int tsm_find_test_device(char *bdf, size_t len)
 {
 	const char *env = getenv("TSM_TEST_BDF");
 	struct dirent *de;
-	char path[512], buf[64];
+	char path[512], buf[64], best[64] = "";
 	DIR *d;
 
 	if (env) {
 		snprintf(bdf, len, "%s", env);
 		return 0;
 	}
+	if (!tsm_find_device("tsm0", bdf, len))
+		return 0;
 	d = opendir("/sys/bus/pci/devices");
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(best))
 			continue;
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/class",
 			 de->d_name);
 		if (tsm_read_sysfs(path, buf, sizeof(buf)))
 			continue;
 		if (strtoul(buf, NULL, 16) == TSM_NVME_CLASS &&
-		    strlen(de->d_name) < len) {
-			memcpy(bdf, de->d_name, strlen(de->d_name) + 1);
-			closedir(d);
-			return 0;
-		}
+		    (!best[0] || strcmp(de->d_name, best) < 0))
+			strcpy(best, de->d_name);
 	}
 	closedir(d);
-	return -ENODEV;
+	if (!best[0] || strlen(best) >= len)
+		return -ENODEV;
+	strcpy(bdf, best);
+	return 0;
 }
 
 /* Binds @bdf to @drv (e.g. "vfio-pci") through driver_override. */
@@ -297,6 +332,19 @@ static inline int tsm_find_tsm(char *name, size_t len)
 	return -ENOENT;
 }
 
+/* Connects @bdf to TSM @tsm, retrying while no firmware is attached yet. */
+static inline int tsm_connect_wait(const char *bdf, const char *tsm)
+{
+	int ret = -ENODEV;
+
+	for (int i = 0; i < 200 && ret == -ENODEV; i++) {
+		ret = tsm_attr_write(bdf, "tsm/connect", tsm);
+		if (ret == -ENODEV)
+			tsm_msleep(100);
+	}
+	return ret;
+}
+
 /* Starts the software TSM firmware on /dev/tsm_fw, its output going to @log. */
 static inline pid_t tsm_fw_start(const char *log)
 {
@@ -320,12 +368,98 @@ static inline pid_t tsm_fw_start(const char *log)
 	return pid;
 }
 
+/*
+ * tsm_fw_start(), then waits (up to 20 s) until the firmware logged that its
+ * handshake with the kernel is done, so a connect finds it attached.
+ */
+static inline pid_t tsm_fw_start_ready(const char *log)
+{
+	char buf[4096];
+	off_t from;
+	pid_t pid;
+	int fd;
+
+	fd = open(log, O_RDONLY | O_CREAT, 0644);
+	if (fd < 0)
+		return -errno;
+	from = lseek(fd, 0, SEEK_END);
+	pid = tsm_fw_start(log);
+	for (int i = 0; pid > 0 && i < 200; i++) {
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
+
+		buf[n > 0 ? n : 0] = '\0';
+		if (strstr(buf, "handshake done"))
+			break;
+		tsm_msleep(100);
+	}
+	close(fd);
+	return pid;
+}
+
 static inline void tsm_fw_stop(pid_t pid, int sig)
 {
 	if (pid <= 0)
 		return;
 	kill(pid, sig);
 	waitpid(pid, NULL, 0);
+}
+
+/*
+ * The emulated DSM's own view of @bdf, from the host: harness/qemu.py answers
+ * a query line on the console with the state tsm-dsm last wrote, e.g.
+ * "spdm=established ide.stream0=active tdi=CONFIG_LOCKED". tsm-dsm writes it
+ * before its response leaves, so it is current once a request returned.
+ *
+ * Return: 0; -ETIMEDOUT if nobody answered in 10 s (not run by the harness).
+ */
+static inline int tsm_dsm_state(const char *bdf, char *buf, size_t len)
+{
+	static unsigned int seq;
+	char line[512], tag[64];
+	struct pollfd p;
+	int fd, ret = -ETIMEDOUT;
+	size_t taglen;
+	ssize_t n;
+
+	fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	taglen = snprintf(tag, sizeof(tag), "tsm-dsm-reply %d.%u ", getpid(),
+			  ++seq);
+	dprintf(fd, "### tsm-dsm-query %d.%u %s\n", getpid(), seq, bdf);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	/* The console is in canonical mode: one read, one line. */
+	while (poll(&p, 1, 10000) == 1) {
+		n = read(fd, line, sizeof(line) - 1);
+		if (n <= 0)
+			break;
+		line[n] = '\0';
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strncmp(line, tag, taglen))
+			continue;
+		snprintf(buf, len, "%s", line + taglen);
+		ret = 0;
+		break;
+	}
+	close(fd);
+	return ret;
+}
+
+/* The TDI state tsm-dsm reports for @bdf ("CONFIG_LOCKED", ...) into @buf. */
+static inline int tsm_dsm_tdi_state(const char *bdf, char *buf, size_t len)
+{
+	char all[256], *tdi;
+	int ret = tsm_dsm_state(bdf, all, sizeof(all));
+
+	if (ret)
+		return ret;
+	tdi = strstr(all, "tdi=");
+	if (!tdi)
+		return -EPROTO;
+	tdi += 4;
+	tdi[strcspn(tdi, " ")] = '\0';
+	snprintf(buf, len, "%s", tdi);
+	return 0;
 }
 
 #endif /* __TSM_UTILS_H */

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What a VMM does to assign a TEE-IO device, as helpers shared by the tsm
+ * selftests, the demo and the benchmark: load the modules, create a VM, hand
+ * the vfio cdev to KVM, bind it to iommufd and build the nest parent, vIOMMU
+ * and vDEVICE (struct tsm_vmm), then bind, unbind and forward guest requests
+ * with the new ioctls, and access config space through the vfio region.
+ */
+#ifndef __TSM_VMM_H
+#define __TSM_VMM_H
+
+#include <sys/utsname.h>
+
+#include <linux/kvm.h>
+#include <linux/pci_regs.h>
+#include <linux/tsm_fw.h>
+
+#include "tsm_utils.h"
+
+#define TSM_VFIO_KO	"kernel/drivers/vfio/pci/tsm/vfio_pci_tsm.ko"
+#define TSM_VFIO_DRV	"vfio-pci-tsm"
+
+/* Loads module @ko (path under /lib/modules/$(uname -r)) unless it is loaded. */
+static inline int tsm_insmod_once(const char *ko)
+{
+	const char *base = strrchr(ko, '/') ? strrchr(ko, '/') + 1 : ko;
+	struct utsname u;
+	char cmd[512];
+
+	if (uname(&u))
+		return -errno;
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q '^%.*s ' /proc/modules || insmod /lib/modules/%s/%s",
+		 (int)(strlen(base) - 3), base, u.release, ko);
+	return system(cmd) ? -ENOENT : 0;
+}
+
+/* Disconnects @bdf from whichever TSM it is connected to, if any. */
+static inline void tsm_disconnect_any(const char *bdf)
+{
+	char buf[64];
+
+	if (!tsm_attr_read(bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
+		tsm_attr_write(bdf, "tsm/disconnect", buf);
+}
+
+static inline int tsm_vm_create(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR), vm;
+
+	if (kvm < 0)
+		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		vm = -errno;
+	close(kvm);
+	return vm;
+}
+
+/*
+ * KVM's VFIO device (one per VM, created on first use into *@kvmdev) learns
+ * of the vfio cdev: that gives the device its kvm when it binds to iommufd.
+ */
+static inline int tsm_kvm_vfio_add(int vm, int *kvmdev, int devfd)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_FILE,
+		.attr = KVM_DEV_VFIO_FILE_ADD,
+		.addr = (uint64_t)(uintptr_t)&devfd,
+	};
+
+	if (*kvmdev < 0) {
+		if (ioctl(vm, KVM_CREATE_DEVICE, &cd))
+			return -errno;
+		*kvmdev = cd.fd;
+	}
+	if (ioctl(*kvmdev, KVM_SET_DEVICE_ATTR, &attr))
+		return -errno;
+	return 0;
+}
+
+/* The VMM stops assigning the device: KVM drops its file reference. */
+static inline int tsm_kvm_vfio_del(int kvmdev, int devfd)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_FILE,
+		.attr = KVM_DEV_VFIO_FILE_DEL,
+		.addr = (uint64_t)(uintptr_t)&devfd,
+	};
+
+	return ioctl(kvmdev, KVM_SET_DEVICE_ATTR, &attr) ? -errno : 0;
+}
+
+static inline int tsm_vfio_bind(int devfd, uint32_t vdevice_id)
+{
+	struct vfio_device_tsm_bind b = {
+		.argsz = sizeof(b), .vdevice_id = vdevice_id,
+	};
+
+	return ioctl(devfd, VFIO_DEVICE_TSM_BIND, &b) ? -errno : 0;
+}
+
+static inline int tsm_vfio_unbind(int devfd)
+{
+	struct vfio_device_tsm_unbind u = { .argsz = sizeof(u) };
+
+	return ioctl(devfd, VFIO_DEVICE_TSM_UNBIND, &u) ? -errno : 0;
+}
+
+/* IOMMU_VDEVICE_TSM_OP: @op is IOMMU_VDEVICE_TSM_BIND or _UNBIND. */
+static inline int tsm_iommufd_op(int iommufd, uint32_t op, uint32_t vdevice_id)
+{
+	struct iommu_vdevice_tsm_op o = {
+		.size = sizeof(o), .op = op, .vdevice_id = vdevice_id,
+	};
+
+	return ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &o) ? -errno : 0;
+}
+
+/*
+ * VFIO_DEVICE_TSM_GUEST_REQ: @op (TSM_FW_GUEST_*) of @type; the response in
+ * @resp (in: its size, out: its length), the TSM's result code in @code.
+ */
+static inline int tsm_guest_req(int devfd, uint32_t type, uint32_t op,
+				void *resp, uint32_t *resp_len, uint64_t *code)
+{
+	struct vfio_device_tsm_guest_req r = {
+		.argsz = sizeof(r), .type = type, .op = op,
+		.resp_uaddr = (uint64_t)(uintptr_t)resp, .resp_len = *resp_len,
+	};
+	int rc = ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, &r) ? -errno : 0;
+
+	*resp_len = r.resp_len;
+	*code = r.tsm_code;
+	return rc;
+}
+
+static inline int tsm_destroy_obj(int iommufd, uint32_t id)
+{
+	struct iommu_destroy d = { .size = sizeof(d), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &d) ? -errno : 0;
+}
+
+static inline int tsm_region_info(int devfd, uint32_t index,
+				  struct vfio_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	return ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, ri) ? -errno : 0;
+}
+
+/* Config space accesses through the vfio config region. */
+static inline int tsm_cfg_write(int devfd, uint64_t cfg_off, uint32_t pos,
+				const void *v, size_t len)
+{
+	ssize_t n = pwrite(devfd, v, len, cfg_off + pos);
+
+	return n == (ssize_t)len ? 0 : (n < 0 ? -errno : -EIO);
+}
+
+static inline int tsm_cfg_read(int devfd, uint64_t cfg_off, uint32_t pos,
+			       void *v, size_t len)
+{
+	ssize_t n = pread(devfd, v, len, cfg_off + pos);
+
+	return n == (ssize_t)len ? 0 : (n < 0 ? -errno : -EIO);
+}
+
+/* Offset of capability @id in the device's (physical) config space. */
+static inline int tsm_find_cap(const char *bdf, int id)
+{
+	unsigned char cfg[256];
+	char path[512];
+	int fd, pos, hops = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, cfg, sizeof(cfg), 0) != sizeof(cfg)) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	pos = cfg[PCI_CAPABILITY_LIST] & ~3;
+	while (pos && hops++ < 48) {
+		if (cfg[pos] == id)
+			return pos;
+		pos = cfg[pos + 1] & ~3;
+	}
+	return -ENOENT;
+}
+
+/*
+ * The emulated platform, ready: tsm_emu and vfio_pci_tsm loaded, the test
+ * device found (@bdf) and disconnected, the first TSM found (@tsm).
+ */
+static inline int tsm_platform_ready(char *bdf, size_t bdf_len, char *tsm,
+				     size_t tsm_len)
+{
+	int ret = tsm_insmod_once(TSM_EMU_KO);
+
+	if (!ret)
+		ret = tsm_insmod_once(TSM_VFIO_KO);
+	if (!ret)
+		ret = tsm_find_test_device(bdf, bdf_len);
+	if (!ret)
+		ret = tsm_find_tsm(tsm, tsm_len);
+	if (!ret)
+		tsm_disconnect_any(bdf);
+	return ret;
+}
+
+/* One assigned device of one VM, as a VMM holds it; -1/0 where not made. */
+struct tsm_vmm {
+	int vm;
+	int kvmdev;
+	int devfd;
+	int iommufd;
+	uint32_t dev_id;
+	uint32_t hwpt_id;
+	uint32_t viommu_id;
+	uint32_t vdevice_id;
+	uint64_t cfg_off;
+};
+
+static inline void tsm_vmm_init(struct tsm_vmm *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->vm = v->kvmdev = v->devfd = v->iommufd = -1;
+}
+
+/*
+ * The iommufd side of an open device: bind @v->devfd to a new iommufd, build
+ * the nest parent, an SMMUv3 vIOMMU and a vDEVICE with virtual ID @virt_id;
+ * learn where the config region is.
+ */
+static inline int tsm_vmm_iommufd(struct tsm_vmm *v, uint64_t virt_id)
+{
+	struct vfio_region_info ri;
+	int ret;
+
+	v->iommufd = open("/dev/iommu", O_RDWR);
+	if (v->iommufd < 0)
+		return -errno;
+	ret = tsm_setup_nest_parent(v->devfd, v->iommufd, &v->dev_id,
+				    &v->hwpt_id);
+	if (!ret)
+		ret = tsm_viommu_alloc(v->iommufd, IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
+				       v->dev_id, v->hwpt_id, &v->viommu_id);
+	if (!ret)
+		ret = tsm_vdevice_alloc(v->iommufd, v->viommu_id, v->dev_id,
+					virt_id, &v->vdevice_id);
+	if (!ret)
+		ret = tsm_region_info(v->devfd, VFIO_PCI_CONFIG_REGION_INDEX,
+				      &ri);
+	if (!ret)
+		v->cfg_off = ri.offset;
+	return ret;
+}
+
+/*
+ * Opens @bdf's vfio cdev as a VMM would: with @kvm, KVM_DEV_VFIO_FILE_ADD to
+ * @v->vm first (that is where the device gets its kvm), then tsm_vmm_iommufd().
+ */
+static inline int tsm_vmm_assign(struct tsm_vmm *v, const char *bdf, int kvm,
+				 uint64_t virt_id)
+{
+	int ret;
+
+	v->devfd = tsm_open_vfio_cdev(bdf);
+	if (v->devfd < 0)
+		return v->devfd;
+	if (kvm) {
+		ret = tsm_kvm_vfio_add(v->vm, &v->kvmdev, v->devfd);
+		if (ret)
+			return ret;
+	}
+	return tsm_vmm_iommufd(v, virt_id);
+}
+
+/* Closes what tsm_vmm_assign() opened, KVM's reference to the device first. */
+static inline void tsm_vmm_release(struct tsm_vmm *v)
+{
+	if (v->kvmdev >= 0 && v->devfd >= 0)
+		tsm_kvm_vfio_del(v->kvmdev, v->devfd);
+	if (v->devfd >= 0)
+		close(v->devfd);
+	if (v->kvmdev >= 0)
+		close(v->kvmdev);
+	if (v->iommufd >= 0)
+		close(v->iommufd);
+	v->devfd = v->kvmdev = v->iommufd = -1;
+}
+
+/* Starts tsm-fw and connects @bdf to TSM @tsm (waits for the firmware). */
+static inline int tsm_connect_fw(const char *bdf, const char *tsm,
+				 const char *log, pid_t *fw)
+{
+	*fw = tsm_fw_start_ready(log);
+	if (*fw <= 0)
+		return -ECHILD;
+	return tsm_connect_wait(bdf, tsm);
+}
+
+/* 1 if @bdf has a bound TDI (sysfs tsm/bound), 0 if not, -1 on error. */
+static inline int tsm_bound(const char *bdf)
+{
+	char buf[64];
+
+	if (tsm_attr_read(bdf, "tsm/bound", buf, sizeof(buf)))
+		return -1;
+	return buf[0] != '\0';
+}
+
+#endif /* __TSM_VMM_H */
