@@ -75,10 +75,19 @@ TSM_DEVICES = [
     ("error-after-start", ["--error-after", "start"]),
 ]
 
-DEVICES = []
-for _i, (_role, _) in enumerate(TSM_DEVICES):
-    DEVICES += ["-device", f"pcie-root-port,id=rp{_i},chassis={_i + 1},slot=0,addr={0x10 + _i:#x}",
-                "-device", f"nvme,serial={_role},bus=rp{_i}"]
+
+
+def device_args(ports=None):
+    """QEMU -device arguments of TSM_DEVICES; with @ports, each nvme's tsm-dsm port."""
+    args = []
+    for i, (role, _) in enumerate(TSM_DEVICES):
+        nvme = f"nvme,serial={role},bus=rp{i}"
+        if ports:
+            nvme += f",spdm_port={ports[i]}"
+        args += ["-device", f"pcie-root-port,id=rp{i},chassis={i + 1},slot=0,addr={0x10 + i:#x}",
+                 "-device", nvme]
+    return args
+
 
 # Bumped whenever probe() learns something new, so cached facts are re-probed.
 FACTS_VERSION = "3"
@@ -128,17 +137,13 @@ def extra_cmdline():
 def qemu_cmd(arch, initrd, append, ports):
     """The QEMU command line; @ports: each TSM_DEVICES entry's tsm-dsm port."""
     a = ARCH[arch]
-    devices = list(DEVICES)
-    for i, port in enumerate(ports):
-        at = devices.index(f"nvme,serial={TSM_DEVICES[i][0]},bus=rp{i}")
-        devices[at] += f",spdm_port={port}"
     build = "build-kasan" if os.environ.get("TSM_KASAN") == "1" else "build"
     kernel = os.path.join(OUT, arch, build, a["image"])
     return [qemu_bin(arch), "-L", os.path.join(PREFIX, "qemu", "usr", "share", "qemu"),
             *a["machine"], "-smp", "2", "-m", "2G",
             "-display", "none", "-audio", "none", "-nic", "none",
             "-serial", "stdio", "-monitor", "none", "-no-reboot",
-            *devices,
+            *device_args(ports),
             "-kernel", kernel, "-initrd", initrd,
             "-append", f"{a['append']} {COMMON_APPEND} {extra_cmdline()} {append}"]
 
@@ -285,7 +290,7 @@ def probe(arch, args):
     ver = subprocess.run([qemu_bin(arch), "--version"], capture_output=True, text=True,
                          env=qemu_env()).stdout.splitlines()[0]
     key = hashlib.sha256((FACTS_VERSION + ver + repr(ARCH[arch]["machine"]) +
-                          repr(DEVICES)).encode()).hexdigest()
+                          repr(device_args())).encode()).hexdigest()
     if os.path.exists(facts_path):
         with open(facts_path) as f:
             facts = json.load(f)
@@ -506,12 +511,15 @@ def cmd_run(args):
     showing = {"on": False}
 
     def echo(line):
+        # demo/bench: the harness's verdicts and that phase's output, without the DSM
+        # queries (the program prints the answers itself); --verbose: everything.
         clean = TIMESTAMP.sub("", line)
         if clean.startswith("### tsm-phase"):
             showing["on"] = clean.startswith(("### tsm-phase: demo", "### tsm-phase: bench"))
-        elif args.verbose or (args.mode != "test" and (
-                showing["on"] and not clean.startswith(("### tsm-dsm-query", "tsm-dsm-reply"))
-                or clean.startswith(("### tsm-ok", "### tsm-fail")))):
+            return
+        verdict = clean.startswith(("### tsm-ok", "### tsm-fail"))
+        query = clean.startswith(("### tsm-dsm-query", "tsm-dsm-reply"))
+        if args.verbose or (args.mode != "test" and (verdict or showing["on"] and not query)):
             print(clean, flush=True)
 
     start = time.monotonic()
