@@ -28,7 +28,7 @@ if [ ! -f "$BUILD/.config" ] || [ "$(cat "$BUILD/.tsm-config-hash" 2>/dev/null)"
 	for f in "${frags[@]}"; do
 		while IFS= read -r line; do
 			grep -qxF "$line" "$BUILD/.config" || { log "$1: config lost: $line (from $f)"; missing=1; }
-		done < <(grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' "$src/kernel/configs/$f")
+		done < <(grep -E '^CONFIG_[A-Z0-9_]+=.+$' "$src/kernel/configs/$f")
 	done
 	[ "$missing" = 0 ] || die "$1: the config fragments ask for options their dependencies do not allow"
 	echo "$cfg_hash" > "$BUILD/.tsm-config-hash"

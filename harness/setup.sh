@@ -10,9 +10,10 @@
 #    downloaded as .debs and unpacked into $TSM_CACHE/prefix.
 source "$(dirname "$0")/lib.sh"
 
+# The list is checked against what the scripts call: harness/test_programs.py.
 sys_pkgs=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
-	cpio xz-utils make patch python3 kmod gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-	qemu-efi-aarch64 seabios)
+	cpio xz-utils make patch python3 kmod rsync gcc-aarch64-linux-gnu
+	libc6-dev-arm64-cross qemu-efi-aarch64 seabios)
 sys_install() {
 	local missing=() p
 	for p in "$@"; do
