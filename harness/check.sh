@@ -3,6 +3,9 @@
 # `make check`: every test of the project, ending with "N passed, N failed".
 # Host tests first (they need no kernel), then for each arch: build, boot, test.
 # A failing stage is recorded and the next one still runs, so one run shows everything.
+# Results of the harness itself are checks (suite <arch>/check:...): check:build here,
+# check:boot when qemu.py could not run (harness/guard.sh records it if qemu.py died
+# without saying why), the others from qemu.py.
 #   harness/check.sh [arm64] [x86_64] [host]   (default: all)
 source "$(dirname "$0")/lib.sh"
 set +e
@@ -15,7 +18,7 @@ t0=$(date +%s)
 timer() { log "$1 done at +$(( $(date +%s) - t0 ))s"; }
 
 if ! bash "$TSM_ROOT/harness/setup.sh"; then
-	rec FAIL setup "harness/setup.sh failed"
+	rec FAIL check:setup "harness/setup.sh failed"
 	python3 "$TSM_ROOT/harness/summary.py" "$results"
 	exit 1
 fi
@@ -32,13 +35,14 @@ for s in "${stages[@]}"; do
 			bash "$TSM_ROOT/harness/build-kernel.sh" "$s" &&
 			bash "$TSM_ROOT/harness/build-tools.sh" "$s" &&
 			bash "$TSM_ROOT/harness/mkinitramfs.sh" "$s"; then
-			rec PASS "$s/build" "kernel, modules and guest userspace"
+			rec PASS "$s/check:build" "kernel, modules and guest userspace"
 			timer "$s build"
-			python3 "$TSM_ROOT/harness/qemu.py" run --arch "$s" --mode test \
+			bash "$TSM_ROOT/harness/guard.sh" "$results" "$s/check:boot" qemu.py \
+				python3 "$TSM_ROOT/harness/qemu.py" run --arch "$s" --mode test \
 				--results "$results" --timeout "${TSM_TIMEOUT:-600}"
 			timer "$s boot"
 		else
-			rec FAIL "$s/build" "kernel, modules or guest userspace failed to build"
+			rec FAIL "$s/check:build" "kernel, modules or guest userspace failed to build"
 		fi
 		;;
 	*) die "unknown stage $s" ;;

@@ -11,10 +11,26 @@ Every boot has one tsm-dsm (the emulated device security manager) per test devic
 (TSM_DEVICES), each listening on a loopback port that its nvme reaches through
 spdm_port; the guest asks for a DSM's TDISP state over the console (boot()).
 
-The judge is strict: a kernel panic, oops, BUG, WARN, lockdep or KASAN report, a hang
-(timeout), a phase that never reported, or any "not ok" fails the run, and the console
-tail is printed. Results are written one per line as "PASS|FAIL|SKIP <suite> <name>"
-for harness/summary.py.
+Results are written one per line as "PASS|FAIL|SKIP <suite> <name>[ # reason]" for
+harness/summary.py. A suite with a "check:" component is a check of the run, not a test
+case. What fails a run:
+  - check:boot       qemu.py could not boot or run at all (probe failure, missing QEMU or
+                     tsm-dsm, a Python exception, QEMU exiting non-zero): every early exit
+                     writes this line and exits non-zero;
+  - check:probe      a kernel problem (below) or a "### tsm-fail" in the probe boot;
+  - check:kernel     a console line matching PROBLEMS: panic, oops, BUG, WARNING (every
+                     lockdep report header), soft/hard lockup, hung task, RCU stall,
+                     KASAN/UBSAN (no `make check` kernel has them; TSM_KASAN=1 builds
+                     a KASAN one);
+  - check:harness    a "### tsm-fail" marker of the guest init, a timeout, or a guest that
+                     ended before "### tsm-done";
+  - check:dsm        a tsm-dsm that exited before it was stopped, did not die of the
+                     SIGTERM it was sent, or logged a Rust panic;
+  - check:inventory  an expected selftest phase or KUnit suite that never appeared
+                     (expected(): TEST_GEN_PROGS and the KUnit suites of the sources);
+  - in a phase: any "not ok", a TAP/KTAP plan 1..N with another number of results at its
+    level, no results, a non-zero exit status, or no exit status at all.
+The console tail is printed when anything failed.
 """
 import argparse
 import base64
@@ -22,12 +38,15 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import iort  # noqa: E402
 
@@ -94,24 +113,45 @@ FACTS_VERSION = "3"
 
 COMMON_APPEND = "panic=-1 oops=panic rdinit=/init loglevel=5"
 
-# Console patterns that fail a run whatever the tests said.
+
+class Abort(Exception):
+    """A run that cannot go on; main() records it as "FAIL <arch>/check:boot <reason>"."""
+
+
+# Console patterns that fail a run whatever the tests said, matched after the timestamp
+# is stripped. A line counts once, as the first kind that matches, so the specific kinds
+# come before the generic "bug" and "warn".
 PROBLEMS = [
     ("panic", re.compile(r"Kernel panic - not syncing")),
     ("oops", re.compile(r"\bOops\b|Unable to handle kernel|general protection fault")),
-    ("bug", re.compile(r"\bBUG: |kernel BUG at")),
-    ("warn", re.compile(r"WARNING: CPU: \d+ PID: |------------\[ cut here \]------------")),
+    # The report headers of kernel/locking/lockdep.c; most of them start "WARNING: ", which
+    # "warn" would catch anyway, but naming them keeps the kind right.
     ("lockdep", re.compile(r"possible circular locking|possible recursive locking|"
-                           r"inconsistent lock state|DEBUG_LOCKS_WARN_ON|"
-                           r"suspicious RCU usage|lock held when returning")),
-    ("kasan", re.compile(r"KASAN: |UBSAN: ")),
-    ("hung", re.compile(r"INFO: task .* blocked for more than|rcu: INFO: rcu_\w+ "
-                        r"(self-)?detected stall")),
+                           r"inconsistent lock state|-safe -> \S+-unsafe lock order|"
+                           r"possible irq lock inversion|bad unlock balance|"
+                           r"held lock freed|Nested lock was not taken|"
+                           r"bad contention detected|chain_key collision|"
+                           r"still has locks held|lock held when returning|"
+                           r"suspicious RCU usage|DEBUG_LOCKS_WARN_ON|"
+                           r"trying to register non-static key|Invalid wait context")),
     ("rust-panic", re.compile(r"rust_kernel: panicked|panicked at ")),
+    ("kasan", re.compile(r"KASAN: |UBSAN: ")),
+    # CONFIG_SOFTLOCKUP_DETECTOR, CONFIG_DETECT_HUNG_TASK (kernel/configs/
+    # tsm-vfio-debug.config: 60 s), the hard-lockup detector where the arch has one.
+    ("softlockup", re.compile(r"BUG: soft lockup")),
+    ("hardlockup", re.compile(r"hard LOCKUP")),
+    ("hung", re.compile(r"INFO: task .+:\d+ blocked for more than \d+ seconds|"
+                        r"rcu: INFO: rcu_\w+ (self-)?detected stall")),
+    ("bug", re.compile(r"\bBUG: |kernel BUG at")),
+    ("warn", re.compile(r"^\s*WARNING: |------------\[ cut here \]------------")),
 ]
 
-TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
 ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]")
 RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? ?(.*?)\s*$")
+PLAN = re.compile(r"^(\s*)1\.\.(\d+)\s*(?:#.*)?$")
+HEADER = re.compile(r"^(\s*)K?TAP version \d+\s*$")
+SUBTEST = re.compile(r"^(\s*)# Subtest: (\S+)")
 MARK = re.compile(r"^### tsm-(\w[\w-]*):? ?(.*)$")
 
 
@@ -159,7 +199,8 @@ DSM_QUERY = re.compile(r"### tsm-dsm-query (\S+) (\S+)")
 
 
 def boot(cmd, timeout, log_path, echo=None, answer=None):
-    """Runs QEMU, returns (console lines, timed_out). echo(line) sees lines live.
+    """Runs QEMU, returns (console lines, timed_out, QEMU's exit status or None if it
+    was killed at the timeout). echo(line) sees lines live.
 
     A guest line "### tsm-dsm-query TAG BDF" is answered on the guest's console input
     with "tsm-dsm-reply TAG " + answer(BDF) (tools/testing/selftests/tsm/tsm_utils.h).
@@ -213,42 +254,131 @@ def boot(cmd, timeout, log_path, echo=None, answer=None):
             proc.stdin.close()
         except OSError:
             pass
-    return lines, timed_out
+        proc.stdout.close()
+    return lines, timed_out, None if timed_out else proc.returncode
+
+
+def kernel_problems(lines):
+    """[(kind, console line number, line)] of the PROBLEMS in @lines, each line once.
+
+    The console shows a report once live and once in the phase's dmesg dump; both are
+    the same line once the timestamp is stripped.
+    """
+    problems = []
+    seen = set()
+    for n, raw in enumerate(lines):
+        line = TIMESTAMP.sub("", raw)
+        for kind, pat in PROBLEMS:
+            if pat.search(line):
+                if line.strip() not in seen:
+                    seen.add(line.strip())
+                    problems.append((kind, n, line))
+                break
+    return problems
+
+
+class Plans:
+    """Compares every TAP/KTAP plan "1..N" with the results at its nesting level.
+
+    A block is opened at an indentation by a "TAP/KTAP version" header, a "# Subtest:"
+    line or a plan, and closed by a less indented result (its parent's), a new header at
+    its indentation, or the end of the phase. A block with a plan must hold exactly N
+    results; one without (KUnit parameterized tests, module suites' top level) has
+    nothing to compare. close() returns the messages of the blocks that did not match.
+    """
+
+    def __init__(self):
+        self.blocks = {}  # indent -> [plan or None, results, subtest name or None]
+        self.bad = []
+
+    def _close(self, indent):
+        """Closes the blocks at @indent and deeper."""
+        for d in sorted((d for d in self.blocks if d >= indent), reverse=True):
+            plan, count, name = self.blocks.pop(d)
+            if plan is not None and plan != count:
+                of = f" of {name}" if name else ""
+                self.bad.append(f"plan 1..{plan}{of}: {count} results")
+
+    def line(self, line):
+        m = HEADER.match(line)
+        if m:
+            self._close(len(m.group(1)))
+            self.blocks[len(m.group(1))] = [None, 0, None]
+            return
+        m = SUBTEST.match(line)
+        if m:
+            d, b = len(m.group(1)), self.blocks.get(len(m.group(1)))
+            if b and b[:3] == [None, 0, None]:
+                b[2] = m.group(2)
+            else:
+                self._close(d)
+                self.blocks[d] = [None, 0, m.group(2)]
+            return
+        m = PLAN.match(line)
+        if m:
+            d, b = len(m.group(1)), self.blocks.get(len(m.group(1)))
+            self._close(d + 1)
+            if b and b[0] is None and b[1] == 0:
+                b[0] = int(m.group(2))
+            else:
+                self._close(d)
+                self.blocks[d] = [int(m.group(2)), 0, None]
+            return
+        m = RESULT.match(line)
+        if m:
+            d = len(m.group(1))
+            self._close(d + 1)
+            self.blocks.setdefault(d, [None, 0, None])[1] += 1
+
+    def close(self):
+        self._close(0)
+        bad, self.bad = self.bad, []
+        return bad
 
 
 def judge(lines, arch):
-    """Turns a console into (results, problems, done)."""
+    """Turns a console into (results, problems, done).
+
+    results: (verdict, suite, name) of every TAP/KTAP leaf result (a skip keeps its
+    reason as "name # reason"), of the guest init's "### tsm-ok/fail" markers
+    (<arch>/check:harness), and a FAIL in a phase for each plan that does not match its
+    results, a phase with an exit status but no results, or a non-zero exit status;
+    problems: kernel_problems(); done: the guest reported "### tsm-done".
+    """
     results = []
-    problems = []
     phase = f"{arch}/kunit-boot"
     prev_indent = {}
     exit_codes = {}
     counted = {}
     done = False
-    seen = set()
-    for n, raw in enumerate(lines):
+    plans = Plans()
+
+    def end_blocks():
+        for msg in plans.close():
+            results.append(("FAIL", phase, msg))
+
+    for raw in lines:
         line = TIMESTAMP.sub("", raw)
-        for kind, pat in PROBLEMS:
-            # The console shows a report once live and once in the phase's dmesg dump.
-            if pat.search(line) and (kind, line.strip()) not in seen:
-                seen.add((kind, line.strip()))
-                problems.append((kind, n, line))
         m = MARK.match(line.strip())
         if m:
             what, arg = m.group(1), m.group(2)
             if what == "phase":
+                end_blocks()
                 phase = f"{arch}/{arg.replace(' ', ':')}"
                 prev_indent = {}
             elif what == "ok":
-                results.append(("PASS", f"{arch}/harness", arg))
+                results.append(("PASS", f"{arch}/check:harness", arg))
             elif what == "fail":
-                results.append(("FAIL", f"{arch}/harness", arg))
+                results.append(("FAIL", f"{arch}/check:harness", arg))
             elif what == "exit":
+                end_blocks()
                 name, _, code = arg.rpartition(" ")
                 exit_codes[phase] = code
             elif what == "done":
+                end_blocks()
                 done = True
             continue
+        plans.line(line)
         m = RESULT.match(line)
         if not m:
             continue
@@ -260,14 +390,18 @@ def judge(lines, arch):
             continue
         name, _, directive = desc.partition("#")
         name = name.strip()
-        skip = directive.strip().upper().startswith("SKIP")
+        directive = directive.strip()
+        skip = directive.upper().startswith("SKIP")
         verdict = "SKIP" if skip else ("PASS" if status == "ok" else "FAIL")
+        if skip and directive[4:].strip():
+            name = f"{name} # {directive[4:].strip()}"
         if phase.endswith("/kernel-log") and verdict != "FAIL":
             # KUnit suites of a module a test re-loaded ran already in kunit-modules;
             # count them once, but never hide a failure.
             continue
         results.append((verdict, phase, name))
         counted[phase] = counted.get(phase, 0) + 1
+    end_blocks()
     for ph, code in exit_codes.items():
         if counted.get(ph, 0) == 0 and ph.endswith("/bench"):
             # The benchmark reports numbers, not test results: it only has to finish.
@@ -276,19 +410,278 @@ def judge(lines, arch):
             results.append(("FAIL", ph, f"no test results (exit {code})"))
         elif code != "0" and not any(r[0] == "FAIL" and r[1] == ph for r in results):
             results.append(("FAIL", ph, f"exit status {code}"))
-    return results, problems, done
+    return results, kernel_problems(lines), done
 
 
-def probe(arch, args):
+SELFTESTS_MAKEFILE = "tools/testing/selftests/tsm/Makefile"
+KUNIT_DIRS = ("drivers", "samples", "rust/kernel")
+
+
+def selftest_programs(root=REPO):
+    """TEST_GEN_PROGS of the tsm selftests' Makefile: the binaries init must run.
+
+    (TEST_GEN_PROGS_EXTENDED, the demo and the benchmark, are not tests.) Assignments
+    (:=, =, +=) are followed in order; make conditionals are not evaluated.
+    """
+    with open(os.path.join(root, SELFTESTS_MAKEFILE)) as f:
+        text = f.read().replace("\\\n", " ")
+    progs = []
+    for ln in text.splitlines():
+        m = re.match(r"\s*TEST_GEN_PROGS\s*(:=|\+=|\?=|=)(.*)$", ln)
+        if m:
+            words = m.group(2).split("#", 1)[0].split()
+            progs = progs + words if m.group(1) == "+=" else words
+    if not progs:
+        raise ValueError(f"no TEST_GEN_PROGS in {SELFTESTS_MAKEFILE}")
+    return progs
+
+
+def kernel_config(arch, root=REPO):
+    """{CONFIG_X: value} of the fragments harness/build-kernel.sh merges for @arch.
+
+    build-kernel.sh fails unless every "CONFIG_X=v" of them survives olddefconfig, so
+    each is in the built .config; an option they do not name counts as off (tinyconfig).
+    """
+    frags = ["tsm-vfio.config", "tsm-vfio-debug.config", f"tsm-vfio-{arch}.config"]
+    if os.environ.get("TSM_KASAN") == "1":
+        frags.append("tsm-vfio-kasan.config")
+    config = {}
+    for frag in frags:
+        with open(os.path.join(root, "kernel", "configs", frag)) as f:
+            for ln in f:
+                m = re.match(r"(CONFIG_\w+)=(\S+)", ln) or re.match(
+                    r"# (CONFIG_\w+) is not set", ln)
+                if m:
+                    config[m.group(1)] = m.group(2) if m.lastindex == 2 else "n"
+    return config
+
+
+def cfg_true(expr, config):
+    """Evaluates a Rust cfg predicate against @config: CONFIG_X (y or m), CONFIG_X="v",
+    all(), any(), not(); anything else (test, doc, ...) is false in a kernel build."""
+    toks = re.findall(r'\w+\s*=\s*"[^"]*"|\w+|[(),]', expr)
+    pos = 0
+
+    def one():
+        nonlocal pos
+        tok = toks[pos]
+        pos += 1
+        if tok in ("all", "any", "not") and pos < len(toks) and toks[pos] == "(":
+            pos += 1
+            vals = []
+            while toks[pos] != ")":
+                vals.append(one())
+                if toks[pos] == ",":
+                    pos += 1
+            pos += 1
+            return all(vals) if tok == "all" else any(vals) if tok == "any" else not vals[0]
+        key, _, val = tok.partition("=")
+        key, val = key.strip(), val.strip().strip('"')
+        if not key.startswith("CONFIG_"):
+            return False
+        return config.get(key) == val if val else config.get(key) in ("y", "m")
+
+    return one()
+
+
+def _attr_cfgs(src, i):
+    """The cfg predicates of the attributes right above line @i of @src (comments and
+    other attributes in between are skipped)."""
+    cfgs = []
+    for ln in reversed(src[:i]):
+        s = ln.strip()
+        if not s.startswith(("#[", "//")):
+            break
+        m = re.match(r"#\[cfg\((.*)\)\]$", s)
+        if m:
+            cfgs.append(m.group(1))
+    return cfgs
+
+
+def _rust_gates(path, depth=0):
+    """(cfg predicates that gate Rust file @path, its crate root's path).
+
+    The gates are the file's own #![cfg(...)] and, up the module tree, the #[cfg(...)]
+    on each `mod NAME;` that includes it: the parent is a file of the same directory
+    (a crate root or mod.rs) or DIR.rs beside the directory, as rustc resolves them.
+    """
+    with open(path) as f:
+        src = f.read().splitlines()
+    gates = [m.group(1) for ln in src for m in [re.match(r"\s*#!\[cfg\((.*)\)\]", ln)] if m]
+    d, stem = os.path.split(path)
+    stem = stem[:-3]
+    parents = [os.path.join(d, n) for n in sorted(os.listdir(d))
+               if n.endswith(".rs") and n != stem + ".rs"]
+    parents.append(d + ".rs")
+    decl = re.compile(rf"\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+{re.escape(stem)}\s*;")
+    for parent in parents if depth < 8 else []:
+        if not os.path.isfile(parent):
+            continue
+        with open(parent) as f:
+            psrc = f.read().splitlines()
+        for i, ln in enumerate(psrc):
+            if decl.match(ln):
+                pgates, root = _rust_gates(parent, depth + 1)
+                return gates + _attr_cfgs(psrc, i) + pgates, root
+    return gates, path
+
+
+def _make_gates(directory, obj):
+    """The CONFIG symbols the kbuild Makefile of @directory builds @obj ("x.o") under:
+    obj-$(CONFIG_X) += obj.o, or a composite object naming it (M-y/M-objs/
+    M-$(CONFIG_Y)) that is itself built so. None if no Makefile names it."""
+    path = os.path.join(directory, "Makefile")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        text = f.read().replace("\\\n", " ")
+    direct, parts = {}, {}
+    for ln in text.splitlines():
+        m = re.match(r"\s*(\w+)-(\$\((CONFIG_\w+)\)|y|objs)\s*[:+]?=(.*)$", ln)
+        if not m:
+            continue
+        for word in m.group(4).split("#", 1)[0].split():
+            if m.group(1) == "obj":
+                direct[word] = [m.group(3)] if m.group(3) else []
+            else:
+                parts[word] = (f"{m.group(1)}.o", [m.group(3)] if m.group(3) else [])
+    if obj in direct:
+        return direct[obj]
+    if obj in parts and parts[obj][0] != obj:
+        outer = _make_gates(directory, parts[obj][0])
+        return None if outer is None else parts[obj][1] + outer
+    return None
+
+
+def kunit_suites(arch, root=REPO):
+    """The KUnit suites the test kernel of @arch must run, from the overlay's sources.
+
+    A suite is `#[kunit_tests(NAME)]` (Rust) or `kunit_test_suite(s)(VAR)` with VAR's
+    `.name = "NAME"` (C) in a file under KUNIT_DIRS. It is expected when the file is
+    built for @arch: every cfg gate of it (the #[cfg] above the attribute, and up the
+    module tree, _rust_gates()) holds, and the Makefile rule that builds its object
+    (for Rust, the crate root's) is enabled in kernel_config(). A file whose directory
+    has no Makefile (rust/kernel/: built into the kernel) or that its Makefile does not
+    name counts as built, so a derivation gap expects too much, never too little.
+    #if blocks in C files are not evaluated. Where the suite runs (at boot or at module
+    load) is not derived: check_inventory() accepts either.
+    """
+    config = kernel_config(arch, root)
+    on = lambda syms: all(config.get(s) in ("y", "m") for s in syms)  # noqa: E731
+    suites = []
+    for top in KUNIT_DIRS:
+        for d, _, files in sorted(os.walk(os.path.join(root, top))):
+            for n in sorted(files):
+                path = os.path.join(d, n)
+                if n.endswith(".rs"):
+                    with open(path) as f:
+                        src = f.read().splitlines()
+                    found = [(i, m.group(1)) for i, ln in enumerate(src)
+                             for m in [re.match(r"\s*#\[kunit_tests\((\w+)\)\]", ln)] if m]
+                    if not found:
+                        continue
+                    gates, crate = _rust_gates(path)
+                    make = _make_gates(os.path.dirname(crate),
+                                       os.path.basename(crate)[:-3] + ".o")
+                    if not on(make or []) or not all(cfg_true(g, config) for g in gates):
+                        continue
+                    suites += [name for i, name in found
+                               if all(cfg_true(g, config) for g in _attr_cfgs(src, i))]
+                elif n.endswith(".c"):
+                    with open(path) as f:
+                        text = f.read()
+                    names = []
+                    for m in re.finditer(r"\bkunit_test_suites?\s*\(([^)]*)\)", text):
+                        for var in re.findall(r"&?\s*(\w+)", m.group(1)):
+                            s = re.search(rf"\bstruct\s+kunit_suite\s+{var}\s*=\s*\{{"
+                                          rf"[^}}]*?\.name\s*=\s*\"([^\"]+)\"", text)
+                            if s:
+                                names.append(s.group(1))
+                    make = _make_gates(d, n[:-2] + ".o")
+                    if names and on(make or []):
+                        suites += names
+    return suites
+
+
+def expected(arch, mode, root=REPO):
+    """What a run of @mode must show: {"phases": [...], "kunit": [...]}.
+
+    test: one "selftest NAME" phase per selftest_programs() and every kunit_suites();
+    demo/bench: only that phase (init runs nothing else that reports).
+    """
+    if mode != "test":
+        return {"phases": [mode], "kunit": []}
+    return {"phases": [f"selftest {p}" for p in selftest_programs(root)],
+            "kunit": kunit_suites(arch, root)}
+
+
+def check_inventory(lines, arch, expect):
+    """Results for what must have run (@expect, from expected()).
+
+    An expected phase that never started, or a KUnit suite whose "# Subtest: NAME" is in
+    neither kunit-boot nor kunit-modules, is a FAIL <arch>/check:inventory; a phase that
+    started but never reported its exit status is a FAIL in that phase.
+    """
+    phases, exits, suites = set(), set(), set()
+    phase = "kunit-boot"
+    for raw in lines:
+        line = TIMESTAMP.sub("", raw)
+        m = MARK.match(line.strip())
+        if m:
+            if m.group(1) == "phase":
+                phase = m.group(2)
+                phases.add(phase)
+            elif m.group(1) == "exit":
+                exits.add(phase)
+            continue
+        m = SUBTEST.match(line)
+        if m and phase in ("kunit-boot", "kunit-modules"):
+            suites.add(m.group(2))
+    results = []
+    inv = f"{arch}/check:inventory"
+    for ph in expect["phases"]:
+        if ph not in phases:
+            results.append(("FAIL", inv, f"{ph} never ran"))
+        elif ph not in exits:
+            results.append(("FAIL", f"{arch}/{ph.replace(' ', ':')}",
+                             "never reported its exit status"))
+    for s in expect["kunit"]:
+        if s not in suites:
+            results.append(("FAIL", inv, f"KUnit suite {s} never ran"))
+    if not any(r[1] == inv for r in results):
+        results.append(("PASS", inv, f"{len(expect['phases'])} phases and "
+                                     f"{len(expect['kunit'])} KUnit suites ran"))
+    return results
+
+
+def show_problems(lines, problems, n=3):
+    """Prints the console around the first @n kernel problems."""
+    for kind, at, _ in problems[:n]:
+        print(f"----- {kind} at console line {at} -----", file=sys.stderr)
+        for ln in lines[max(0, at - 5):at + 25]:
+            print(ln, file=sys.stderr)
+
+
+def probe(arch, args, results):
     """Facts about the QEMU we run, from one boot per QEMU version and topology (cached).
 
-    Returns {"bars": [(bdf, index, start, end, flags)], "iort": path or None}. On arm64
-    the firmware's IORT is read and the CANWBS-patched copy written (see iort.py).
+    Returns {"bars": [(bdf, index, start, end, flags)], "iort": path or None, ...}. On
+    arm64 the firmware's IORT is read and the CANWBS-patched copy written (see iort.py).
+    The probe boot's console is judged like a test boot's: its kernel problems, "###
+    tsm-fail" markers and a non-zero QEMU exit are FAIL <arch>/check:probe in @results,
+    its DSMs' health goes there too (Dsms), and facts from such a boot are not cached, so
+    the next run probes again. Raises Abort when the facts cannot be had.
     """
     out = os.path.join(OUT, arch)
     facts_path = os.path.join(out, "facts.json")
-    ver = subprocess.run([qemu_bin(arch), "--version"], capture_output=True, text=True,
-                         env=qemu_env()).stdout.splitlines()[0]
+    exe = qemu_bin(arch)
+    if not os.path.exists(exe):
+        raise Abort(f"no {exe}: run harness/setup.sh")
+    r = subprocess.run([exe, "--version"], capture_output=True, text=True, env=qemu_env())
+    if r.returncode or not r.stdout.strip():
+        raise Abort(f"{exe} --version failed (status {r.returncode}): "
+                    f"{(r.stderr.strip().splitlines() or [''])[-1]}")
+    ver = r.stdout.splitlines()[0]
     key = hashlib.sha256((FACTS_VERSION + ver + repr(ARCH[arch]["machine"]) +
                           repr(device_args())).encode()).hexdigest()
     if os.path.exists(facts_path):
@@ -297,13 +690,26 @@ def probe(arch, args):
         if facts.get("key") == key:
             return facts
     print(f"[tsm] {arch}: probing {ver}", file=sys.stderr)
-    with Dsms(arch, [[] for _ in TSM_DEVICES]) as ports:
+    dsms = Dsms(arch, [[] for _ in TSM_DEVICES], results, " (probe boot)")
+    with dsms as ports:
         cmd = qemu_cmd(arch, os.path.join(out, "main.cpio.gz"), "tsm.mode=probe", ports)
-        lines, timed_out = boot(cmd, args.timeout, os.path.join(out, "probe.log"))
+        lines, timed_out, status = boot(cmd, args.timeout, os.path.join(out, "probe.log"))
     text = [TIMESTAMP.sub("", ln).strip() for ln in lines]
+    bad = []
+    for kind, _, line in kernel_problems(lines):
+        bad.append(f"{kind}: {line.strip()[:120]}")
+    bad += [ln.split(":", 1)[1].strip() for ln in text if ln.startswith("### tsm-fail")]
+    if status:
+        bad.append(f"QEMU exited with status {status}")
+    for why in bad:
+        results.append(("FAIL", f"{arch}/check:probe", why))
+    show_problems(lines, kernel_problems(lines))
     if "### tsm-done" not in text:
         tail(lines)
-        sys.exit(f"[tsm] {arch}: the probe boot failed{' (timeout)' if timed_out else ''}")
+        raise Abort("the probe boot " + (f"timed out after {args.timeout}s" if timed_out
+                                          else "ended before reporting done"))
+    if not bad:
+        results.append(("PASS", f"{arch}/check:probe", "probe boot clean"))
     facts = {"key": key, "qemu": ver, "iort": None, "bars": []}
     for ln in text:
         m = re.match(r"### tsm-fact: bar (\S+) (\d+) (0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+)",
@@ -317,14 +723,14 @@ def probe(arch, args):
             end = text.index("### tsm-iort-end")
         except ValueError:
             tail(lines)
-            sys.exit(f"[tsm] {arch}: the probe boot did not print the IORT")
+            raise Abort("the probe boot did not print the IORT") from None
         table = base64.b64decode("".join(text[begin + 1:end]))
         with open(os.path.join(out, "iort.orig"), "wb") as f:
             f.write(table)
         try:
             new = iort.patch(table)
         except iort.IortError as e:
-            sys.exit(f"[tsm] {arch}: cannot patch QEMU's IORT: {e}")
+            raise Abort(f"cannot patch QEMU's IORT: {e}") from None
         facts["iort"] = os.path.join(out, "iort.aml")
         with open(facts["iort"], "wb") as f:
             f.write(new)
@@ -332,17 +738,22 @@ def probe(arch, args):
               f"{iort.root_complex_flags(new)}", file=sys.stderr)
     facts["devices"] = sorted({b[0] for b in facts["bars"]})
     if len(facts["devices"]) != len(TSM_DEVICES):
-        sys.exit(f"[tsm] {arch}: the probe boot found {len(facts['devices'])} test devices, "
-                 f"not {len(TSM_DEVICES)}")
+        tail(lines)
+        raise Abort(f"the probe boot found {len(facts['devices'])} test devices, "
+                    f"not {len(TSM_DEVICES)}")
     try:
         begin = next(i for i, ln in enumerate(text) if ln.startswith("### tsm-config-begin"))
         end = text.index("### tsm-config-end", begin)
     except (StopIteration, ValueError):
         tail(lines)
-        sys.exit(f"[tsm] {arch}: the probe boot did not print the test device's config space")
+        raise Abort("the probe boot did not print the test device's config space") from None
     facts["msix"] = msix_layout(base64.b64decode("".join(text[begin + 1:end])))
-    with open(facts_path, "w") as f:
-        json.dump(facts, f, indent=1)
+    if bad or dsms.failed:
+        print(f"[tsm] {arch}: the probe boot had problems; its facts are not cached",
+              file=sys.stderr)
+    else:
+        with open(facts_path, "w") as f:
+            json.dump(facts, f, indent=1)
     return facts
 
 
@@ -413,24 +824,36 @@ class Dsms:
     start without it). Logs and TDISP state files are kept beside the console log.
     @args: the tsm-dsm arguments describing each device (dsm_args()); the device's
     misbehaviour knob is added here.
+
+    Leaving checks each DSM's health into @results (a list, or None): tsm-dsm serves
+    connections until it is killed (tools/tsm/dsm/src/main.rs has no signal handler), so
+    one that exited before the harness sent SIGTERM, did not then die of it, or logged a
+    Rust panic ("panicked at") is a FAIL <arch>/check:dsm <role>@when; a DSM that died
+    while serving would otherwise look, in the guest, like the EIO or timeout a fault
+    device is expected to cause. @exe: the tsm-dsm to run (tests pass a fake).
     """
 
-    def __init__(self, arch, args):
+    TERM_TIMEOUT = 5
+
+    def __init__(self, arch, args, results=None, when="", exe=None):
         self.arch = arch
         self.args = args
+        self.results = results
+        self.when = when
+        self.exe = exe or os.path.join(CACHE, "tools-target", "release", "tsm-dsm")
         self.procs = []
         self.logs = []
+        self.failed = False
 
     def __enter__(self):
-        exe = os.path.join(CACHE, "tools-target", "release", "tsm-dsm")
-        if not os.path.exists(exe):
-            sys.exit(f"[tsm] no {exe}: run harness/build-tools.sh")
+        if not os.path.exists(self.exe):
+            raise Abort(f"no {self.exe}: run harness/build-tools.sh")
         ports = []
         for i, (role, knobs) in enumerate(TSM_DEVICES):
             log_path, state = dsm_files(self.arch, i)
             log = open(log_path, "w")
             self.logs.append(log)
-            cmd = [exe, "--port", "0", "--identity", os.path.join(CACHE, "dsm-identity"),
+            cmd = [self.exe, "--port", "0", "--identity", os.path.join(CACHE, "dsm-identity"),
                    "--state-file", state, *self.args[i], *knobs]
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=log, text=True,
@@ -439,24 +862,77 @@ class Dsms:
             line = proc.stdout.readline()
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
             if not m:
+                try:
+                    proc.wait(timeout=1)  # its exit status, if it is dying anyway
+                except subprocess.TimeoutExpired:
+                    pass
                 self.__exit__(None, None, None)
-                sys.exit(f"[tsm] tsm-dsm ({role}) did not start: {line!r} (log: {log_path})")
+                raise Abort(f"tsm-dsm ({role}) did not start: {line.strip()!r} "
+                            f"(log: {log_path})")
             ports.append(int(m.group(1)))
         return ports
 
     def __exit__(self, *exc):
-        for proc in self.procs:
-            if proc.poll() is None:
+        early = [proc.poll() for proc in self.procs]
+        for proc, rc in zip(self.procs, early):
+            if rc is None:
                 proc.terminate()
+        hung = []
         for proc in self.procs:
             try:
-                proc.wait(timeout=5)
+                proc.wait(timeout=self.TERM_TIMEOUT)
+                hung.append(False)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+                hung.append(True)
+            proc.stdout.close()
         for log in self.logs:
             log.close()
+        verdicts = self.health(early, hung)
+        self.failed = any(v[0] == "FAIL" for v in verdicts)
+        if self.results is not None:
+            self.results += verdicts
         return False
+
+    def health(self, early, hung):
+        """The check:dsm results: @early[i] is tsm-dsm i's exit status if it had exited
+        before SIGTERM (else None), @hung[i] whether it outlived SIGTERM by TERM_TIMEOUT."""
+        suite = f"{self.arch}/check:dsm"
+        out = []
+        for i, proc in enumerate(self.procs):
+            role = TSM_DEVICES[i][0]
+            log_path = dsm_files(self.arch, i)[0]
+            why = []
+            if early[i] is not None:
+                why.append(f"exited ({exit_text(early[i])}) before the harness stopped it")
+            elif hung[i]:
+                why.append(f"still running {self.TERM_TIMEOUT}s after SIGTERM (killed)")
+            elif proc.returncode != -signal.SIGTERM:
+                why.append(f"exited ({exit_text(proc.returncode)}) on SIGTERM, "
+                           "not killed by it")
+            try:
+                with open(log_path, errors="replace") as f:
+                    panic = next((ln.strip() for ln in f if "panicked at" in ln), None)
+            except OSError:
+                panic = None
+            if panic:
+                why.append(f"panicked: {panic[:120]}")
+            out += [("FAIL", suite, f"{role}{self.when}: {w} (log: {log_path})") for w in why]
+        if not out:
+            out.append(("PASS", suite, f"{len(self.procs)} tsm-dsm{self.when} ran until "
+                                       "stopped, no panic"))
+        return out
+
+
+def exit_text(rc):
+    """A Popen returncode in words: "status N" or "signal NAME"."""
+    if rc < 0:
+        try:
+            return f"signal {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"signal {-rc}"
+    return f"status {rc}"
 
 
 def dsm_reply(arch, facts, bdf):
@@ -503,9 +979,16 @@ def tail(lines, n=60):
     print("------------------------", file=sys.stderr)
 
 
-def cmd_run(args):
+def cmd_run(args, results):
+    """Probes (if needed), boots @args.mode and judges it, appending to @results.
+    Returns a note for the per-arch line (wall time and console log)."""
     arch = args.arch
-    facts = probe(arch, args)
+    try:
+        expect = expected(arch, args.mode)
+    except Exception as e:  # a derivation bug must not cost the boot: it fails, though
+        expect = None
+        results.append(("FAIL", f"{arch}/check:inventory", f"cannot derive what must run: {e}"))
+    facts = probe(arch, args, results)
     initrd = initrd_for(arch, facts)
     log_path = args.log or os.path.join(OUT, arch, f"{args.mode}.log")
     showing = {"on": False}
@@ -523,44 +1006,54 @@ def cmd_run(args):
             print(clean, flush=True)
 
     start = time.monotonic()
-    with Dsms(arch, dsm_args(facts)) as ports:
-        lines, timed_out = boot(
+    with Dsms(arch, dsm_args(facts), results) as ports:
+        lines, timed_out, status = boot(
             qemu_cmd(arch, initrd, f"{device_cmdline(facts)} tsm.mode={args.mode}", ports),
             args.timeout, log_path, echo, lambda bdf: dsm_reply(arch, facts, bdf))
     wall = time.monotonic() - start
-    results, problems, done = judge(lines, arch)
+    judged, problems, done = judge(lines, arch)
+    results += judged
+    if expect:
+        results += check_inventory(lines, arch, expect)
     if timed_out:
-        results.append(("FAIL", f"{arch}/harness", f"guest hung: no exit within {args.timeout}s"))
+        results.append(("FAIL", f"{arch}/check:harness",
+                        f"guest hung: no exit within {args.timeout}s"))
     elif not done:
-        results.append(("FAIL", f"{arch}/harness", "guest ended before reporting done"))
+        results.append(("FAIL", f"{arch}/check:harness", "guest ended before reporting done"))
+    if status:
+        results.append(("FAIL", f"{arch}/check:boot", f"QEMU exited with status {status}"))
     for kind, n, line in problems:
-        results.append(("FAIL", f"{arch}/kernel", f"{kind}: {line.strip()[:120]}"))
-    failed = [r for r in results if r[0] == "FAIL"]
-    if args.results:
-        with open(args.results, "a") as f:
-            for r in results:
-                f.write(" ".join(r) + "\n")
-    for r in results:
-        if args.mode == "test" or r[0] == "FAIL":
-            print(f"{r[0]:4} {r[1]} {r[2]}")
-    if problems:
-        for kind, n, line in problems[:3]:
-            print(f"----- {kind} at console line {n} -----", file=sys.stderr)
-            for ln in lines[max(0, n - 5):n + 25]:
-                print(ln, file=sys.stderr)
-    if failed or timed_out or not done:
+        results.append(("FAIL", f"{arch}/check:kernel", f"{kind}: {line.strip()[:120]}"))
+    show_problems(lines, problems)
+    if any(r[0] == "FAIL" for r in results) or timed_out or not done:
         tail(lines)
-    print(f"[tsm] {arch} {args.mode}: {len(results) - len(failed)} ok, {len(failed)} failed, "
-          f"{wall:.1f}s (console: {log_path})", file=sys.stderr)
-    return 1 if failed else 0
+    return f", {wall:.1f}s (console: {log_path})"
 
 
-def cmd_probe(args):
-    print(json.dumps(probe(args.arch, args), indent=1))
-    return 0
+def cmd_probe(args, results):
+    print(json.dumps(probe(args.arch, args, results), indent=1))
+    return ""
 
 
-def main():
+def is_check(suite):
+    """A check of the run, not a test case: some '/'-component starts with "check:"."""
+    return any(part.startswith("check:") for part in suite.split("/"))
+
+
+def counts(results):
+    """The per-arch line's words, counted as harness/summary.py does: passed and skipped
+    test cases; failed test cases plus failed checks; then the checks alone."""
+    tests = [v for v, s, _ in results if not is_check(s)]
+    checks = [v for v, s, _ in results if is_check(s)]
+    return (f"{tests.count('PASS')} passed, {tests.count('FAIL') + checks.count('FAIL')} "
+            f"failed, {tests.count('SKIP')} skipped (checks: {checks.count('PASS')} passed, "
+            f"{checks.count('FAIL')} failed)")
+
+
+def main(argv=None):
+    """Runs the command; whatever happens, every result (and, if the run could not
+    finish, a FAIL <arch>/check:boot naming why) is appended to --results, and the exit
+    status is non-zero if anything failed."""
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -574,8 +1067,31 @@ def main():
     p = sub.add_parser("probe", help="learn the platform facts (and patch the IORT)")
     p.add_argument("--arch", choices=ARCH, default="arm64")
     p.add_argument("--timeout", type=int, default=300)
-    args = ap.parse_args()
-    return cmd_run(args) if args.cmd == "run" else cmd_probe(args)
+    p.add_argument("--results", help="append results to this file")
+    args = ap.parse_args(argv)
+    mode = getattr(args, "mode", "probe")
+    results = []
+    note = ""
+    try:
+        note = cmd_run(args, results) if args.cmd == "run" else cmd_probe(args, results)
+    except Abort as e:
+        print(f"[tsm] {args.arch} {mode}: {e}", file=sys.stderr)
+        results.append(("FAIL", f"{args.arch}/check:boot", str(e)))
+    except (Exception, KeyboardInterrupt) as e:
+        traceback.print_exc()
+        results.append(("FAIL", f"{args.arch}/check:boot",
+                        f"qemu.py failed: {type(e).__name__}: {e}"))
+    # One result a line, whatever an exception message held.
+    results = [(v, s, " ".join(str(n).split()) or "-") for v, s, n in results]
+    if args.results:
+        with open(args.results, "a") as f:
+            for r in results:
+                f.write(" ".join(r) + "\n")
+    for r in results:
+        if mode == "test" or r[0] == "FAIL":
+            print(f"{r[0]:4} {r[1]} {r[2]}")
+    print(f"[tsm] {args.arch} {mode}: {counts(results)}{note}", file=sys.stderr)
+    return 1 if any(r[0] == "FAIL" for r in results) else 0
 
 
 if __name__ == "__main__":

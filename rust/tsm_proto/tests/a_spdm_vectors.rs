@@ -509,7 +509,7 @@ fn decoded_fields_are_what_the_tables_say() {
 /// reads (`0x7e, 0x03`/`0x7f, 0x03`: H = S = D = 48 there), into `$TSM_SPDM_CORPUS` to seed
 /// the fuzzer: `TSM_SPDM_CORPUS=fuzz/corpus/spdm cargo test --test a_spdm_vectors -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "not a test: writes the fuzz seed corpus (cargo test -- --ignored)"]
 fn dump_fuzz_seed_corpus() {
     let Ok(dir) = std::env::var("TSM_SPDM_CORPUS") else {
         return;

@@ -58,8 +58,13 @@ TEST_F(platform, nest_parent_hwpt)
 #if defined(__aarch64__)
 	ASSERT_EQ(0, ret);
 #else
-	/* QEMU's intel-iommu does not offer nesting (no ECAP.NEST). */
-	ASSERT_EQ(-EOPNOTSUPP, ret);
+	/*
+	 * QEMU's intel-iommu does not offer nesting (no ECAP.NEST): a platform limit, so
+	 * a skip with its reason, not a pass; any other answer is a failure.
+	 */
+	if (ret == -EOPNOTSUPP)
+		SKIP(return, "QEMU's intel-iommu offers no nesting parent (EOPNOTSUPP)");
+	ASSERT_EQ(0, ret);
 #endif
 }
 

@@ -368,6 +368,14 @@ static inline pid_t tsm_fw_start(const char *log)
 	return pid;
 }
 
+static inline void tsm_fw_stop(pid_t pid, int sig)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, sig);
+	waitpid(pid, NULL, 0);
+}
+
 /*
  * tsm_fw_start(), then waits (up to 20 s) until the firmware logged that its
  * handshake with the kernel is done, so a connect finds it attached.
@@ -388,20 +396,18 @@ static inline pid_t tsm_fw_start_ready(const char *log)
 		ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
 
 		buf[n > 0 ? n : 0] = '\0';
-		if (strstr(buf, "handshake done"))
-			break;
+		if (strstr(buf, "handshake done")) {
+			close(fd);
+			return pid;
+		}
 		tsm_msleep(100);
 	}
 	close(fd);
-	return pid;
-}
-
-static inline void tsm_fw_stop(pid_t pid, int sig)
-{
 	if (pid <= 0)
-		return;
-	kill(pid, sig);
-	waitpid(pid, NULL, 0);
+		return pid;
+	/* No handshake within 20 s: the firmware is not usable, say so at once. */
+	tsm_fw_stop(pid, SIGKILL);
+	return -ETIMEDOUT;
 }
 
 /*
