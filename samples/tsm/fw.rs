@@ -258,6 +258,8 @@ impl Hub {
         cmd: Cmd<'_>,
     ) -> Result<Outcome> {
         let _serial = self.cmd.lock();
+        // Teardown runs to its end whatever signal the caller has pending.
+        let cancellable = !matches!(cmd, Cmd::Unbind { .. } | Cmd::Disconnect { .. });
         let mut port = FwCommand {
             hub: self,
             cmd,
@@ -267,10 +269,12 @@ impl Hub {
             last: None,
             seq: 0,
             object_type: 0,
+            cancellable,
         };
         let limits = relay::Limits {
             max_exchanges: 512,
             deadline_ms: 120_000,
+            cancellable,
         };
         relay::run(transport, &mut port, &limits)
     }
@@ -287,6 +291,8 @@ struct FwCommand<'a> {
     last: Option<KVVec<u8>>,
     seq: u32,
     object_type: u8,
+    /// A signal may end the command (see [`relay::Limits::cancellable`]).
+    cancellable: bool,
 }
 
 /// Offset of a `DOE_REQUEST` payload in its message.
@@ -303,6 +309,14 @@ impl FwCommand<'_> {
             }
             if let Some(m) = g.inbox.take() {
                 break m;
+            }
+            if !self.cancellable {
+                // Bounded by MSG_TIMEOUT_MS; no signal cuts a teardown short.
+                left = self.hub.cv.wait_timeout(&mut g, left);
+                if left == 0 {
+                    return Err(ETIMEDOUT);
+                }
+                continue;
             }
             match self.hub.cv.wait_interruptible_timeout(&mut g, left) {
                 CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),

@@ -118,6 +118,7 @@ mod tests {
         let limits = Limits {
             max_exchanges: 10,
             deadline_ms: 60_000,
+            cancellable: true,
         };
         let r = relay::run(&Echo { fail: None }, &mut p, &limits);
         assert_eq!(r, Err(relay::errno(kernel::bindings::ELOOP)));

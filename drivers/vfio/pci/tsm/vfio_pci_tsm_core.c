@@ -17,16 +17,26 @@
  * each time, never cached: the core unbinds on disconnect and removal):
  * config writes clearing BME/MSE, starting an FLR (PCIe or AF) or leaving D0,
  * VFIO_DEVICE_RESET, hot reset (also through a sibling of the dev_set), low
- * power entry and BAR mmap fail with -EBUSY. Bind, unbind, reset, close and
+ * power entry, BAR mmap, BAR and ROM region read/write and
+ * VFIO_DEVICE_IOEVENTFD fail with -EBUSY. Bind, unbind, reset, close and
  * guest requests serialize on the device set lock (which vfio already holds
  * around open and close). Close unbinds before the device is disabled.
  *
- * BAR mappings and bind: mmap runs under mmap_lock and cannot take the device
- * set lock, so the BAR VMAs of the device are counted under map_lock (from
- * our mmap, and the open/close of the VMAs) and a bind claims the device
- * under the same lock: a bind fails with -EBUSY while the host has a BAR
- * mapped, and an mmap fails with -EBUSY while a bind is in progress or a TDI
- * is bound. No interleaving leaves a host BAR mapping beside a bound TDI.
+ * In TEE mode, bound or not, config writes into a DOE mailbox fail with
+ * -EBUSY: the kernel's PCI/TSM owns the mailbox (it may connect at any time,
+ * and an abort or a stray request there loses the SPDM session); vfio hides
+ * the capability from the VMM's view anyway.
+ *
+ * Host accesses and bind: mmap runs under mmap_lock and BAR read/write and
+ * ioeventfd registration copy from the user, so none of them can take the
+ * device set lock. The BAR VMAs of the device (from our mmap, and the
+ * open/close of the VMAs) and the host accesses in progress are counted
+ * under map_lock, and a bind claims the device under the same lock: a bind
+ * fails with -EBUSY while the host has a BAR mapped, a BAR access or
+ * ioeventfd registration is in progress, an ioeventfd exists, or the device
+ * is in VFIO's low-power state; each of those fails with -EBUSY while a bind
+ * is in progress or a TDI is bound. No interleaving leaves a host path to
+ * the MMIO of a bound TDI.
  */
 #include <linux/iommufd.h>
 #include <linux/module.h>
@@ -43,6 +53,8 @@
 
 #define VFIO_PCI_TSM_MAX_REQ	SZ_4K
 #define VFIO_PCI_TSM_MAX_RESP	SZ_64K
+/* DOE mailboxes of one function we refuse config writes into */
+#define VFIO_PCI_TSM_MAX_DOE	4
 
 struct vfio_pci_tsm_device {
 	struct vfio_pci_core_device core_device;
@@ -51,10 +63,15 @@ struct vfio_pci_tsm_device {
 	u16 pcie_cap;
 	u16 pm_cap;
 	u16 af_ctrl;
-	/* Protects bar_vmas and binding */
+	/* Config space offsets of the device's DOE capabilities */
+	u16 doe_caps[VFIO_PCI_TSM_MAX_DOE];
+	unsigned int nr_doe;
+	/* Protects bar_vmas, host_access and binding */
 	spinlock_t map_lock;
 	/* Host VMAs mapping a BAR of the device */
 	unsigned int bar_vmas;
+	/* BAR/ROM region reads and writes, ioeventfd registrations in progress */
+	unsigned int host_access;
 	/* A bind is in progress (between its claim and its end) */
 	bool binding;
 };
@@ -89,6 +106,24 @@ static bool tsm_bound(struct vfio_pci_tsm_device *tdev)
 	return pci_tsm_bind_state(tdev->core_device.pdev) > 0;
 }
 
+/*
+ * What keeps the host on the device's MMIO, checked after the claim (so
+ * nothing new can start): an ioeventfd, or VFIO's low-power state, out of
+ * which every later ioctl would resume the device and back into which it
+ * would suspend (D3hot) a locked TDI.
+ */
+static int tsm_bind_blocked(struct vfio_pci_tsm_device *tdev)
+{
+	struct vfio_pci_core_device *vdev = &tdev->core_device;
+
+	scoped_guard(mutex, &vdev->ioeventfds_lock) {
+		if (!list_empty(&vdev->ioeventfds_list))
+			return -EBUSY;
+	}
+	guard(rwsem_read)(&vdev->memory_lock);
+	return vdev->pm_runtime_engaged ? -EBUSY : 0;
+}
+
 static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 		       struct iommufd_ctx *ictx, u32 vdevice_id)
 {
@@ -97,18 +132,54 @@ static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 	guard(mutex)(tsm_lock(tdev));
 	if (!tdev->idev)
 		return -EOPNOTSUPP;
-	/* Claim the device against mmap: no BAR may be mapped by the host */
+	/* Claim the device: no BAR mapped, no host access in progress */
 	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->bar_vmas)
+		if (tdev->bar_vmas || tdev->host_access)
 			return -EBUSY;
 		tdev->binding = true;
 	}
-	ret = iommufd_device_tsm_bind(tdev->idev, ictx, vdevice_id,
-				      tdev->core_device.vdev.kvm);
-	/* From here a bound TDI is visible to mmap through tsm_bound() */
+	ret = tsm_bind_blocked(tdev);
+	if (!ret)
+		ret = iommufd_device_tsm_bind(tdev->idev, ictx, vdevice_id,
+					      tdev->core_device.vdev.kvm);
+	/* From here a bound TDI is visible to host accesses (tsm_bound()) */
 	scoped_guard(spinlock, &tdev->map_lock)
 		tdev->binding = false;
 	return ret;
+}
+
+/*
+ * A host access to the device's MMIO starts: refused while a bind is in
+ * progress or a TDI is bound, else counted until tsm_host_access_end().
+ */
+static int tsm_host_access_begin(struct vfio_pci_tsm_device *tdev)
+{
+	scoped_guard(spinlock, &tdev->map_lock) {
+		if (tdev->binding)
+			return -EBUSY;
+		tdev->host_access++;
+	}
+	if (tsm_bound(tdev)) {
+		scoped_guard(spinlock, &tdev->map_lock)
+			tdev->host_access--;
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static void tsm_host_access_end(struct vfio_pci_tsm_device *tdev)
+{
+	guard(spinlock)(&tdev->map_lock);
+	tdev->host_access--;
+}
+
+/* BARs and the ROM: the regions whose read/write is an access to the MMIO. */
+static bool tsm_mmio_region(loff_t pos)
+{
+	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(pos);
+
+	return index <= VFIO_PCI_BAR5_REGION_INDEX ||
+	       index == VFIO_PCI_ROM_REGION_INDEX;
 }
 
 static int tsm_do_unbind(struct vfio_pci_tsm_device *tdev)
@@ -292,6 +363,16 @@ static long vfio_pci_tsm_ioctl(struct vfio_device *core_vdev,
 		return tsm_ioctl_guest_req(tdev, uarg);
 	case VFIO_DEVICE_RESET:
 		return tsm_ioctl_guarded(tdev, cmd, arg);
+	case VFIO_DEVICE_IOEVENTFD: {
+		/* The kernel would write the BAR whenever the eventfd fires */
+		long ret = tsm_host_access_begin(tdev);
+
+		if (ret)
+			return ret;
+		ret = vfio_pci_core_ioctl(core_vdev, cmd, arg);
+		tsm_host_access_end(tdev);
+		return ret;
+	}
 	default:
 		/* VFIO_DEVICE_PCI_HOT_RESET: refused by reset_check below */
 		return vfio_pci_core_ioctl(core_vdev, cmd, arg);
@@ -422,19 +503,62 @@ static int vfio_pci_tsm_mmap(struct vfio_device *core_vdev,
 	return ret;
 }
 
-/* Config writes serialize with bind: a write checked unbound completes first. */
+/* BAR and ROM region reads: MMIO accesses, refused while bound. */
+static ssize_t vfio_pci_tsm_read(struct vfio_device *core_vdev,
+				 char __user *buf, size_t count, loff_t *ppos)
+{
+	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	ssize_t ret;
+
+	if (!tee_mode || !tsm_mmio_region(*ppos))
+		return vfio_pci_core_read(core_vdev, buf, count, ppos);
+	ret = tsm_host_access_begin(tdev);
+	if (ret)
+		return ret;
+	ret = vfio_pci_core_read(core_vdev, buf, count, ppos);
+	tsm_host_access_end(tdev);
+	return ret;
+}
+
+/*
+ * Config writes serialize with bind: a write checked unbound completes first.
+ * BAR and ROM region writes are MMIO accesses, refused while bound.
+ */
 static ssize_t vfio_pci_tsm_write(struct vfio_device *core_vdev,
 				  const char __user *buf, size_t count,
 				  loff_t *ppos)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	ssize_t ret;
 
-	if (tee_mode &&
-	    VFIO_PCI_OFFSET_TO_INDEX(*ppos) == VFIO_PCI_CONFIG_REGION_INDEX) {
+	if (!tee_mode)
+		return vfio_pci_core_write(core_vdev, buf, count, ppos);
+	if (VFIO_PCI_OFFSET_TO_INDEX(*ppos) == VFIO_PCI_CONFIG_REGION_INDEX) {
 		guard(mutex)(tsm_lock(tdev));
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
 	}
-	return vfio_pci_core_write(core_vdev, buf, count, ppos);
+	if (!tsm_mmio_region(*ppos))
+		return vfio_pci_core_write(core_vdev, buf, count, ppos);
+	ret = tsm_host_access_begin(tdev);
+	if (ret)
+		return ret;
+	ret = vfio_pci_core_write(core_vdev, buf, count, ppos);
+	tsm_host_access_end(tdev);
+	return ret;
+}
+
+/* @pos..@pos+@count overlaps a DOE mailbox of the device. */
+static bool tsm_in_doe(struct vfio_pci_tsm_device *tdev, loff_t pos, int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < tdev->nr_doe; i++) {
+		loff_t doe = tdev->doe_caps[i];
+
+		if (pos < doe + PCI_DOE_CAP_SIZEOF && pos + count > doe)
+			return true;
+	}
+	return false;
 }
 
 /* Config writes: called by vfio_pci_core with the value it then writes. */
@@ -449,6 +573,8 @@ static int vfio_pci_tsm_config_write_check(struct vfio_pci_core_device *vdev,
 
 	if (count < 1 || count > 4 || pos < 0 || pos + count > 0x1000)
 		return -EINVAL;
+	if (tsm_in_doe(tdev, pos, count))
+		return -EBUSY;
 	if (!tsm_bound(tdev))
 		return 0;
 
@@ -558,9 +684,14 @@ static int vfio_pci_tsm_init_dev(struct vfio_device *core_vdev)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
+	u16 doe = 0;
 	u8 af;
 
 	spin_lock_init(&tdev->map_lock);
+	while (tdev->nr_doe < VFIO_PCI_TSM_MAX_DOE &&
+	       (doe = pci_find_next_ext_capability(pdev, doe,
+						   PCI_EXT_CAP_ID_DOE)))
+		tdev->doe_caps[tdev->nr_doe++] = doe;
 	tdev->pcie_cap = pci_pcie_cap(pdev);
 	tdev->pm_cap = pdev->pm_cap;
 	af = pci_find_capability(pdev, PCI_CAP_ID_AF);
@@ -577,7 +708,7 @@ static const struct vfio_device_ops vfio_pci_tsm_ops = {
 	.ioctl		= vfio_pci_tsm_ioctl,
 	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
 	.device_feature	= vfio_pci_tsm_device_feature,
-	.read		= vfio_pci_core_read,
+	.read		= vfio_pci_tsm_read,
 	.write		= vfio_pci_tsm_write,
 	.mmap		= vfio_pci_tsm_mmap,
 	.request	= vfio_pci_core_request,

@@ -13,7 +13,9 @@
 //! - carries each requested exchange over the DSM's DOE mailbox ([`Transport`]),
 //!   handing transport errors (`-ETIMEDOUT`, `-EIO`, ...) to the firmware, which decides;
 //! - bounds the number of exchanges and the wall time of one command;
-//! - cancels the command when the calling task gets a fatal signal;
+//! - cancels a command that may be cancelled (connect, bind, guest requests) when the
+//!   calling task has a signal pending; runs a teardown (unbind, disconnect) to its end
+//!   whatever the caller's signals, bounded by the limits only ([`Limits::cancellable`]);
 //! - on any of those, tells the firmware ([`Port::abort`]) and returns a clean errno.
 //!
 //! Per-DSM serialization comes from the caller: the PCI/TSM core runs every link
@@ -75,6 +77,13 @@ pub struct Limits {
     pub max_exchanges: u32,
     /// Wall time of the whole command, in milliseconds.
     pub deadline_ms: u32,
+    /// A pending signal cancels the command (connect, bind, guest requests: the caller
+    /// sees `EINTR` and nothing is left half done). `false` for teardown (unbind,
+    /// disconnect), which must complete even for a task killed with `SIGKILL` (a VMM
+    /// closes its devices from `do_exit()` with the signal still pending): a STOP cut
+    /// short would leave the device locked while the kernel forgets it. A port of a
+    /// command that is not cancellable must not wait interruptibly either.
+    pub cancellable: bool,
 }
 
 impl Default for Limits {
@@ -82,6 +91,7 @@ impl Default for Limits {
         Self {
             max_exchanges: 512,
             deadline_ms: 60_000,
+            cancellable: true,
         }
     }
 }
@@ -99,7 +109,7 @@ fn check_bounds(limits: &Limits, exchanges: u32, start: &Instant<Monotonic>) -> 
     if start.elapsed().as_millis() > i64::from(limits.deadline_ms) {
         return Err(ETIMEDOUT);
     }
-    if crate::current!().signal_pending() {
+    if limits.cancellable && crate::current!().signal_pending() {
         return Err(EINTR);
     }
     Ok(())

@@ -194,6 +194,46 @@ static inline int tsm_find_cap(const char *bdf, int id)
 	return -ENOENT;
 }
 
+/* Offset of extended capability @id in the device's config space. */
+static inline int tsm_find_ext_cap(const char *bdf, int id)
+{
+	unsigned char cfg[4096];
+	char path[512];
+	uint32_t hdr, off = 0x100;
+	int fd, hops = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, cfg, sizeof(cfg), 0) != sizeof(cfg)) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	while (off >= 0x100 && off + 4 <= sizeof(cfg) && hops++ < 64) {
+		memcpy(&hdr, cfg + off, 4);
+		if ((hdr & 0xffff) == (uint32_t)id)
+			return off;
+		off = hdr >> 20;
+	}
+	return -ENOENT;
+}
+
+/* VFIO_DEVICE_IOEVENTFD of 4 bytes at @offset (a region offset); @fd -1 removes. */
+static inline int tsm_ioeventfd(int devfd, uint64_t offset, uint64_t data, int fd)
+{
+	struct vfio_device_ioeventfd io = {
+		.argsz = sizeof(io),
+		.flags = VFIO_DEVICE_IOEVENTFD_32,
+		.offset = offset,
+		.data = data,
+		.fd = fd,
+	};
+
+	return ioctl(devfd, VFIO_DEVICE_IOEVENTFD, &io) ? -errno : 0;
+}
+
 /*
  * The emulated platform, ready: tsm_emu and vfio_pci_tsm loaded, the test
  * device found (@bdf) and disconnected, the first TSM found (@tsm).
