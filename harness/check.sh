@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: every test of the project, ending with "N passed, N failed".
-# Host tests first (they need no kernel), then for each arch: build, boot, test.
-# A failing stage is recorded and the next one still runs, so one run shows everything.
+# The CPU-bound stages run side by side, so the 2 cores stay busy through the long
+# single-threaded steps of each (rustc of one crate, vmlinux link, fuzzing): the host
+# tests and every arch's kernel build together, then each arch's userspace (cargo, one
+# at a time: they share a target dir and the DSM identity), then the boots one after
+# the other (TCG timing is left alone). A failing stage is recorded and the others still
+# run, so one run shows everything.
 # Results of the harness itself are checks (suite <arch>/check:...): check:build here,
 # check:boot when qemu.py could not run (harness/guard.sh records it if qemu.py died
 # without saying why), the others from qemu.py.
@@ -24,28 +28,69 @@ if ! bash "$TSM_ROOT/harness/setup.sh"; then
 fi
 timer setup
 
+arches=()
+host=0
 for s in "${stages[@]}"; do
 	case "$s" in
-	host)
-		bash "$TSM_ROOT/harness/host-tests.sh" "$results"
-		timer "host tests"
-		;;
-	arm64 | x86_64)
-		if bash "$TSM_ROOT/harness/prepare-tree.sh" &&
-			bash "$TSM_ROOT/harness/build-kernel.sh" "$s" &&
-			bash "$TSM_ROOT/harness/build-tools.sh" "$s" &&
-			bash "$TSM_ROOT/harness/mkinitramfs.sh" "$s"; then
-			rec PASS "$s/check:build" "kernel, modules and guest userspace"
-			timer "$s build"
-			bash "$TSM_ROOT/harness/guard.sh" "$results" "$s/check:boot" qemu.py \
-				python3 "$TSM_ROOT/harness/qemu.py" run --arch "$s" --mode test \
-				--results "$results" --timeout "${TSM_TIMEOUT:-600}"
-			timer "$s boot"
-		else
-			rec FAIL "$s/check:build" "kernel, modules or guest userspace failed to build"
-		fi
-		;;
+	host) host=1 ;;
+	arm64 | x86_64) arches+=("$s") ;;
 	*) die "unknown stage $s" ;;
 	esac
+done
+
+# Stage 1, side by side: host tests (own results file) and the kernels.
+if [ "$host" = 1 ]; then
+	: > "$results.host"
+	bash "$TSM_ROOT/harness/host-tests.sh" "$results.host" > "$TSM_OUT/host-tests.log" 2>&1 &
+	host_pid=$!
+fi
+declare -A kpid
+if [ ${#arches[@]} -gt 0 ]; then
+	if bash "$TSM_ROOT/harness/prepare-tree.sh"; then
+		for s in "${arches[@]}"; do
+			mkdir -p "$TSM_OUT/$s"
+			bash "$TSM_ROOT/harness/build-kernel.sh" "$s" > "$TSM_OUT/$s/kernel-build.log" 2>&1 &
+			kpid[$s]=$!
+		done
+	else
+		for s in "${arches[@]}"; do kpid[$s]=none; done
+	fi
+fi
+declare -A built
+for s in "${arches[@]}"; do
+	built[$s]=0
+	if [ "${kpid[$s]}" != none ] && wait "${kpid[$s]}"; then
+		timer "$s kernel"
+		# Stage 2: userspace, one arch at a time.
+		if bash "$TSM_ROOT/harness/build-tools.sh" "$s" &&
+			bash "$TSM_ROOT/harness/mkinitramfs.sh" "$s"; then
+			built[$s]=1
+			rec PASS "$s/check:build" "kernel, modules and guest userspace"
+			timer "$s build"
+			continue
+		fi
+	else
+		[ "${kpid[$s]}" = none ] || tail -40 "$TSM_OUT/$s/kernel-build.log"
+	fi
+	rec FAIL "$s/check:build" "kernel, modules or guest userspace failed to build"
+done
+if [ "$host" = 1 ]; then
+	wait "$host_pid"
+	hrc=$?
+	cat "$TSM_OUT/host-tests.log" >&2
+	cat "$results.host" >> "$results"
+	if [ "$hrc" != 0 ] && ! grep -q '^FAIL ' "$results.host"; then
+		rec FAIL check:host "harness/host-tests.sh exited $hrc without a verdict"
+	fi
+	timer "host tests"
+fi
+
+# Stage 3: the boots, one after the other.
+for s in "${arches[@]}"; do
+	[ "${built[$s]}" = 1 ] || continue
+	bash "$TSM_ROOT/harness/guard.sh" "$results" "$s/check:boot" qemu.py \
+		python3 "$TSM_ROOT/harness/qemu.py" run --arch "$s" --mode test \
+		--results "$results" --timeout "${TSM_TIMEOUT:-600}"
+	timer "$s boot"
 done
 python3 "$TSM_ROOT/harness/summary.py" "$results"

@@ -26,7 +26,7 @@ ROOT = os.path.dirname(HERE)
 PROVIDERS = {
     **dict.fromkeys(
         "[ cd echo exit export local printf read return set shift source test trap true "
-        "false wait command exec coproc kill continue break pwd".split(), "builtin"),
+        "false wait command exec coproc kill continue break pwd declare".split(), "builtin"),
     **dict.fromkeys(
         "basename cat chmod comm cp cut date dirname du env head install ln ls mkdir mktemp "
         "mv nproc readlink rm sha256sum sleep sort tail tee timeout touch tr uname wc "
