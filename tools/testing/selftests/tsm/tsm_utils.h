@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #define TSM_NVME_CLASS 0x010802
@@ -71,6 +72,57 @@ static inline int tsm_write_sysfs(const char *path, const char *val)
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n < 0 ? -errno : 0;
+}
+
+/* The first @len bytes of @bdf's config space (sysfs), into @cfg: 0 or -errno. */
+static inline int tsm_read_config(const char *bdf, void *cfg, size_t len)
+{
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, cfg, len, 0);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Offset of capability @id in the device's (physical) config space. */
+static inline int tsm_find_cap(const char *bdf, int id)
+{
+	unsigned char cfg[256];
+	int pos, hops = 0, ret = tsm_read_config(bdf, cfg, sizeof(cfg));
+
+	if (ret)
+		return ret;
+	pos = cfg[PCI_CAPABILITY_LIST] & ~3;
+	while (pos && hops++ < 48) {
+		if (cfg[pos] == id)
+			return pos;
+		pos = cfg[pos + 1] & ~3;
+	}
+	return -ENOENT;
+}
+
+/* Offset of extended capability @id in the device's config space. */
+static inline int tsm_find_ext_cap(const char *bdf, int id)
+{
+	unsigned char cfg[4096];
+	uint32_t hdr, off = 0x100;
+	int hops = 0, ret = tsm_read_config(bdf, cfg, sizeof(cfg));
+
+	if (ret)
+		return ret;
+	while (off >= 0x100 && off + 4 <= sizeof(cfg) && hops++ < 64) {
+		memcpy(&hdr, cfg + off, 4);
+		if ((hdr & 0xffff) == (uint32_t)id)
+			return off;
+		off = hdr >> 20;
+	}
+	return -ENOENT;
 }
 
 /*

@@ -169,57 +169,6 @@ static inline int tsm_cfg_read(int devfd, uint64_t cfg_off, uint32_t pos,
 	return n == (ssize_t)len ? 0 : (n < 0 ? -errno : -EIO);
 }
 
-/* Offset of capability @id in the device's (physical) config space. */
-static inline int tsm_find_cap(const char *bdf, int id)
-{
-	unsigned char cfg[256];
-	char path[512];
-	int fd, pos, hops = 0;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, cfg, sizeof(cfg), 0) != sizeof(cfg)) {
-		close(fd);
-		return -EIO;
-	}
-	close(fd);
-	pos = cfg[PCI_CAPABILITY_LIST] & ~3;
-	while (pos && hops++ < 48) {
-		if (cfg[pos] == id)
-			return pos;
-		pos = cfg[pos + 1] & ~3;
-	}
-	return -ENOENT;
-}
-
-/* Offset of extended capability @id in the device's config space. */
-static inline int tsm_find_ext_cap(const char *bdf, int id)
-{
-	unsigned char cfg[4096];
-	char path[512];
-	uint32_t hdr, off = 0x100;
-	int fd, hops = 0;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, cfg, sizeof(cfg), 0) != sizeof(cfg)) {
-		close(fd);
-		return -EIO;
-	}
-	close(fd);
-	while (off >= 0x100 && off + 4 <= sizeof(cfg) && hops++ < 64) {
-		memcpy(&hdr, cfg + off, 4);
-		if ((hdr & 0xffff) == (uint32_t)id)
-			return off;
-		off = hdr >> 20;
-	}
-	return -ENOENT;
-}
-
 /* VFIO_DEVICE_IOEVENTFD of 4 bytes at @offset (a region offset); @fd -1 removes. */
 static inline int tsm_ioeventfd(int devfd, uint64_t offset, uint64_t data, int fd)
 {
