@@ -23,12 +23,17 @@ if [ ! -f "$BUILD/.config" ] || [ "$(cat "$BUILD/.tsm-config-hash" 2>/dev/null)"
 	(cd "$src/kernel/configs" && "$src/scripts/kconfig/merge_config.sh" -m -O "$BUILD" \
 		"$BUILD/.config" "${frags[@]}" >/dev/null)
 	kmake -s olddefconfig >/dev/null
-	# Every option a fragment asks for must survive dependency resolution.
+	# Every option a fragment asks for must survive dependency resolution, and every
+	# option it turns off must stay off (not be selected back on).
 	missing=0
 	for f in "${frags[@]}"; do
 		while IFS= read -r line; do
 			grep -qxF "$line" "$BUILD/.config" || { log "$1: config lost: $line (from $f)"; missing=1; }
 		done < <(grep -E '^CONFIG_[A-Z0-9_]+=.+$' "$src/kernel/configs/$f")
+		while IFS= read -r opt; do
+			! grep -qE "^$opt=" "$BUILD/.config" ||
+				{ log "$1: config still on: $opt (off in $f)"; missing=1; }
+		done < <(sed -nE 's/^# (CONFIG_[A-Z0-9_]+) is not set$/\1/p' "$src/kernel/configs/$f")
 	done
 	[ "$missing" = 0 ] || die "$1: the config fragments ask for options their dependencies do not allow"
 	echo "$cfg_hash" > "$BUILD/.tsm-config-hash"
