@@ -69,16 +69,17 @@ EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_unregister, "IOMMUFD");
  * @ictx: iommufd the caller named @vdevice_id in, or NULL for @idev's
  * @vdevice_id: vDEVICE of @idev; its virtual ID is the TDI ID
  * @kvm: KVM of the VFIO device (NULL if the VMM gave it none)
+ * @nb: Told when the TDI is unbound, by any path (see pci_tsm_bind_notify())
  *
  * Context: process context; the caller serializes with its reset and close.
  * Return: 0; -ENOENT if @vdevice_id is no vDEVICE; -EINVAL if it is a vDEVICE
  * of another device or its virtual ID exceeds 32 bits; -ENOTCONN without
  * @kvm; -ENXIO if the device is not connected to a link TSM; -EBUSY if a TDI
- * is bound already; or the error of pci_tsm_bind().
+ * is bound already; or the error of pci_tsm_bind_notify().
  */
 int iommufd_device_tsm_bind(struct iommufd_device *idev,
 			    struct iommufd_ctx *ictx, u32 vdevice_id,
-			    struct kvm *kvm)
+			    struct kvm *kvm, struct pci_tsm_unbind_notifier *nb)
 {
 	struct iommufd_vdevice *vdev;
 	struct iommufd_object *obj;
@@ -117,9 +118,11 @@ int iommufd_device_tsm_bind(struct iommufd_device *idev,
 		rc = -EBUSY;
 		goto out_unlock;
 	}
-	rc = pci_tsm_bind(pdev, kvm, vdev->virt_id);
-	if (!rc)
+	rc = pci_tsm_bind_notify(pdev, kvm, vdev->virt_id, nb);
+	if (!rc) {
 		idev->tsm_bound = true;
+		idev->tsm_nb = nb;
+	}
 out_unlock:
 	mutex_unlock(&idev->igroup->lock);
 	iommufd_put_object(idev->ictx, obj);
@@ -130,31 +133,73 @@ EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_bind, "IOMMUFD");
 static int __iommufd_device_tsm_unbind(struct iommufd_device *idev)
 {
 	struct pci_dev *pdev = to_pci_dev(idev->dev);
-	int rc = -ENXIO;
+	bool unbound;
 
 	lockdep_assert_held(&idev->igroup->lock);
 
 	if (!idev->tsm_bound)
-		return rc;
-	if (pci_tsm_bind_state(pdev) > 0)
-		rc = 0;
-	/* Idempotent in the core: also when it unbound underneath us */
-	pci_tsm_unbind(pdev);
+		return -ENXIO;
+	/*
+	 * Only the TDI this idev bound: the core may have unbound it
+	 * underneath us (disconnect), and someone else bound the function
+	 * since.
+	 */
+	unbound = pci_tsm_unbind_notify(pdev, idev->tsm_nb);
 	idev->tsm_bound = false;
+	idev->tsm_nb = NULL;
+	return unbound ? 0 : -ENXIO;
+}
+
+/*
+ * @vdevice_id names a vDEVICE of @idev in @ictx, which is @idev's: an
+ * IOMMU_VDEVICE_TSM_OP that looked the vDEVICE up before the VFIO device was
+ * closed and opened again (maybe by another iommufd) is refused, instead of
+ * acting on the next owner's TDI.
+ */
+static int iommufd_device_tsm_check_vdevice(struct iommufd_device *idev,
+					    struct iommufd_ctx *ictx,
+					    u32 vdevice_id)
+{
+	struct iommufd_vdevice *vdev;
+	struct iommufd_object *obj;
+	int rc = 0;
+
+	if (ictx != idev->ictx)
+		return -EINVAL;
+	obj = iommufd_get_object(ictx, vdevice_id, IOMMUFD_OBJ_VDEVICE);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	vdev = container_of(obj, struct iommufd_vdevice, obj);
+	if (vdev->idev != idev)
+		rc = -EINVAL;
+	iommufd_put_object(ictx, obj);
 	return rc;
 }
 
 /**
  * iommufd_device_tsm_unbind() - Unbind the TDI iommufd_device_tsm_bind() bound
  * @idev: iommufd device of the calling VFIO device
+ * @ictx: iommufd the caller named @vdevice_id in (IOMMU_VDEVICE_TSM_OP), or
+ *	  NULL (the VFIO device's own unbind and close)
+ * @vdevice_id: vDEVICE of @idev in @ictx; ignored without @ictx
  *
  * Context: process context; the caller serializes with its reset and close.
- * Return: 0, or -ENXIO if no TDI of @idev is bound.
+ * Return: 0; -ENXIO if no TDI of @idev is bound; with @ictx, -EINVAL if it is
+ * not @idev's iommufd or @vdevice_id is a vDEVICE of another device, -ENOENT
+ * if it is no vDEVICE.
  */
-int iommufd_device_tsm_unbind(struct iommufd_device *idev)
+int iommufd_device_tsm_unbind(struct iommufd_device *idev,
+			      struct iommufd_ctx *ictx, u32 vdevice_id)
 {
+	int rc;
+
 	if (!dev_is_pci(idev->dev))
 		return -EOPNOTSUPP;
+	if (ictx) {
+		rc = iommufd_device_tsm_check_vdevice(idev, ictx, vdevice_id);
+		if (rc)
+			return rc;
+	}
 	guard(mutex)(&idev->igroup->lock);
 	return __iommufd_device_tsm_unbind(idev);
 }

@@ -6,9 +6,10 @@
 //! Memory Space Enable or Bus Master Enable, starts an FLR, moves the function out of D0
 //! or changes locked configuration (PCIe Base 6.x §11.2). The rules live in the protocol
 //! crate ([`crate::tsm_proto::state::classify_config_write`]); this file adapts them to
-//! the kernel. The filter compares the value the device holds with the value that would
-//! be written, so the decision is made on what actually reaches the device, not on a
-//! user buffer that could change after the check.
+//! the kernel. The filter compares the value the device holds with what vfio will write
+//! to it after its virtualization (and, for the actions vfio takes on virtualized bits,
+//! FLR and power state, with the user's value), on the one copy of the user's buffer
+//! that vfio then uses, so a buffer rewritten after the check cannot slip past.
 
 use crate::tsm_proto::state::{classify_config_write, ConfigLayout, HostEvents};
 use kernel::prelude::*;
@@ -25,7 +26,18 @@ pub(crate) fn write_events(
     classify_config_write(layout, offset, old, new).map_err(|_| EINVAL)
 }
 
-/// Whether a bound TDI must refuse writing `new` over `old` at config `offset`.
+/// The end of the type 0 header (`PCI_STD_HEADER_SIZEOF`): the capabilities start here.
+const HEADER_END: u16 = 0x40;
+
+/// Whether a bound TDI must refuse a config write of `user` at config `offset` over the
+/// device's bytes `old`, when vfio writes `hw` to the device (the user's bits where it
+/// passes them through, the device's own where it virtualizes them).
+///
+/// Judged on `hw`, what reaches the device: any host event (clearing MSE or BME, a
+/// change of a locked range). Judged on `user`, in the capabilities only: the actions
+/// vfio takes on bits it virtualizes, an FLR (Device Control, the AF control byte) and a
+/// power state change (PMCSR). Header writes vfio virtualizes (the BARs, the ROM BAR)
+/// never reach the device and are not refused.
 ///
 /// The layout is given as the offsets the C glue found at probe (0 for an absent
 /// capability): the PCI Express capability, the Power Management capability and the
@@ -37,7 +49,8 @@ pub(crate) fn write_refused(
     af_ctrl: u16,
     offset: u16,
     old: &[u8],
-    new: &[u8],
+    hw: &[u8],
+    user: &[u8],
 ) -> bool {
     let af = [(af_ctrl, 1u16)];
     let locked: &[(u16, u16)] = if af_ctrl != 0 { &af } else { &[] };
@@ -46,9 +59,16 @@ pub(crate) fn write_refused(
         pm_cap: (pm_cap != 0).then_some(pm_cap),
         locked,
     };
-    match write_events(&layout, offset, old, new) {
-        Ok(ev) => !ev.is_empty(),
-        Err(_) => true,
+    let requested = if offset >= HEADER_END {
+        write_events(&layout, offset, old, user)
+    } else if user.len() == old.len() {
+        Ok(HostEvents::empty())
+    } else {
+        Err(EINVAL)
+    };
+    match (write_events(&layout, offset, old, hw), requested) {
+        (Ok(reaches), Ok(acted_on)) => !reaches.is_empty() || !acted_on.is_empty(),
+        _ => true,
     }
 }
 
@@ -112,59 +132,58 @@ mod tests {
         assert!(ev.contains(HostEvent::PowerStateNonD0));
     }
 
+    /// `write_refused` for a write vfio passes to the device as the user gave it.
+    fn raw_refused(af_ctrl: u16, offset: u16, old: &[u8], new: &[u8]) -> bool {
+        write_refused(PCIE_CAP, PM_CAP, af_ctrl, offset, old, new, new)
+    }
+
     #[test]
     fn refusal_follows_the_probed_layout() {
         // Clearing BME and MSE is refused; a harmless command write is not.
-        assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[MSE | BME], &[0]));
-        assert!(!write_refused(
-            PCIE_CAP,
-            PM_CAP,
-            0,
-            CMD,
-            &[MSE | BME],
-            &[MSE | BME]
-        ));
+        assert!(raw_refused(0, CMD, &[MSE | BME], &[0]));
+        assert!(!raw_refused(0, CMD, &[MSE | BME], &[MSE | BME]));
         // FLR through Device Control only where the PCIe capability is.
-        let flr = FLR.to_le_bytes();
-        assert!(write_refused(
-            PCIE_CAP,
+        assert!(raw_refused(0, PCIE_CAP + DEVCTL, &[0, 0], &FLR.to_le_bytes()));
+        assert!(!write_refused(
+            0,
             PM_CAP,
             0,
             PCIE_CAP + DEVCTL,
             &[0, 0],
-            &flr
+            &[0, 0],
+            &FLR.to_le_bytes()
         ));
         // The AF control byte: setting its FLR bit (bit 0) is refused, writing 0 is not.
         const AF_CTRL: u16 = 0x55;
-        assert!(write_refused(
-            PCIE_CAP,
-            PM_CAP,
-            AF_CTRL,
-            AF_CTRL,
-            &[0],
-            &[1]
-        ));
-        assert!(!write_refused(
-            PCIE_CAP,
-            PM_CAP,
-            AF_CTRL,
-            AF_CTRL,
-            &[0],
-            &[0]
-        ));
-        assert!(!write_refused(PCIE_CAP, PM_CAP, 0, AF_CTRL, &[0], &[1]));
+        assert!(raw_refused(AF_CTRL, AF_CTRL, &[0], &[1]));
+        assert!(!raw_refused(AF_CTRL, AF_CTRL, &[0], &[0]));
+        assert!(!raw_refused(0, AF_CTRL, &[0], &[1]));
         // D3hot through PMCSR.
-        let d3 = D3HOT.to_le_bytes();
-        assert!(write_refused(
-            PCIE_CAP,
-            PM_CAP,
-            0,
-            PM_CAP + PMCSR,
-            &[0, 0],
-            &d3
-        ));
+        assert!(raw_refused(0, PM_CAP + PMCSR, &[0, 0], &D3HOT.to_le_bytes()));
         // Malformed writes refuse.
-        assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[0], &[0, 0]));
+        assert!(raw_refused(0, CMD, &[0], &[0, 0]));
+    }
+
+    #[test]
+    fn judged_on_what_reaches_the_device() {
+        const BAR0: u16 = bindings::PCI_BASE_ADDRESS_0 as u16;
+        const ROM: u16 = bindings::PCI_ROM_ADDRESS as u16;
+        let bar = 0xfe00_0000u32.to_le_bytes();
+        // BAR sizing (all ones) and ROM BAR writes: virtualized, the device keeps its own.
+        let sizing = [0xffu8; 4];
+        assert!(!write_refused(PCIE_CAP, PM_CAP, 0, BAR0, &bar, &bar, &sizing));
+        assert!(!write_refused(PCIE_CAP, PM_CAP, 0, ROM, &[0; 4], &[0; 4], &[1, 0, 0, 0]));
+        // The same bytes reaching the device (a raw write) are refused.
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, BAR0, &bar, &sizing, &sizing));
+        // MSE cleared in what reaches the device, whatever the user's value says.
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[MSE | BME], &[BME], &[MSE | BME]));
+        // FLR and D3hot are virtualized bits vfio acts on: the user's value decides.
+        let flr = FLR.to_le_bytes();
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, PCIE_CAP + DEVCTL, &[0, 0], &[0, 0], &flr));
+        let d3 = D3HOT.to_le_bytes();
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, PM_CAP + PMCSR, &[0, 0], &[0, 0], &d3));
+        // A user value of the wrong length refuses in the header too.
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[0], &[0], &[0, 0]));
     }
 
     #[test]

@@ -27,8 +27,8 @@ extern "C" {
 ///
 /// # Safety
 ///
-/// `old` and `new` are each valid for reads of `len` bytes (or `len` is out of range,
-/// in which case they are not read).
+/// `old`, `hw` and `user` are each valid for reads of `len` bytes (or `len` is out of
+/// range, in which case they are not read).
 #[no_mangle]
 unsafe extern "C" fn vfio_pci_tsm_write_refused(
     pcie_cap: u16,
@@ -36,21 +36,23 @@ unsafe extern "C" fn vfio_pci_tsm_write_refused(
     af_ctrl: u16,
     pos: u16,
     old: *const u8,
-    new: *const u8,
+    hw: *const u8,
+    user: *const u8,
     len: usize,
 ) -> bool {
-    if old.is_null() || new.is_null() || len == 0 || len > 4 {
+    if old.is_null() || hw.is_null() || user.is_null() || len == 0 || len > 4 {
         return true;
     }
     // SAFETY: non-null and valid for `len` (1..=4) bytes by the function's contract;
-    // the C caller passes two on-stack arrays of 4 bytes.
-    let (old, new) = unsafe {
+    // the C caller passes three on-stack arrays of 4 bytes.
+    let (old, hw, user) = unsafe {
         (
             core::slice::from_raw_parts(old, len),
-            core::slice::from_raw_parts(new, len),
+            core::slice::from_raw_parts(hw, len),
+            core::slice::from_raw_parts(user, len),
         )
     };
-    config_filter::write_refused(pcie_cap, pm_cap, af_ctrl, pos, old, new)
+    config_filter::write_refused(pcie_cap, pm_cap, af_ctrl, pos, old, hw, user)
 }
 
 // The protocol crate is pure `no_std` Rust shared with the host tools; it is compiled

@@ -13,30 +13,43 @@
  * config_filter.rs, on tsm_proto::state::classify_config_write), as is the
  * module entry, which registers this PCI driver.
  *
- * Invariants while a TDI of the device is bound (read from the PCI/TSM core
- * each time, never cached: the core unbinds on disconnect and removal):
- * config writes clearing BME/MSE, starting an FLR (PCIe or AF) or leaving D0,
- * VFIO_DEVICE_RESET, hot reset (also through a sibling of the dev_set), low
- * power entry, BAR mmap, BAR and ROM region read/write and
- * VFIO_DEVICE_IOEVENTFD fail with -EBUSY. Bind, unbind, reset, close and
- * guest requests serialize on the device set lock (which vfio already holds
- * around open and close). Close unbinds before the device is disabled.
+ * The locked state (struct vfio_pci_tsm_device.state, under map_lock) is
+ * the driver's own: BINDING from a bind's claim, BOUND when the bind
+ * succeeded, UNBOUND when it failed or when the PCI/TSM core tells us
+ * (pci_tsm_bind_notify()) that it unbound the TDI, whichever path did it:
+ * our unbind, close, vDEVICE destruction, disconnect, TSM unregistration or
+ * removal. So the hot paths read one flag under a spinlock and never wait
+ * for the core's locks, which a firmware call holds.
+ *
+ * Invariants while the state is not UNBOUND: config writes clearing
+ * BME/MSE, starting an FLR (PCIe or AF) or leaving D0, VFIO_DEVICE_RESET,
+ * hot reset (also through a sibling of the dev_set), low power entry, BAR
+ * mmap, BAR and ROM region read/write and VFIO_DEVICE_IOEVENTFD fail with
+ * -EBUSY. Bind, unbind, reset, close and guest requests serialize on the
+ * device set lock (which vfio already holds around open and
+ * close). Close unbinds before the device is disabled.
  *
  * In TEE mode, bound or not, config writes into a DOE mailbox fail with
  * -EBUSY: the kernel's PCI/TSM owns the mailbox (it may connect at any time,
  * and an abort or a stray request there loses the SPDM session); vfio hides
  * the capability from the VMM's view anyway.
  *
- * Host accesses and bind: mmap runs under mmap_lock and BAR read/write and
- * ioeventfd registration copy from the user, so none of them can take the
- * device set lock. The BAR VMAs of the device (from our mmap, and the
- * open/close of the VMAs) and the host accesses in progress are counted
- * under map_lock, and a bind claims the device under the same lock: a bind
- * fails with -EBUSY while the host has a BAR mapped, a BAR access or
- * ioeventfd registration is in progress, an ioeventfd exists, or the device
- * is in VFIO's low-power state; each of those fails with -EBUSY while a bind
- * is in progress or a TDI is bound. No interleaving leaves a host path to
- * the MMIO of a bound TDI.
+ * Host accesses and bind: mmap runs under mmap_lock and config writes, BAR
+ * read/write, ioeventfd registration and low power entry copy from the user,
+ * so none of them takes the device set lock. The BAR VMAs of the device (from our mmap, and
+ * the open/close of the VMAs) and the accesses in progress that started
+ * UNBOUND are counted under map_lock, and a bind claims the device under the
+ * same lock: it fails with -EBUSY while the host has a BAR mapped, sets
+ * BINDING (from here BAR accesses, mmap and ioeventfd registration fail with
+ * -EBUSY and config writes are filtered), waits until the counted accesses
+ * have ended, then fails with -EBUSY if an ioeventfd exists or the device is
+ * in VFIO's low-power state. No interleaving leaves a host path to the MMIO
+ * of a bound TDI, nor an unfiltered config write reaching it.
+ *
+ * Lock order: mmap_lock -> map_lock; dev_set->lock -> (iommufd igroup lock
+ * -> pci_tsm_rwsem -> DSM lock) -> map_lock; dev_set->lock ->
+ * ioeventfds_lock, memory_lock. map_lock is innermost and no sleeping lock
+ * is taken under it.
  */
 #include <linux/iommufd.h>
 #include <linux/module.h>
@@ -48,6 +61,7 @@
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 #include <linux/unaligned.h>
+#include <linux/wait.h>
 
 #include "vfio_pci_tsm.h"
 
@@ -55,6 +69,18 @@
 #define VFIO_PCI_TSM_MAX_RESP	SZ_64K
 /* DOE mailboxes of one function we refuse config writes into */
 #define VFIO_PCI_TSM_MAX_DOE	4
+
+/*
+ * The locked state, owned by the driver: what every host path reads.
+ * @VFIO_PCI_TSM_UNBOUND: no TDI of ours bound; the host may use the device
+ * @VFIO_PCI_TSM_BINDING: a bind claimed the device and is in progress
+ * @VFIO_PCI_TSM_BOUND: our TDI is bound (until the core says it unbound it)
+ */
+enum vfio_pci_tsm_state {
+	VFIO_PCI_TSM_UNBOUND,
+	VFIO_PCI_TSM_BINDING,
+	VFIO_PCI_TSM_BOUND,
+};
 
 struct vfio_pci_tsm_device {
 	struct vfio_pci_core_device core_device;
@@ -66,14 +92,20 @@ struct vfio_pci_tsm_device {
 	/* Config space offsets of the device's DOE capabilities */
 	u16 doe_caps[VFIO_PCI_TSM_MAX_DOE];
 	unsigned int nr_doe;
-	/* Protects bar_vmas, host_access and binding */
+	/* Protects bar_vmas, host_access and state */
 	spinlock_t map_lock;
 	/* Host VMAs mapping a BAR of the device */
 	unsigned int bar_vmas;
-	/* BAR/ROM region reads and writes, ioeventfd registrations in progress */
+	/*
+	 * Started while UNBOUND and not ended: config writes, BAR/ROM region
+	 * reads and writes, ioeventfd registrations, low power entries. A bind
+	 * waits on access_done until there are none.
+	 */
 	unsigned int host_access;
-	/* A bind is in progress (between its claim and its end) */
-	bool binding;
+	wait_queue_head_t access_done;
+	enum vfio_pci_tsm_state state;
+	/* Given with every bind: the core tells it when the TDI is unbound */
+	struct pci_tsm_unbind_notifier unbind_nb;
 };
 
 /*
@@ -100,10 +132,28 @@ static struct mutex *tsm_lock(struct vfio_pci_tsm_device *tdev)
 	return &tdev->core_device.vdev.dev_set->lock;
 }
 
-/* A TDI of the device is bound (whoever bound it). */
-static bool tsm_bound(struct vfio_pci_tsm_device *tdev)
+/* A bind is in progress or our TDI is bound: the host keeps off. */
+static bool tsm_locked(struct vfio_pci_tsm_device *tdev)
 {
-	return pci_tsm_bind_state(tdev->core_device.pdev) > 0;
+	guard(spinlock)(&tdev->map_lock);
+	return tdev->state != VFIO_PCI_TSM_UNBOUND;
+}
+
+/* The core unbound our TDI (any path); under its locks, must not sleep. */
+static void tsm_unbound(struct pci_tsm_unbind_notifier *nb,
+			struct pci_dev *pdev)
+{
+	struct vfio_pci_tsm_device *tdev =
+		container_of(nb, struct vfio_pci_tsm_device, unbind_nb);
+
+	guard(spinlock)(&tdev->map_lock);
+	tdev->state = VFIO_PCI_TSM_UNBOUND;
+}
+
+static bool tsm_accesses_done(struct vfio_pci_tsm_device *tdev)
+{
+	guard(spinlock)(&tdev->map_lock);
+	return !tdev->host_access;
 }
 
 /*
@@ -132,45 +182,52 @@ static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 	guard(mutex)(tsm_lock(tdev));
 	if (!tdev->idev)
 		return -EOPNOTSUPP;
-	/* Claim the device: no BAR mapped, no host access in progress */
+	/* Claim the device: not bound, no BAR mapped */
 	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->bar_vmas || tdev->host_access)
+		if (tdev->state != VFIO_PCI_TSM_UNBOUND || tdev->bar_vmas)
 			return -EBUSY;
-		tdev->binding = true;
+		tdev->state = VFIO_PCI_TSM_BINDING;
 	}
-	ret = tsm_bind_blocked(tdev);
+	/* The accesses admitted before the claim end first */
+	ret = wait_event_killable(tdev->access_done, tsm_accesses_done(tdev));
+	if (!ret)
+		ret = tsm_bind_blocked(tdev);
 	if (!ret)
 		ret = iommufd_device_tsm_bind(tdev->idev, ictx, vdevice_id,
-					      tdev->core_device.vdev.kvm);
-	/* From here a bound TDI is visible to host accesses (tsm_bound()) */
-	scoped_guard(spinlock, &tdev->map_lock)
-		tdev->binding = false;
+					      tdev->core_device.vdev.kvm,
+					      &tdev->unbind_nb);
+	/*
+	 * The core may have unbound the new TDI already (tsm_unbound() left
+	 * UNBOUND): only a bind still in progress becomes BOUND.
+	 */
+	scoped_guard(spinlock, &tdev->map_lock) {
+		if (tdev->state == VFIO_PCI_TSM_BINDING)
+			tdev->state = ret ? VFIO_PCI_TSM_UNBOUND :
+					    VFIO_PCI_TSM_BOUND;
+	}
 	return ret;
 }
 
 /*
- * A host access to the device's MMIO starts: refused while a bind is in
- * progress or a TDI is bound, else counted until tsm_host_access_end().
+ * A host access starts: if UNBOUND, counted until tsm_host_access_end()
+ * (returns true); else not counted (false).
  */
-static int tsm_host_access_begin(struct vfio_pci_tsm_device *tdev)
+static bool tsm_host_access_begin(struct vfio_pci_tsm_device *tdev)
 {
-	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->binding)
-			return -EBUSY;
-		tdev->host_access++;
-	}
-	if (tsm_bound(tdev)) {
-		scoped_guard(spinlock, &tdev->map_lock)
-			tdev->host_access--;
-		return -EBUSY;
-	}
-	return 0;
+	guard(spinlock)(&tdev->map_lock);
+	if (tdev->state != VFIO_PCI_TSM_UNBOUND)
+		return false;
+	tdev->host_access++;
+	return true;
 }
 
 static void tsm_host_access_end(struct vfio_pci_tsm_device *tdev)
 {
-	guard(spinlock)(&tdev->map_lock);
-	tdev->host_access--;
+	scoped_guard(spinlock, &tdev->map_lock) {
+		if (--tdev->host_access)
+			return;
+	}
+	wake_up_all(&tdev->access_done);
 }
 
 /* BARs and the ROM: the regions whose read/write is an access to the MMIO. */
@@ -182,12 +239,14 @@ static bool tsm_mmio_region(loff_t pos)
 	       index == VFIO_PCI_ROM_REGION_INDEX;
 }
 
-static int tsm_do_unbind(struct vfio_pci_tsm_device *tdev)
+/* @ictx, @vdevice_id: as IOMMU_VDEVICE_TSM_OP named them, re-checked here */
+static int tsm_do_unbind(struct vfio_pci_tsm_device *tdev,
+			 struct iommufd_ctx *ictx, u32 vdevice_id)
 {
 	guard(mutex)(tsm_lock(tdev));
 	if (!tdev->idev)
 		return -EOPNOTSUPP;
-	return iommufd_device_tsm_unbind(tdev->idev);
+	return iommufd_device_tsm_unbind(tdev->idev, ictx, vdevice_id);
 }
 
 static void tsm_op_get(void *data)
@@ -211,7 +270,7 @@ static int tsm_op_bind(void *data, struct iommufd_ctx *ictx, u32 vdevice_id)
 
 static int tsm_op_unbind(void *data, struct iommufd_ctx *ictx, u32 vdevice_id)
 {
-	return tsm_do_unbind(data);
+	return tsm_do_unbind(data, ictx, vdevice_id);
 }
 
 static const struct iommufd_tsm_ops vfio_pci_tsm_iommufd_ops = {
@@ -262,7 +321,7 @@ static int tsm_ioctl_unbind(struct vfio_pci_tsm_device *tdev, void __user *arg)
 		return ret;
 	if (unbind.flags)
 		return -EINVAL;
-	return tsm_do_unbind(tdev);
+	return tsm_do_unbind(tdev, NULL, 0);
 }
 
 static int tsm_ioctl_guest_req(struct vfio_pci_tsm_device *tdev,
@@ -340,7 +399,7 @@ static long tsm_ioctl_guarded(struct vfio_pci_tsm_device *tdev,
 			      unsigned int cmd, unsigned long arg)
 {
 	guard(mutex)(tsm_lock(tdev));
-	if (tsm_bound(tdev))
+	if (tsm_locked(tdev))
 		return -EBUSY;
 	return vfio_pci_core_ioctl(&tdev->core_device.vdev, cmd, arg);
 }
@@ -365,10 +424,10 @@ static long vfio_pci_tsm_ioctl(struct vfio_device *core_vdev,
 		return tsm_ioctl_guarded(tdev, cmd, arg);
 	case VFIO_DEVICE_IOEVENTFD: {
 		/* The kernel would write the BAR whenever the eventfd fires */
-		long ret = tsm_host_access_begin(tdev);
+		long ret;
 
-		if (ret)
-			return ret;
+		if (!tsm_host_access_begin(tdev))
+			return -EBUSY;
 		ret = vfio_pci_core_ioctl(core_vdev, cmd, arg);
 		tsm_host_access_end(tdev);
 		return ret;
@@ -386,15 +445,21 @@ static int vfio_pci_tsm_device_feature(struct vfio_device *core_vdev,
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 	u32 feature = flags & VFIO_DEVICE_FEATURE_MASK;
 
-	/* @flags is the vfio core's kernel copy: no user rewrite can race */
+	int ret;
+
+	/*
+	 * @flags is the vfio core's kernel copy: no user rewrite can race.
+	 * The entry copies its argument from the user: counted, not under the
+	 * device set lock; a bind waits for it and then sees the low power.
+	 */
 	if (tee_mode && (flags & VFIO_DEVICE_FEATURE_SET) &&
 	    (feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY ||
 	     feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)) {
-		guard(mutex)(tsm_lock(tdev));
-		if (tsm_bound(tdev))
+		if (!tsm_host_access_begin(tdev))
 			return -EBUSY;
-		return vfio_pci_core_ioctl_feature(core_vdev, flags, arg,
-						   argsz);
+		ret = vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
+		tsm_host_access_end(tdev);
+		return ret;
 	}
 	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
 }
@@ -483,16 +548,16 @@ static int vfio_pci_tsm_mmap(struct vfio_device *core_vdev,
 
 	/*
 	 * Called under mmap_lock, so the device set lock (held over user
-	 * copies elsewhere) cannot be taken here. Count the mapping first,
-	 * then look: a bind that starts later sees the count and fails; one
-	 * that started earlier is seen as binding or, done, as bound.
+	 * copies elsewhere) cannot be taken here. Count the mapping under the
+	 * claim's lock: a bind that starts later sees the count and fails; one
+	 * that started earlier is seen as BINDING or BOUND.
 	 */
 	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->binding)
+		if (tdev->state != VFIO_PCI_TSM_UNBOUND)
 			return -EBUSY;
 		tdev->bar_vmas++;
 	}
-	ret = tsm_bound(tdev) ? -EBUSY : vfio_pci_core_mmap(core_vdev, vma);
+	ret = vfio_pci_core_mmap(core_vdev, vma);
 	if (!ret)
 		ret = tsm_vma_track(vma);
 	if (ret) {
@@ -512,36 +577,40 @@ static ssize_t vfio_pci_tsm_read(struct vfio_device *core_vdev,
 
 	if (!tee_mode || !tsm_mmio_region(*ppos))
 		return vfio_pci_core_read(core_vdev, buf, count, ppos);
-	ret = tsm_host_access_begin(tdev);
-	if (ret)
-		return ret;
+	if (!tsm_host_access_begin(tdev))
+		return -EBUSY;
 	ret = vfio_pci_core_read(core_vdev, buf, count, ppos);
 	tsm_host_access_end(tdev);
 	return ret;
 }
 
 /*
- * Config writes serialize with bind: a write checked unbound completes first.
- * BAR and ROM region writes are MMIO accesses, refused while bound.
+ * Config writes: one that starts UNBOUND is counted, so a bind waits for it
+ * to reach the device; one that starts later is filtered by
+ * vfio_pci_tsm_config_write_check(). BAR and ROM region writes are MMIO
+ * accesses, refused unless UNBOUND.
  */
 static ssize_t vfio_pci_tsm_write(struct vfio_device *core_vdev,
 				  const char __user *buf, size_t count,
 				  loff_t *ppos)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
+	bool counted;
 	ssize_t ret;
 
 	if (!tee_mode)
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
 	if (VFIO_PCI_OFFSET_TO_INDEX(*ppos) == VFIO_PCI_CONFIG_REGION_INDEX) {
-		guard(mutex)(tsm_lock(tdev));
-		return vfio_pci_core_write(core_vdev, buf, count, ppos);
+		counted = tsm_host_access_begin(tdev);
+		ret = vfio_pci_core_write(core_vdev, buf, count, ppos);
+		if (counted)
+			tsm_host_access_end(tdev);
+		return ret;
 	}
 	if (!tsm_mmio_region(*ppos))
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
-	ret = tsm_host_access_begin(tdev);
-	if (ret)
-		return ret;
+	if (!tsm_host_access_begin(tdev))
+		return -EBUSY;
 	ret = vfio_pci_core_write(core_vdev, buf, count, ppos);
 	tsm_host_access_end(tdev);
 	return ret;
@@ -561,37 +630,42 @@ static bool tsm_in_doe(struct vfio_pci_tsm_device *tdev, loff_t pos, int count)
 	return false;
 }
 
-/* Config writes: called by vfio_pci_core with the value it then writes. */
+/*
+ * Config writes: called by vfio_pci_core with the value it then writes and
+ * the mask of its bits that reach the device as they are.
+ */
 static int vfio_pci_tsm_config_write_check(struct vfio_pci_core_device *vdev,
-					   loff_t pos, int count, __le32 val)
+					   loff_t pos, int count, __le32 val,
+					   __le32 hw_mask)
 {
 	struct vfio_pci_tsm_device *tdev =
 		container_of(vdev, struct vfio_pci_tsm_device, core_device);
-	u8 old[4] = {}, new[4];
-	u32 cur;
+	u8 old[4] = {}, hw[4] = {}, user[4];
+	u32 cur, mask;
 	int i;
 
 	if (count < 1 || count > 4 || pos < 0 || pos + count > 0x1000)
 		return -EINVAL;
 	if (tsm_in_doe(tdev, pos, count))
 		return -EBUSY;
-	if (!tsm_bound(tdev))
+	if (!tsm_locked(tdev))
 		return 0;
 
-	/* What the device holds now, byte by byte, little-endian */
+	/* What the device holds now, and will hold after vfio's write */
+	cur = le32_to_cpu(val);
+	mask = le32_to_cpu(hw_mask);
 	for (i = 0; i < count; i++) {
-		u8 b;
+		u8 b, m = (mask >> (8 * i)) & 0xff;
 
 		if (pci_read_config_byte(vdev->pdev, pos + i, &b))
 			return -EIO;
 		old[i] = b;
+		user[i] = (cur >> (8 * i)) & 0xff;
+		hw[i] = (b & ~m) | (user[i] & m);
 	}
-	cur = le32_to_cpu(val);
-	for (i = 0; i < 4; i++)
-		new[i] = (cur >> (8 * i)) & 0xff;
 
 	if (vfio_pci_tsm_write_refused(tdev->pcie_cap, tdev->pm_cap,
-				       tdev->af_ctrl, pos, old, new, count))
+				       tdev->af_ctrl, pos, old, hw, user, count))
 		return -EBUSY;
 	return 0;
 }
@@ -603,7 +677,7 @@ static int vfio_pci_tsm_reset_check(struct vfio_pci_core_device *vdev)
 		container_of(vdev, struct vfio_pci_tsm_device, core_device);
 
 	lockdep_assert_held(tsm_lock(tdev));
-	return tsm_bound(tdev) ? -EBUSY : 0;
+	return tsm_locked(tdev) ? -EBUSY : 0;
 }
 
 static const struct vfio_pci_device_ops vfio_pci_tsm_pci_ops = {
@@ -673,7 +747,7 @@ static void vfio_pci_tsm_close_device(struct vfio_device *core_vdev)
 	/* dev_set->lock is held by vfio: serialized with bind and reset */
 	if (tdev->idev) {
 		/* Unbind (TDISP STOP) before vfio_pci_core_disable() clears BME */
-		iommufd_device_tsm_unbind(tdev->idev);
+		iommufd_device_tsm_unbind(tdev->idev, NULL, 0);
 		iommufd_device_tsm_unregister(tdev->idev);
 		tdev->idev = NULL;
 	}
@@ -688,6 +762,8 @@ static int vfio_pci_tsm_init_dev(struct vfio_device *core_vdev)
 	u8 af;
 
 	spin_lock_init(&tdev->map_lock);
+	init_waitqueue_head(&tdev->access_done);
+	tdev->unbind_nb.unbound = tsm_unbound;
 	while (tdev->nr_doe < VFIO_PCI_TSM_MAX_DOE &&
 	       (doe = pci_find_next_ext_capability(pdev, doe,
 						   PCI_EXT_CAP_ID_DOE)))

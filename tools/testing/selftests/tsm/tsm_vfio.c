@@ -203,8 +203,9 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 			 VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
 	};
 	struct vfio_pci_hot_reset hr = { .argsz = sizeof(hr) };
+	uint8_t hw_before[64], hw_after[64];
+	uint32_t len, vbar, v32;
 	uint16_t cmd, v16;
-	uint32_t len;
 	uint64_t code;
 	char resp[4096];
 	int rc;
@@ -270,6 +271,21 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND,
 				    &v16, 1));
 	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
+	/*
+	 * BAR sizing, as a guest probing its BARs does: vfio virtualizes the BARs, so
+	 * nothing reaches the device and the write is allowed; the device's BAR0 is
+	 * the same before and after.
+	 */
+	ASSERT_EQ(0, tsm_read_config(self->bdf, hw_before, sizeof(hw_before)));
+	ASSERT_EQ(0, tsm_cfg_read(self->v.devfd, self->v.cfg_off, PCI_BASE_ADDRESS_0,
+				  &vbar, 4));
+	v32 = 0xffffffff;
+	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_BASE_ADDRESS_0,
+				   &v32, 4));
+	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_BASE_ADDRESS_0,
+				   &vbar, 4));
+	ASSERT_EQ(0, tsm_read_config(self->bdf, hw_after, sizeof(hw_after)));
+	EXPECT_EQ(0, memcmp(hw_before + PCI_BASE_ADDRESS_0, hw_after + PCI_BASE_ADDRESS_0, 4));
 	/* FLR through Device Control */
 	v16 = PCI_EXP_DEVCTL_BCR_FLR;
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off,
@@ -560,9 +576,13 @@ TEST_F_TIMEOUT(tsm_vfio, doe_mailbox_writes_refused, 240)
 	EXPECT_DSM("CONFIG_UNLOCKED");
 }
 
-/* tsm/disconnect while bound: the core unbinds; VFIO does not trust a cache. */
+/*
+ * tsm/disconnect while bound: the core unbinds and tells the driver (its
+ * notifier), whose locked state ends: nothing is refused any more.
+ */
 TEST_F_TIMEOUT(tsm_vfio, disconnect_while_bound, 240)
 {
+	struct vfio_region_info bar0;
 	uint16_t cmd;
 
 	ASSERT_EQ(0, assign(self, 1));
@@ -577,10 +597,90 @@ TEST_F_TIMEOUT(tsm_vfio, disconnect_while_bound, 240)
 	ASSERT_EQ(0, tsm_cfg_read(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
 	cmd &= ~PCI_COMMAND_MASTER;
 	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
+	ASSERT_EQ(0, tsm_region_info(self->v.devfd, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
+	EXPECT_EQ(0, region_rw(self->v.devfd, bar0.offset, 0));
 	/* Reconnect and bind again */
 	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
 	EXPECT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
 	EXPECT_EQ(1, bound(self));
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * A firmware that hangs while it connects one device (the PCI/TSM core holds
+ * its locks for the whole firmware call) stalls no host access of another
+ * device: config writes, BAR mmap, the page fault and BAR region reads read
+ * only the driver's own state. A watchdog resumes the firmware after 5 s, so
+ * a stalled access ends (and fails the test) instead of hanging it.
+ */
+TEST_F_TIMEOUT(tsm_vfio, hung_firmware_stalls_no_other_device, 240)
+{
+	struct vfio_region_info bar0, cfg;
+	struct timespec t0;
+	uint32_t dev2_id = 0;
+	pid_t conn, dog;
+	char other[32];
+	uint16_t cmd;
+	int dev2, status;
+	volatile uint32_t *map;
+	double took;
+
+	ASSERT_EQ(0, tsm_find_device("tsm1", other, sizeof(other)));
+	ASSERT_EQ(0, tsm_bind_driver(other, TSM_VFIO_DRV));
+	ASSERT_EQ(0, assign(self, 1));
+	dev2 = tsm_open_vfio_cdev(other);
+	ASSERT_LE(0, dev2);
+	ASSERT_EQ(0, tsm_bind_iommufd(dev2, self->v.iommufd, &dev2_id));
+	ASSERT_EQ(0, tsm_region_info(dev2, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
+	ASSERT_EQ(0, tsm_region_info(dev2, VFIO_PCI_CONFIG_REGION_INDEX, &cfg));
+	/* The firmware answers (handshake done), then stops answering */
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, kill(self->fw, SIGSTOP));
+	conn = fork();
+	ASSERT_GE(conn, 0);
+	if (conn == 0)
+		_exit(-tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
+	dog = fork();
+	ASSERT_GE(dog, 0);
+	if (dog == 0) {
+		sleep(5);
+		kill(self->fw, SIGCONT);
+		_exit(0);
+	}
+	/* The connect is in its firmware call */
+	tsm_msleep(500);
+	ASSERT_EQ(0, waitpid(conn, &status, WNOHANG));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, tsm_cfg_read(dev2, cfg.offset, PCI_COMMAND, &cmd, 2));
+	EXPECT_EQ(0, tsm_cfg_write(dev2, cfg.offset, PCI_COMMAND, &cmd, 2));
+	EXPECT_EQ(0, region_rw(dev2, bar0.offset, 0));
+	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, dev2, bar0.offset);
+	ASSERT_NE(MAP_FAILED, map);
+	/* nvme CAP (low half): never all-ones on a device that answers */
+	EXPECT_NE(0xffffffffu, map[0]);
+	munmap((void *)map, 4096);
+	took = elapsed_s(&t0);
+	EXPECT_GT(1.0, took) TH_LOG("host accesses of %s took %.2f s beside a hung firmware",
+				    other, took);
+	/* The connect was still waiting for the firmware all along */
+	EXPECT_EQ(0, waitpid(conn, &status, WNOHANG));
+
+	kill(self->fw, SIGCONT);
+	ASSERT_EQ(conn, waitpid(conn, &status, 0));
+	ASSERT_EQ(dog, waitpid(dog, NULL, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("connect after the firmware resumed: %s",
+						  strerror(WEXITSTATUS(status)));
+	close(dev2);
 }
 
 /* A vDEVICE of another device (same iommufd and vIOMMU) does not bind this one. */
