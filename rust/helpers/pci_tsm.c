@@ -21,6 +21,16 @@ __rust_helper unsigned long rust_helper_pci_tsm_resource_flags(struct pci_dev *p
 	return pci_resource_flags(pdev, bar);
 }
 
+__rust_helper void rust_helper_pci_tsm_device_lock(struct device *dev)
+{
+	device_lock(dev);
+}
+
+__rust_helper void rust_helper_pci_tsm_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
+}
+
 __rust_helper int rust_helper_copy_from_sockptr(void *dst, sockptr_t src,
 						size_t size)
 {

@@ -15,6 +15,8 @@
 //! (0 info, 1 state change). It returns 24 or the operation's errno. A `read()` then
 //! returns the result of the last guest request: `status` i32, reserved u32, `tsm_code`
 //! u64 (the TDI state), `length` u32, reserved u32, and `length` bytes of output.
+//! A function a driver is bound to is refused with `EBUSY` (vfio-pci-tsm, for one, keeps
+//! its own view of what is bound); so is binding one while the command runs.
 
 use kernel::{
     fs::{
@@ -57,8 +59,10 @@ const MAX_OUT: usize = 0x4000;
 /// A TDI bound through this file, with the VM it is bound to.
 struct Bound {
     addr: Address,
+    /// Dropped first (fields drop in order): unbinds the TDI if it is still this one.
+    binding: Pin<KBox<tsm::Binding>>,
     /// Keeps the VM (and so the `Kvm` handle the core holds) alive while bound.
-    _vm: ARef<File>,
+    vm: ARef<File>,
 }
 
 struct State {
@@ -67,24 +71,12 @@ struct State {
     last: KVVec<u8>,
 }
 
-/// An open `/dev/tsm_emu_test`.
-#[pin_data(PinnedDrop)]
+/// An open `/dev/tsm_emu_test`. Closing it unbinds what it bound (dropping each
+/// [`Bound`]), and only that: a TDI the core unbound and someone else bound again stays.
+#[pin_data]
 pub(crate) struct HookFile {
     #[pin]
     state: Mutex<State>,
-}
-
-#[pinned_drop]
-impl PinnedDrop for HookFile {
-    fn drop(self: Pin<&mut Self>) {
-        let mut st = self.state.lock();
-        for b in st.bound.iter() {
-            if let Some(pdev) = tsm::find_function(b.addr) {
-                tsm::unbind(&pdev);
-            }
-        }
-        st.bound.clear();
-    }
 }
 
 struct Command {
@@ -127,6 +119,8 @@ fn parse(buf: &[u8]) -> Result<Command> {
 impl HookFile {
     fn run(&self, c: Command) -> Result {
         let pdev = tsm::find_function(c.addr).ok_or(ENODEV)?;
+        // A function a driver holds (vfio-pci-tsm) keeps its own locked state: not ours.
+        let _unclaimed = tsm::Unclaimed::lock(&pdev)?;
         match c.op {
             1 => {
                 let fd = u32::try_from(c.vm_fd).map_err(|_| EBADF)?;
@@ -136,22 +130,29 @@ impl HookFile {
                 let vm = unsafe { LocalFile::assume_no_fdget_pos(local) };
                 let kvm = Kvm::from_file(&vm)?;
                 let mut st = self.state.lock();
-                st.bound.reserve(1, GFP_KERNEL)?;
-                tsm::bind(&pdev, kvm, c.tdi_id)?;
-                if !st.bound.iter().any(|b| b.addr == c.addr) {
-                    st.bound
-                        .push_within_capacity(Bound {
-                            addr: c.addr,
-                            _vm: vm,
-                        })
-                        .map_err(|_| ENOMEM)?;
+                // Still bound by us: again with its VM is a no-op, with another busy.
+                if let Some(b) = st.bound.iter().find(|b| b.addr == c.addr) {
+                    if b.binding.is_bound() {
+                        let same = core::ptr::eq(b.vm.as_ptr(), vm.as_ptr());
+                        return if same { Ok(()) } else { Err(EBUSY) };
+                    }
                 }
-                Ok(())
+                // A binding the core ended (disconnect) is forgotten, with its VM.
+                st.bound.retain(|b| b.addr != c.addr);
+                st.bound.reserve(1, GFP_KERNEL)?;
+                let binding = KBox::pin_init(tsm::Binding::new(pdev.clone()), GFP_KERNEL)?;
+                binding.as_ref().bind(kvm, c.tdi_id)?;
+                st.bound
+                    .push_within_capacity(Bound {
+                        addr: c.addr,
+                        binding,
+                        vm,
+                    })
+                    .map_err(|_| ENOMEM)
             }
             2 => {
-                let mut st = self.state.lock();
-                tsm::unbind(&pdev);
-                st.bound.retain(|b| b.addr != c.addr);
+                // Dropping our binding unbinds the TDI if it is still ours.
+                self.state.lock().bound.retain(|b| b.addr != c.addr);
                 Ok(())
             }
             3 => {

@@ -28,7 +28,14 @@ use crate::{
     },
     pci,
     prelude::*,
-    sync::aref::ARef,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+    },
+    types::Opaque,
 };
 use core::{
     marker::PhantomData,
@@ -697,6 +704,45 @@ pub fn find_function(addr: Address) -> Option<ARef<pci::Device>> {
     Some(unsafe { ARef::from_raw(raw.cast()) })
 }
 
+/// A PCI function no driver is bound to, kept so while this guard lives.
+///
+/// For callers that bind TDIs outside any driver (a test facility): a function a driver
+/// holds (vfio-pci-tsm, whose locked state must be its own) is not theirs to bind.
+///
+/// # Invariants
+///
+/// The device lock of `pdev` is held, and its `driver` was NULL when it was taken, so no
+/// driver binds until the guard drops.
+pub struct Unclaimed<'a> {
+    pdev: &'a pci::Device,
+}
+
+impl<'a> Unclaimed<'a> {
+    /// Takes the device lock of `pdev` (sleeping); `EBUSY` if a driver is bound to it.
+    pub fn lock(pdev: &'a pci::Device) -> Result<Self> {
+        let dev = AsRef::<device::Device>::as_ref(pdev).as_raw();
+        // SAFETY: `dev` is the valid `struct device` of `pdev`.
+        unsafe { bindings::pci_tsm_device_lock(dev) };
+        // SAFETY: `dev` is valid and its `driver` is stable under the device lock we hold.
+        if unsafe { (*dev).driver }.is_null() {
+            // INVARIANT: The lock is held and no driver is bound.
+            Ok(Self { pdev })
+        } else {
+            // SAFETY: We took the lock above.
+            unsafe { bindings::pci_tsm_device_unlock(dev) };
+            Err(EBUSY)
+        }
+    }
+}
+
+impl Drop for Unclaimed<'_> {
+    fn drop(&mut self) {
+        let dev = AsRef::<device::Device>::as_ref(self.pdev).as_raw();
+        // SAFETY: By the type invariant the device lock is held by us.
+        unsafe { bindings::pci_tsm_device_unlock(dev) };
+    }
+}
+
 impl Kvm {
     /// The VM of a KVM VM file (`KVM_CREATE_VM`). The handle stays valid only as long as
     /// the caller holds a reference to `file`.
@@ -708,17 +754,91 @@ impl Kvm {
     }
 }
 
-/// `pci_tsm_bind()`: binds `pdev`, connected through a link TSM, as TDI `tdi_id` of `kvm`.
-/// The caller keeps `kvm` alive until [`unbind`].
-pub fn bind(pdev: &pci::Device, kvm: Kvm, tdi_id: u32) -> Result {
-    // SAFETY: `pdev` is valid; `kvm` is a live VM per the caller's contract.
-    crate::error::to_result(unsafe { bindings::pci_tsm_bind(pdev.as_raw(), kvm.as_ptr(), tdi_id) })
+/// A TDI bound by a caller outside the VFIO driver (a test facility), told by the PCI/TSM
+/// core when it is unbound, by whatever path (`pci_tsm_bind_notify()`).
+///
+/// Dropping it unbinds the TDI if it is still the one this binding made: never a TDI that
+/// someone else bound after the core unbound this one underneath (disconnect).
+///
+/// # Invariants
+///
+/// `nb.unbound` is [`Binding::unbound_callback`]; while the core may hold `nb` (from a
+/// successful [`Binding::bind`] until the core calls it or the drop unbinds), `self` is
+/// pinned and alive.
+#[pin_data(PinnedDrop)]
+pub struct Binding {
+    #[pin]
+    nb: Opaque<bindings::pci_tsm_unbind_notifier>,
+    /// Set when the bind succeeded, cleared by the core's notification.
+    bound: Atomic<bool>,
+    pdev: ARef<pci::Device>,
 }
 
-/// `pci_tsm_unbind()`: idempotent.
-pub fn unbind(pdev: &pci::Device) {
-    // SAFETY: `pdev` is valid.
-    unsafe { bindings::pci_tsm_unbind(pdev.as_raw()) }
+impl Binding {
+    /// A binding of `pdev`, not bound yet.
+    pub fn new(pdev: ARef<pci::Device>) -> impl PinInit<Self> {
+        pin_init!(Self {
+            nb <- Opaque::ffi_init(|nb: *mut bindings::pci_tsm_unbind_notifier| {
+                // SAFETY: `nb` is valid for writes during initialization.
+                unsafe { (*nb).unbound = Some(Self::unbound_callback) };
+            }),
+            bound: Atomic::new(false),
+            pdev,
+        })
+    }
+
+    /// The function this binding is for.
+    pub fn pdev(&self) -> &pci::Device {
+        &self.pdev
+    }
+
+    /// `pci_tsm_bind_notify()`: binds the function, connected through a link TSM, as TDI
+    /// `tdi_id` of `kvm`. `EBUSY` if a TDI of the function is bound already (this one
+    /// included). The caller keeps `kvm` alive until the binding is dropped.
+    pub fn bind(self: Pin<&Self>, kvm: Kvm, tdi_id: u32) -> Result {
+        // Before the call: the core may tell us it unbound before the call returns.
+        self.bound.store(true, Relaxed);
+        // SAFETY: `pdev` is valid; `nb` is pinned and, by the type invariant, alive while
+        // the core holds it; `kvm` is a live VM per the caller's contract.
+        let rc = unsafe {
+            bindings::pci_tsm_bind_notify(self.pdev.as_raw(), kvm.as_ptr(), tdi_id, self.nb.get())
+        };
+        if rc != 0 {
+            self.bound.store(false, Relaxed);
+        }
+        crate::error::to_result(rc)
+    }
+
+    /// Whether the TDI this binding made is still bound.
+    pub fn is_bound(&self) -> bool {
+        self.bound.load(Relaxed)
+    }
+
+    /// Called by the core, under its locks, after it unbound the TDI bound with `nb`.
+    ///
+    /// # Safety
+    ///
+    /// `nb` is the `nb` field of a live [`Binding`].
+    unsafe extern "C" fn unbound_callback(
+        nb: *mut bindings::pci_tsm_unbind_notifier,
+        _pdev: *mut bindings::pci_dev,
+    ) {
+        // `Opaque<T>` is transparent over `T`.
+        let nb = nb.cast::<Opaque<bindings::pci_tsm_unbind_notifier>>();
+        // SAFETY: Per the safety contract `nb` is the field of a live `Binding`, which
+        // is only shared (just `bound`, an atomic, is written through it).
+        let this = unsafe { &*crate::container_of!(nb, Self, nb) };
+        this.bound.store(false, Relaxed);
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Binding {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `pdev` is valid and `nb` alive; the core unbinds only a TDI bound with
+        // `nb`, after which it no longer holds `nb`.
+        unsafe { bindings::pci_tsm_unbind_notify(self.pdev.as_raw(), self.nb.get()) };
+    }
 }
 
 /// `pci_tsm_guest_req()` with kernel buffers: returns the bytes written to `output` and

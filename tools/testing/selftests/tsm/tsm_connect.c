@@ -237,6 +237,8 @@ FIXTURE_SETUP(tsm_link)
 	ASSERT_EQ(0, tsm_find_test_device(self->bdf, sizeof(self->bdf)));
 	ASSERT_EQ(0, tsm_find_tsm(self->tsm, sizeof(self->tsm)));
 	self->fw = 0;
+	/* The test hook binds only functions no driver holds */
+	ASSERT_EQ(0, tsm_unbind_driver(self->bdf));
 	/* Start from a disconnected device whatever an earlier test left. */
 	if (!tsm_attr_read(self->bdf, "tsm/connect", buf, sizeof(buf)) && buf[0])
 		tsm_attr_write(self->bdf, "tsm/disconnect", buf);
@@ -500,6 +502,42 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	free(res);
 }
 
+/*
+ * The test hook does not bind (or unbind, or send requests for) a function a
+ * driver holds: vfio-pci-tsm keeps its own locked state, which a TDI bound
+ * underneath it would bypass. Free again, the same function binds.
+ */
+TEST_F_TIMEOUT(tsm_link, hook_refuses_driver_held_function, 240)
+{
+	char buf[64];
+	int vm, hook;
+
+	self->fw = tsm_fw_start(TSM_FW_LOG);
+	ASSERT_GT(self->fw, 0);
+	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
+	vm = tsm_vm_create();
+	ASSERT_GE(vm, 0);
+	hook = open(TSM_EMU_TEST, O_RDWR);
+	ASSERT_GE(hook, 0);
+	ASSERT_EQ(0, tsm_insmod_once(TSM_VFIO_KO));
+	ASSERT_EQ(0, tsm_bind_driver(self->bdf, TSM_VFIO_DRV));
+
+	EXPECT_EQ(-EBUSY, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
+	EXPECT_EQ(-EBUSY, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
+	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
+	EXPECT_STREQ("", buf);
+	EXPECT_EQ(0, tsm_dsm_tdi_state(self->bdf, buf, sizeof(buf)));
+	EXPECT_STREQ("CONFIG_UNLOCKED", buf);
+
+	ASSERT_EQ(0, tsm_unbind_driver(self->bdf));
+	EXPECT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
+	EXPECT_EQ(0, tsm_dsm_tdi_state(self->bdf, buf, sizeof(buf)));
+	EXPECT_STREQ("CONFIG_LOCKED", buf);
+	EXPECT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
+	close(hook);
+	close(vm);
+}
+
 /* The firmware's failure status becomes connect's errno; nothing is left. */
 TEST_F(tsm_link, firmware_error_is_connect_errno)
 {
@@ -742,6 +780,8 @@ FIXTURE_SETUP(dsm_fault)
 	ASSERT_EQ(0, tsm_find_tsm(self->tsm, sizeof(self->tsm)));
 	tsm_disconnect_any(self->bdf);
 	tsm_disconnect_any(self->good);
+	ASSERT_EQ(0, tsm_unbind_driver(self->bdf));
+	ASSERT_EQ(0, tsm_unbind_driver(self->good));
 	self->fw = tsm_fw_start(TSM_FW_LOG);
 	ASSERT_GT(self->fw, 0);
 }

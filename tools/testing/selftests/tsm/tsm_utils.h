@@ -191,6 +191,18 @@ static inline int tsm_find_test_device(char *bdf, size_t len)
 	return 0;
 }
 
+/* Unbinds whatever driver @bdf has (none: nothing to do). */
+static inline int tsm_unbind_driver(const char *bdf)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	if (access(path, F_OK))
+		return errno == ENOENT ? 0 : -errno;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	return tsm_write_sysfs(path, bdf);
+}
+
 /* Binds @bdf to @drv (e.g. "vfio-pci") through driver_override. */
 static inline int tsm_bind_driver(const char *bdf, const char *drv)
 {
