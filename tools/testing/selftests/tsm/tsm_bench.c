@@ -3,15 +3,17 @@
  * Benchmark (not a test): what vfio-pci-tsm costs over plain vfio-pci, and
  * how fast a TDI binds and unbinds.
  *
- * 1. Config space and BAR0 read/write throughput through the vfio regions
- *    (pread/pwrite on the cdev, the paths the variant driver filters) with the
- *    same, unbound device on vfio-pci and on vfio-pci-tsm, in alternating
- *    rounds of one boot; reported per op and as the ratio tsm / plain.
+ * 1. Config space and BAR0 read/write time per access through the vfio
+ *    regions (pread/pwrite on the cdev, the paths the variant driver filters)
+ *    with the same, unbound device on vfio-pci and on vfio-pci-tsm, in
+ *    interleaved A/B rounds of one boot (each round measures both drivers, in
+ *    alternating order); reported per op as the median over the rounds of the
+ *    round's ratio tsm / plain, with its spread (min, quartiles, max).
  * 2. Bind + unbind cycles per second through VFIO_DEVICE_TSM_BIND/UNBIND and
  *    through IOMMU_VDEVICE_TSM_OP, with the emulated platform (tsm-fw relaying
  *    every TDISP message over DOE to tsm-dsm on the host).
  *
- *   tsm_bench [accesses per round] [bind cycles]
+ *   tsm_bench [accesses per round] [bind cycles] [rounds]
  * Lines "bench: <name> <value> <unit>" are for scripts. Needs the arm64 guest.
  */
 #include <signal.h>
@@ -19,7 +21,7 @@
 #include "tsm_vmm.h"
 
 #define FW_LOG		"/tmp/tsm-fw-bench.log"
-#define ROUNDS		3
+#define MAX_ROUNDS	100
 #define NVME_INTMS	0x0c	/* writing 0 to Interrupt Mask Set changes nothing */
 
 enum { CFG_RD, CFG_WR, BAR_RD, BAR_WR, NR_OPS };
@@ -92,6 +94,22 @@ static int access_round(const char *bdf, const char *drv, long n, double *ns)
 	return rc;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @q quantile (0..1) of the sorted @v[@n], interpolated. */
+static double quantile(const double *v, int n, double q)
+{
+	double pos = q * (n - 1);
+	int i = (int)pos;
+
+	return i + 1 < n ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
 /* Bind + unbind cycles per second, through VFIO (@iommufd_op 0) or iommufd. */
 static int bind_cycles(struct tsm_vmm *v, int cycles, int iommufd_op,
 		       double *per_s)
@@ -119,10 +137,12 @@ static int bind_cycles(struct tsm_vmm *v, int cycles, int iommufd_op,
 
 int main(int argc, char **argv)
 {
-	long n = argc > 1 ? atol(argv[1]) : 20000;
+	long n = argc > 1 ? atol(argv[1]) : 10000;
 	int cycles = argc > 2 ? atoi(argv[2]) : 20;
+	int rounds = argc > 3 ? atoi(argv[3]) : 10;
 	const char *drv[2] = { "vfio-pci", TSM_VFIO_DRV };
-	double ns[2][NR_OPS] = { 0 }, vfio_s = 0, iommufd_s = 0;
+	static double ratio[NR_OPS][MAX_ROUNDS];
+	double tot[2][NR_OPS] = { 0 }, vfio_s = 0, iommufd_s = 0;
 	char bdf[32], tsm[32];
 	struct tsm_vmm v;
 	pid_t fw = 0;
@@ -130,30 +150,44 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rc = tsm_platform_ready(bdf, sizeof(bdf), tsm, sizeof(tsm));
-	if (rc || n <= 0 || cycles <= 0) {
+	if (rc || n <= 0 || cycles <= 0 || rounds < 1 || rounds > MAX_ROUNDS) {
 		fprintf(stderr, "tsm_bench: no emulated platform or bad args: %s\n",
 			strerror(-rc));
 		return 1;
 	}
-	printf("# %s, %d rounds of %ld accesses per kind and driver, unbound\n",
-	       bdf, ROUNDS, n);
-	for (int r = 0; r < ROUNDS && !rc; r++)
+	printf("# %s, %d interleaved rounds of %ld accesses per kind and driver, unbound\n",
+	       bdf, rounds, n);
+	for (int r = 0; r < rounds && !rc; r++) {
+		double ns[2][NR_OPS] = { 0 };
+
+		/* A then B in even rounds, B then A in odd ones */
 		for (int d = 0; d < 2 && !rc; d++)
-			rc = access_round(bdf, drv[(r + d) % 2], n,
-					  ns[(r + d) % 2]);
+			rc = access_round(bdf, drv[(r + d) % 2], n, ns[(r + d) % 2]);
+		for (int o = 0; o < NR_OPS && !rc; o++) {
+			ratio[o][r] = ns[1][o] / ns[0][o];
+			tot[0][o] += ns[0][o];
+			tot[1][o] += ns[1][o];
+		}
+	}
 	if (rc) {
 		fprintf(stderr, "tsm_bench: accesses failed: %s\n", strerror(-rc));
 		return 1;
 	}
-	printf("# %-13s %14s %14s %8s\n", "access", "vfio-pci", "vfio-pci-tsm",
-	       "ratio");
+	printf("# %-13s %11s %11s %8s  %s\n", "access", "vfio-pci", "-tsm",
+	       "median", "ratio min / q1 / q3 / max over the rounds");
 	for (int o = 0; o < NR_OPS; o++) {
-		double plain = ns[0][o] / (ROUNDS * n), ext = ns[1][o] / (ROUNDS * n);
+		double *q = ratio[o], med;
 
-		printf("# %-13s %11.0f ns %11.0f ns %8.3f\n", op_name[o], plain,
-		       ext, ext / plain);
-		printf("bench: %s-ratio %.3f tsm/plain\n", op_name[o],
-		       ext / plain);
+		qsort(q, rounds, sizeof(*q), cmp_double);
+		med = quantile(q, rounds, 0.5);
+		printf("# %-13s %8.0f ns %8.0f ns %8.3f  %.3f / %.3f / %.3f / %.3f\n",
+		       op_name[o], tot[0][o] / (rounds * n), tot[1][o] / (rounds * n),
+		       med, q[0], quantile(q, rounds, 0.25), quantile(q, rounds, 0.75),
+		       q[rounds - 1]);
+		printf("bench: %s-ratio %.3f tsm/plain (median of %d rounds)\n",
+		       op_name[o], med, rounds);
+		printf("bench: %s-ratio-iqr %.3f\n", op_name[o],
+		       quantile(q, rounds, 0.75) - quantile(q, rounds, 0.25));
 	}
 
 	/* Bind cycles: connected, assigned with KVM, unbound between cycles */
