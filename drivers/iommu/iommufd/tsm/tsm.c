@@ -224,11 +224,12 @@ int iommufd_vdevice_tsm_op_ioctl(struct iommufd_ucmd *ucmd)
 	void *data = NULL;
 	int rc;
 
+	/* iommufd's convention: what this kernel does not know is EOPNOTSUPP */
 	if (cmd->flags)
-		return -EINVAL;
-	if (cmd->op != IOMMU_VDEVICE_TSM_BIND &&
-	    cmd->op != IOMMU_VDEVICE_TSM_UNBIND)
-		return -EINVAL;
+		return -EOPNOTSUPP;
+	if (cmd->type != IOMMU_VDEVICE_TSM_BIND &&
+	    cmd->type != IOMMU_VDEVICE_TSM_UNBIND)
+		return -EOPNOTSUPP;
 
 	obj = iommufd_get_object(ucmd->ictx, cmd->vdevice_id,
 				 IOMMUFD_OBJ_VDEVICE);
@@ -253,7 +254,7 @@ int iommufd_vdevice_tsm_op_ioctl(struct iommufd_ucmd *ucmd)
 	if (!ops)
 		return -EOPNOTSUPP;
 
-	if (cmd->op == IOMMU_VDEVICE_TSM_BIND)
+	if (cmd->type == IOMMU_VDEVICE_TSM_BIND)
 		rc = ops->bind(data, ucmd->ictx, cmd->vdevice_id);
 	else
 		rc = ops->unbind(data, ucmd->ictx, cmd->vdevice_id);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -91,6 +92,10 @@ TEST_F(tsm_vfio, errnos_unconnected)
 		struct vfio_device_tsm_bind b;
 		uint32_t more[2];
 	} big = { .b = { .argsz = sizeof(big) } };
+	struct {
+		struct iommu_vdevice_tsm_op o;
+		uint32_t more[2];
+	} obig = { .o = { .size = sizeof(obig), .type = IOMMU_VDEVICE_TSM_BIND } };
 	uint32_t len = 64;
 	uint64_t code;
 	char resp[64];
@@ -136,19 +141,32 @@ TEST_F(tsm_vfio, errnos_unconnected)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-ENXIO, tsm_vfio_unbind(self->v.devfd));
 
-	/* IOMMU_VDEVICE_TSM_OP */
+	/* IOMMU_VDEVICE_TSM_OP, with iommufd's errno conventions */
 	o.vdevice_id = self->v.vdevice_id;
+	o.type = IOMMU_VDEVICE_TSM_BIND;
 	o.size = 8;
 	EXPECT_EQ(-1, ioctl(self->v.iommufd, IOMMU_VDEVICE_TSM_OP, &o));
 	EXPECT_EQ(EINVAL, errno);
 	o.size = sizeof(o);
 	o.flags = 1;
 	EXPECT_EQ(-1, ioctl(self->v.iommufd, IOMMU_VDEVICE_TSM_OP, &o));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EOPNOTSUPP, errno);
 	o.flags = 0;
-	o.op = 7;
+	/* 0 is no operation: a zeroed argument does nothing */
+	o.type = 0;
 	EXPECT_EQ(-1, ioctl(self->v.iommufd, IOMMU_VDEVICE_TSM_OP, &o));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	o.type = 7;
+	EXPECT_EQ(-1, ioctl(self->v.iommufd, IOMMU_VDEVICE_TSM_OP, &o));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* A longer argument: its extra bytes must be zero */
+	obig.o.vdevice_id = self->v.vdevice_id;
+	obig.more[1] = 1;
+	EXPECT_EQ(-1, ioctl(self->v.iommufd, IOMMU_VDEVICE_TSM_OP, &obig));
+	EXPECT_EQ(E2BIG, errno);
+	obig.more[1] = 0;
+	EXPECT_EQ(-1, ioctl(self->v.iommufd, IOMMU_VDEVICE_TSM_OP, &obig));
+	EXPECT_EQ(ENXIO, errno);
 	EXPECT_EQ(-ENOENT, tsm_iommufd_op(self->v.iommufd,
 					  IOMMU_VDEVICE_TSM_BIND, 0xdead));
 	EXPECT_EQ(-ENXIO, tsm_iommufd_op(self->v.iommufd, IOMMU_VDEVICE_TSM_BIND,
@@ -375,6 +393,39 @@ TEST_F_TIMEOUT(tsm_vfio, close_while_bound, 240)
 	ASSERT_EQ(0, assign(self, 1));
 	EXPECT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
 	EXPECT_EQ(1, bound(self));
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Signals arriving all through the close that unbinds (a VMM's timer, here
+ * every millisecond, with a handler) do not cut the teardown short: the STOP
+ * reaches the device, which ends CONFIG_UNLOCKED and binds again.
+ */
+TEST_F_TIMEOUT(tsm_vfio, signals_during_close_unbind, 240)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = {};
+
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+	EXPECT_DSM("CONFIG_LOCKED");
+	ASSERT_EQ(0, tsm_kvm_vfio_del(self->v.kvmdev, self->v.devfd));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &every_ms, NULL));
+	close(self->v.devfd);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+	self->v.devfd = -1;
+	EXPECT_EQ(0, bound(self));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+	close(self->v.iommufd);
+	ASSERT_EQ(0, assign(self, 1));
+	EXPECT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+	EXPECT_DSM("CONFIG_LOCKED");
 }
 
 /*

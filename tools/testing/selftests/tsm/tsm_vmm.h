@@ -109,10 +109,10 @@ static inline int tsm_vfio_unbind(int devfd)
 }
 
 /* IOMMU_VDEVICE_TSM_OP: @op is IOMMU_VDEVICE_TSM_BIND or _UNBIND. */
-static inline int tsm_iommufd_op(int iommufd, uint32_t op, uint32_t vdevice_id)
+static inline int tsm_iommufd_op(int iommufd, uint32_t type, uint32_t vdevice_id)
 {
 	struct iommu_vdevice_tsm_op o = {
-		.size = sizeof(o), .op = op, .vdevice_id = vdevice_id,
+		.size = sizeof(o), .type = type, .vdevice_id = vdevice_id,
 	};
 
 	return ioctl(iommufd, IOMMU_VDEVICE_TSM_OP, &o) ? -errno : 0;
