@@ -13,13 +13,14 @@
  * config_filter.rs, on tsm_proto::state::classify_config_write), as is the
  * module entry, which registers this PCI driver.
  *
- * The locked state (struct vfio_pci_tsm_device.state, under map_lock) is
+ * The locked state (struct vfio_pci_tsm_device.state, changed under
+ * map_lock, read locklessly by the hot paths) is
  * the driver's own: BINDING from a bind's claim, BOUND when the bind
  * succeeded, UNBOUND when it failed or when the PCI/TSM core tells us
  * (pci_tsm_bind_notify()) that it unbound the TDI, whichever path did it:
  * our unbind, close, vDEVICE destruction, disconnect, TSM unregistration or
- * removal. So the hot paths read one flag under a spinlock and never wait
- * for the core's locks, which a firmware call holds.
+ * removal. So the hot paths read one word and never wait for the core's
+ * locks, which a firmware call holds.
  *
  * Invariants while the state is not UNBOUND: config writes clearing
  * BME/MSE, starting an FLR (PCIe or AF) or leaving D0, VFIO_DEVICE_RESET,
@@ -34,17 +35,19 @@
  * and an abort or a stray request there loses the SPDM session); vfio hides
  * the capability from the VMM's view anyway.
  *
- * Host accesses and bind: mmap runs under mmap_lock and config writes, BAR
- * read/write, ioeventfd registration and low power entry copy from the user,
- * so none of them takes the device set lock. The BAR VMAs of the device (from our mmap, and
- * the open/close of the VMAs) and the accesses in progress that started
- * UNBOUND are counted under map_lock, and a bind claims the device under the
- * same lock: it fails with -EBUSY while the host has a BAR mapped, sets
- * BINDING (from here BAR accesses, mmap and ioeventfd registration fail with
- * -EBUSY and config writes are filtered), waits until the counted accesses
- * have ended, then fails with -EBUSY if an ioeventfd exists or the device is
- * in VFIO's low-power state. No interleaving leaves a host path to the MMIO
- * of a bound TDI, nor an unfiltered config write reaching it.
+ * Host accesses and bind: mmap runs under mmap_lock, and config writes,
+ * BAR read/write, ioeventfd registration and low power entry copy from the
+ * user, so none of them takes the device set lock. The BAR VMAs of the
+ * device (from our mmap, and the open/close of the VMAs) are counted under
+ * map_lock; the accesses in progress that started UNBOUND are counted with
+ * an atomic, ordered against the bind's claim by a barrier on each side. A
+ * bind claims the device under map_lock: it fails with -EBUSY while the host
+ * has a BAR mapped, sets BINDING (from here BAR accesses, mmap and ioeventfd
+ * registration fail with -EBUSY and config writes are filtered), waits until
+ * the counted accesses have ended, then fails with -EBUSY if an ioeventfd
+ * exists or the device is in VFIO's low-power state. No interleaving leaves
+ * a host path to the MMIO of a bound TDI, nor an unfiltered config write
+ * reaching it.
  *
  * Lock order: mmap_lock -> map_lock; dev_set->lock -> (iommufd igroup lock
  * -> pci_tsm_rwsem -> DSM lock) -> map_lock; dev_set->lock ->
@@ -92,7 +95,7 @@ struct vfio_pci_tsm_device {
 	/* Config space offsets of the device's DOE capabilities */
 	u16 doe_caps[VFIO_PCI_TSM_MAX_DOE];
 	unsigned int nr_doe;
-	/* Protects bar_vmas, host_access and state */
+	/* Protects bar_vmas and the transitions of state */
 	spinlock_t map_lock;
 	/* Host VMAs mapping a BAR of the device */
 	unsigned int bar_vmas;
@@ -101,8 +104,9 @@ struct vfio_pci_tsm_device {
 	 * reads and writes, ioeventfd registrations, low power entries. A bind
 	 * waits on access_done until there are none.
 	 */
-	unsigned int host_access;
+	atomic_t host_access;
 	wait_queue_head_t access_done;
+	/* Written under map_lock, read with READ_ONCE() on the hot paths */
 	enum vfio_pci_tsm_state state;
 	/* Given with every bind: the core tells it when the TDI is unbound */
 	struct pci_tsm_unbind_notifier unbind_nb;
@@ -132,11 +136,14 @@ static struct mutex *tsm_lock(struct vfio_pci_tsm_device *tdev)
 	return &tdev->core_device.vdev.dev_set->lock;
 }
 
-/* A bind is in progress or our TDI is bound: the host keeps off. */
+/*
+ * A bind is in progress or our TDI is bound: the host keeps off. Read
+ * without the lock: what a reader must not miss, it orders itself (the
+ * counted accesses with the bind's barrier, the rest under dev_set->lock).
+ */
 static bool tsm_locked(struct vfio_pci_tsm_device *tdev)
 {
-	guard(spinlock)(&tdev->map_lock);
-	return tdev->state != VFIO_PCI_TSM_UNBOUND;
+	return READ_ONCE(tdev->state) != VFIO_PCI_TSM_UNBOUND;
 }
 
 /* The core unbound our TDI (any path); under its locks, must not sleep. */
@@ -147,13 +154,7 @@ static void tsm_unbound(struct pci_tsm_unbind_notifier *nb,
 		container_of(nb, struct vfio_pci_tsm_device, unbind_nb);
 
 	guard(spinlock)(&tdev->map_lock);
-	tdev->state = VFIO_PCI_TSM_UNBOUND;
-}
-
-static bool tsm_accesses_done(struct vfio_pci_tsm_device *tdev)
-{
-	guard(spinlock)(&tdev->map_lock);
-	return !tdev->host_access;
+	WRITE_ONCE(tdev->state, VFIO_PCI_TSM_UNBOUND);
 }
 
 /*
@@ -186,10 +187,16 @@ static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 	scoped_guard(spinlock, &tdev->map_lock) {
 		if (tdev->state != VFIO_PCI_TSM_UNBOUND || tdev->bar_vmas)
 			return -EBUSY;
-		tdev->state = VFIO_PCI_TSM_BINDING;
+		WRITE_ONCE(tdev->state, VFIO_PCI_TSM_BINDING);
 	}
-	/* The accesses admitted before the claim end first */
-	ret = wait_event_killable(tdev->access_done, tsm_accesses_done(tdev));
+	/*
+	 * Pairs with tsm_host_access_begin(): either it sees BINDING and
+	 * backs off, or this sees its count. The accesses admitted before the
+	 * claim end first.
+	 */
+	smp_mb();
+	ret = wait_event_killable(tdev->access_done,
+				  !atomic_read(&tdev->host_access));
 	if (!ret)
 		ret = tsm_bind_blocked(tdev);
 	if (!ret)
@@ -202,32 +209,37 @@ static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 	 */
 	scoped_guard(spinlock, &tdev->map_lock) {
 		if (tdev->state == VFIO_PCI_TSM_BINDING)
-			tdev->state = ret ? VFIO_PCI_TSM_UNBOUND :
-					    VFIO_PCI_TSM_BOUND;
+			WRITE_ONCE(tdev->state, ret ? VFIO_PCI_TSM_UNBOUND :
+						      VFIO_PCI_TSM_BOUND);
 	}
 	return ret;
 }
 
+static void tsm_host_access_end(struct vfio_pci_tsm_device *tdev)
+{
+	/*
+	 * Fully ordered: the count drops before the state is read. Only a
+	 * bind in progress waits for it to reach zero.
+	 */
+	if (!atomic_dec_return(&tdev->host_access) &&
+	    READ_ONCE(tdev->state) == VFIO_PCI_TSM_BINDING)
+		wake_up_all(&tdev->access_done);
+}
+
 /*
  * A host access starts: if UNBOUND, counted until tsm_host_access_end()
- * (returns true); else not counted (false).
+ * (returns true); else not counted (false). Lockless: the hot paths of an
+ * unbound device pay two atomics.
  */
 static bool tsm_host_access_begin(struct vfio_pci_tsm_device *tdev)
 {
-	guard(spinlock)(&tdev->map_lock);
-	if (tdev->state != VFIO_PCI_TSM_UNBOUND)
-		return false;
-	tdev->host_access++;
-	return true;
-}
-
-static void tsm_host_access_end(struct vfio_pci_tsm_device *tdev)
-{
-	scoped_guard(spinlock, &tdev->map_lock) {
-		if (--tdev->host_access)
-			return;
-	}
-	wake_up_all(&tdev->access_done);
+	atomic_inc(&tdev->host_access);
+	/* Pairs with the barrier after the bind's claim in tsm_do_bind() */
+	smp_mb__after_atomic();
+	if (READ_ONCE(tdev->state) == VFIO_PCI_TSM_UNBOUND)
+		return true;
+	tsm_host_access_end(tdev);
+	return false;
 }
 
 /* BARs and the ROM: the regions whose read/write is an access to the MMIO. */
