@@ -253,6 +253,27 @@ FIXTURE_TEARDOWN(tsm_link)
 	tsm_fw_stop(self->fw, SIGTERM);
 }
 
+/*
+ * Starts tsm-fw and connects the test device, makes a VM (*@vm) and opens
+ * the test hook (*@hook): what a test of the caller-side API starts from.
+ */
+static int connect_vm_hook(struct _test_data_tsm_link *self, int *vm, int *hook)
+{
+	int rc;
+
+	self->fw = tsm_fw_start(TSM_FW_LOG);
+	if (self->fw <= 0)
+		return -ECHILD;
+	rc = tsm_connect_wait(self->bdf, self->tsm);
+	if (rc)
+		return rc;
+	*vm = tsm_vm_create();
+	if (*vm < 0)
+		return *vm;
+	*hook = open(TSM_EMU_TEST, O_RDWR);
+	return *hook < 0 ? -errno : 0;
+}
+
 /* The shim made the device a DSM candidate and the TSM is in /sys/class/tsm. */
 TEST_F(tsm_link, sysfs_attributes)
 {
@@ -454,15 +475,9 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	char buf[64];
 
 	ASSERT_NE(NULL, res);
-	self->fw = tsm_fw_start(TSM_FW_LOG);
-	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
-	vm = tsm_vm_create();
-	ASSERT_GE(vm, 0);
+	ASSERT_EQ(0, connect_vm_hook(self, &vm, &hook));
 	vm2 = tsm_vm_create();
 	ASSERT_GE(vm2, 0);
-	hook = open(TSM_EMU_TEST, O_RDWR);
-	ASSERT_GE(hook, 0);
 
 	rc = hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0);
 	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
@@ -512,13 +527,7 @@ TEST_F_TIMEOUT(tsm_link, hook_refuses_driver_held_function, 240)
 	char buf[64];
 	int vm, hook;
 
-	self->fw = tsm_fw_start(TSM_FW_LOG);
-	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
-	vm = tsm_vm_create();
-	ASSERT_GE(vm, 0);
-	hook = open(TSM_EMU_TEST, O_RDWR);
-	ASSERT_GE(hook, 0);
+	ASSERT_EQ(0, connect_vm_hook(self, &vm, &hook));
 	ASSERT_EQ(0, tsm_insmod_once(TSM_VFIO_KO));
 	ASSERT_EQ(0, tsm_bind_driver(self->bdf, TSM_VFIO_DRV));
 
@@ -660,13 +669,7 @@ TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
 	char buf[64];
 
 	ASSERT_NE(NULL, res);
-	self->fw = tsm_fw_start(TSM_FW_LOG);
-	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
-	vm = tsm_vm_create();
-	ASSERT_GE(vm, 0);
-	hook = open(TSM_EMU_TEST, O_RDWR);
-	ASSERT_GE(hook, 0);
+	ASSERT_EQ(0, connect_vm_hook(self, &vm, &hook));
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
 	tsm_fw_stop(self->fw, SIGKILL);
 	self->fw = 0;
@@ -695,13 +698,7 @@ TEST_F_TIMEOUT(tsm_link, closing_caller_unbinds, 120)
 	int vm, hook;
 	char buf[64];
 
-	self->fw = tsm_fw_start(TSM_FW_LOG);
-	ASSERT_GT(self->fw, 0);
-	ASSERT_EQ(0, tsm_connect_wait(self->bdf, self->tsm));
-	vm = tsm_vm_create();
-	ASSERT_GE(vm, 0);
-	hook = open(TSM_EMU_TEST, O_RDWR);
-	ASSERT_GE(hook, 0);
+	ASSERT_EQ(0, connect_vm_hook(self, &vm, &hook));
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
 	close(vm);	/* the hook keeps the VM alive while bound */
 	close(hook);

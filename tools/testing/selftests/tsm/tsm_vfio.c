@@ -75,6 +75,31 @@ static int bound(struct _test_data_tsm_vfio *self)
 	return tsm_bound(self->bdf);
 }
 
+/*
+ * Opens the harness's second test function ("tsm1", its BDF into @other) on
+ * vfio-pci-tsm through the cdev, bound to the fixture's iommufd (after
+ * assign()) as *@dev_id. Returns its fd.
+ */
+static int open_other(struct _test_data_tsm_vfio *self, char *other, size_t len,
+		      uint32_t *dev_id)
+{
+	int rc = tsm_find_device("tsm1", other, len), fd;
+
+	if (!rc)
+		rc = tsm_bind_driver(other, TSM_VFIO_DRV);
+	if (rc)
+		return rc;
+	fd = tsm_open_vfio_cdev(other);
+	if (fd < 0)
+		return fd;
+	rc = tsm_bind_iommufd(fd, self->v.iommufd, dev_id);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 /* The TDISP state the emulated DSM itself reports for the device is @want. */
 #define EXPECT_DSM(want) do {						\
 		char _st[64] = "";					\
@@ -683,12 +708,9 @@ TEST_F_TIMEOUT(tsm_vfio, hung_firmware_stalls_no_other_device, 240)
 	volatile uint32_t *map;
 	double took;
 
-	ASSERT_EQ(0, tsm_find_device("tsm1", other, sizeof(other)));
-	ASSERT_EQ(0, tsm_bind_driver(other, TSM_VFIO_DRV));
 	ASSERT_EQ(0, assign(self, 1));
-	dev2 = tsm_open_vfio_cdev(other);
+	dev2 = open_other(self, other, sizeof(other), &dev2_id);
 	ASSERT_LE(0, dev2);
-	ASSERT_EQ(0, tsm_bind_iommufd(dev2, self->v.iommufd, &dev2_id));
 	ASSERT_EQ(0, tsm_region_info(dev2, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
 	ASSERT_EQ(0, tsm_region_info(dev2, VFIO_PCI_CONFIG_REGION_INDEX, &cfg));
 	/* The firmware answers (handshake done), then stops answering */
@@ -741,12 +763,9 @@ TEST_F_TIMEOUT(tsm_vfio, vdevice_of_another_device, 240)
 	char other[32];
 	int dev2;
 
-	ASSERT_EQ(0, tsm_find_device("tsm1", other, sizeof(other)));
-	ASSERT_EQ(0, tsm_bind_driver(other, TSM_VFIO_DRV));
 	ASSERT_EQ(0, assign(self, 1));
-	dev2 = tsm_open_vfio_cdev(other);
+	dev2 = open_other(self, other, sizeof(other), &dev2_id);
 	ASSERT_LE(0, dev2);
-	ASSERT_EQ(0, tsm_bind_iommufd(dev2, self->v.iommufd, &dev2_id));
 	ASSERT_EQ(0, tsm_attach_pt(dev2, self->v.hwpt_id));
 	ASSERT_EQ(0, tsm_vdevice_alloc(self->v.iommufd, self->v.viommu_id,
 				       dev2_id, 0x200, &vdev2_id));
