@@ -58,11 +58,17 @@ const MAX_OUT: usize = 0x4000;
 
 /// A TDI bound through this file, with the VM it is bound to.
 struct Bound {
-    addr: Address,
     /// Dropped first (fields drop in order): unbinds the TDI if it is still this one.
     binding: Pin<KBox<tsm::Binding>>,
     /// Keeps the VM (and so the `Kvm` handle the core holds) alive while bound.
     vm: ARef<File>,
+}
+
+impl Bound {
+    /// Whether this is the binding of the function at `addr`.
+    fn is_at(&self, addr: Address) -> bool {
+        Address::of(self.binding.pdev()) == addr
+    }
 }
 
 struct State {
@@ -131,28 +137,24 @@ impl HookFile {
                 let kvm = Kvm::from_file(&vm)?;
                 let mut st = self.state.lock();
                 // Still bound by us: again with its VM is a no-op, with another busy.
-                if let Some(b) = st.bound.iter().find(|b| b.addr == c.addr) {
+                if let Some(b) = st.bound.iter().find(|b| b.is_at(c.addr)) {
                     if b.binding.is_bound() {
                         let same = core::ptr::eq(b.vm.as_ptr(), vm.as_ptr());
                         return if same { Ok(()) } else { Err(EBUSY) };
                     }
                 }
                 // A binding the core ended (disconnect) is forgotten, with its VM.
-                st.bound.retain(|b| b.addr != c.addr);
+                st.bound.retain(|b| !b.is_at(c.addr));
                 st.bound.reserve(1, GFP_KERNEL)?;
                 let binding = KBox::pin_init(tsm::Binding::new(pdev.clone()), GFP_KERNEL)?;
                 binding.as_ref().bind(kvm, c.tdi_id)?;
                 st.bound
-                    .push_within_capacity(Bound {
-                        addr: c.addr,
-                        binding,
-                        vm,
-                    })
+                    .push_within_capacity(Bound { binding, vm })
                     .map_err(|_| ENOMEM)
             }
             2 => {
                 // Dropping our binding unbinds the TDI if it is still ours.
-                self.state.lock().bound.retain(|b| b.addr != c.addr);
+                self.state.lock().bound.retain(|b| !b.is_at(c.addr));
                 Ok(())
             }
             3 => {

@@ -63,6 +63,35 @@ void iommufd_device_tsm_unregister(struct iommufd_device *idev)
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_unregister, "IOMMUFD");
 
+/*
+ * The vDEVICE @vdevice_id of @idev, named in @ictx (NULL: @idev's own), with
+ * a reference the caller puts. -EINVAL if @ictx is not @idev's iommufd or the
+ * vDEVICE is another device's (an IOMMU_VDEVICE_TSM_OP that looked it up
+ * before the VFIO device was closed and opened again, maybe by another
+ * iommufd, is refused instead of acting on the next owner's TDI); -ENOENT if
+ * it is no vDEVICE.
+ */
+static struct iommufd_vdevice *tsm_get_vdevice(struct iommufd_device *idev,
+					       struct iommufd_ctx *ictx,
+					       u32 vdevice_id)
+{
+	struct iommufd_object *obj;
+	struct iommufd_vdevice *vdev;
+
+	if (ictx && ictx != idev->ictx)
+		return ERR_PTR(-EINVAL);
+	obj = iommufd_get_object(idev->ictx, vdevice_id, IOMMUFD_OBJ_VDEVICE);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	vdev = container_of(obj, struct iommufd_vdevice, obj);
+	/* Set when the vDEVICE is allocated, never changed */
+	if (vdev->idev != idev) {
+		iommufd_put_object(idev->ictx, obj);
+		return ERR_PTR(-EINVAL);
+	}
+	return vdev;
+}
+
 /**
  * iommufd_device_tsm_bind() - Bind the device of @idev as a TDI
  * @idev: iommufd device of the calling VFIO device
@@ -82,23 +111,19 @@ int iommufd_device_tsm_bind(struct iommufd_device *idev,
 			    struct kvm *kvm, struct pci_tsm_unbind_notifier *nb)
 {
 	struct iommufd_vdevice *vdev;
-	struct iommufd_object *obj;
 	struct pci_dev *pdev;
 	int rc;
 
 	if (!dev_is_pci(idev->dev))
 		return -EOPNOTSUPP;
-	if (ictx && ictx != idev->ictx)
-		return -EINVAL;
 	pdev = to_pci_dev(idev->dev);
 
-	obj = iommufd_get_object(idev->ictx, vdevice_id, IOMMUFD_OBJ_VDEVICE);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	vdev = container_of(obj, struct iommufd_vdevice, obj);
+	vdev = tsm_get_vdevice(idev, ictx, vdevice_id);
+	if (IS_ERR(vdev))
+		return PTR_ERR(vdev);
 
 	mutex_lock(&idev->igroup->lock);
-	if (vdev->idev != idev || vdev->virt_id > U32_MAX) {
+	if (vdev->virt_id > U32_MAX) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
@@ -125,7 +150,7 @@ int iommufd_device_tsm_bind(struct iommufd_device *idev,
 	}
 out_unlock:
 	mutex_unlock(&idev->igroup->lock);
-	iommufd_put_object(idev->ictx, obj);
+	iommufd_put_object(idev->ictx, &vdev->obj);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_bind, "IOMMUFD");
@@ -150,32 +175,6 @@ static int __iommufd_device_tsm_unbind(struct iommufd_device *idev)
 	return unbound ? 0 : -ENXIO;
 }
 
-/*
- * @vdevice_id names a vDEVICE of @idev in @ictx, which is @idev's: an
- * IOMMU_VDEVICE_TSM_OP that looked the vDEVICE up before the VFIO device was
- * closed and opened again (maybe by another iommufd) is refused, instead of
- * acting on the next owner's TDI.
- */
-static int iommufd_device_tsm_check_vdevice(struct iommufd_device *idev,
-					    struct iommufd_ctx *ictx,
-					    u32 vdevice_id)
-{
-	struct iommufd_vdevice *vdev;
-	struct iommufd_object *obj;
-	int rc = 0;
-
-	if (ictx != idev->ictx)
-		return -EINVAL;
-	obj = iommufd_get_object(ictx, vdevice_id, IOMMUFD_OBJ_VDEVICE);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	vdev = container_of(obj, struct iommufd_vdevice, obj);
-	if (vdev->idev != idev)
-		rc = -EINVAL;
-	iommufd_put_object(ictx, obj);
-	return rc;
-}
-
 /**
  * iommufd_device_tsm_unbind() - Unbind the TDI iommufd_device_tsm_bind() bound
  * @idev: iommufd device of the calling VFIO device
@@ -191,14 +190,15 @@ static int iommufd_device_tsm_check_vdevice(struct iommufd_device *idev,
 int iommufd_device_tsm_unbind(struct iommufd_device *idev,
 			      struct iommufd_ctx *ictx, u32 vdevice_id)
 {
-	int rc;
+	struct iommufd_vdevice *vdev;
 
 	if (!dev_is_pci(idev->dev))
 		return -EOPNOTSUPP;
 	if (ictx) {
-		rc = iommufd_device_tsm_check_vdevice(idev, ictx, vdevice_id);
-		if (rc)
-			return rc;
+		vdev = tsm_get_vdevice(idev, ictx, vdevice_id);
+		if (IS_ERR(vdev))
+			return PTR_ERR(vdev);
+		iommufd_put_object(idev->ictx, &vdev->obj);
 	}
 	guard(mutex)(&idev->igroup->lock);
 	return __iommufd_device_tsm_unbind(idev);

@@ -59,15 +59,13 @@ pub(crate) fn write_refused(
         pm_cap: (pm_cap != 0).then_some(pm_cap),
         locked,
     };
-    let requested = if offset >= HEADER_END {
-        write_events(&layout, offset, old, user)
-    } else if user.len() == old.len() {
-        Ok(HostEvents::empty())
-    } else {
-        Err(EINVAL)
-    };
-    match (write_events(&layout, offset, old, hw), requested) {
-        (Ok(reaches), Ok(acted_on)) => !reaches.is_empty() || !acted_on.is_empty(),
+    match (
+        write_events(&layout, offset, old, hw),
+        write_events(&layout, offset, old, user),
+    ) {
+        (Ok(reaches), Ok(requested)) => {
+            !reaches.is_empty() || (offset >= HEADER_END && !requested.is_empty())
+        }
         _ => true,
     }
 }

@@ -29,14 +29,6 @@ static const char *const op_name[NR_OPS] = {
 	"config-read", "config-write", "bar0-read", "bar0-write",
 };
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 /* Times @n accesses of each kind on @bdf, bound to @drv, into @ns[] (sums). */
 static int access_round(const char *bdf, const char *drv, long n, double *ns)
 {
@@ -69,24 +61,24 @@ static int access_round(const char *bdf, const char *drv, long n, double *ns)
 	if (!rc)
 		rc = tsm_cfg_write(devfd, cfg.offset, PCI_COMMAND, &cmd, 2);
 
-	t = now_ns();
+	t = tsm_now_ns();
 	for (long i = 0; i < n && !rc; i++)
 		rc = tsm_cfg_read(devfd, cfg.offset, PCI_COMMAND, &cmd, 2);
-	ns[CFG_RD] += now_ns() - t;
-	t = now_ns();
+	ns[CFG_RD] += tsm_now_ns() - t;
+	t = tsm_now_ns();
 	for (long i = 0; i < n && !rc; i++)
 		rc = tsm_cfg_write(devfd, cfg.offset, PCI_COMMAND, &cmd, 2);
-	ns[CFG_WR] += now_ns() - t;
-	t = now_ns();
+	ns[CFG_WR] += tsm_now_ns() - t;
+	t = tsm_now_ns();
 	for (long i = 0; i < n && !rc; i++)
 		rc = pread(devfd, &v32, 4, bar.offset) == 4 ? 0 : -EIO;
-	ns[BAR_RD] += now_ns() - t;
+	ns[BAR_RD] += tsm_now_ns() - t;
 	v32 = 0;
-	t = now_ns();
+	t = tsm_now_ns();
 	for (long i = 0; i < n && !rc; i++)
 		rc = pwrite(devfd, &v32, 4, bar.offset + NVME_INTMS) == 4 ?
 		     0 : -EIO;
-	ns[BAR_WR] += now_ns() - t;
+	ns[BAR_WR] += tsm_now_ns() - t;
 
 	if (iommufd >= 0)
 		close(iommufd);
@@ -114,7 +106,7 @@ static double quantile(const double *v, int n, double q)
 static int bind_cycles(struct tsm_vmm *v, int cycles, int iommufd_op,
 		       double *per_s)
 {
-	double t = now_ns();
+	double t = tsm_now_ns();
 	int rc = 0;
 
 	for (int i = 0; i < cycles && !rc; i++) {
@@ -131,7 +123,7 @@ static int bind_cycles(struct tsm_vmm *v, int cycles, int iommufd_op,
 				rc = tsm_vfio_unbind(v->devfd);
 		}
 	}
-	*per_s = cycles / ((now_ns() - t) / 1e9);
+	*per_s = cycles / ((tsm_now_ns() - t) / 1e9);
 	return rc;
 }
 
