@@ -243,6 +243,10 @@ pub(crate) struct Msix {
     pub(crate) pba_offset: u32,
 }
 
+/// `TSM_FW_LOCK_MSIX` of [`BindArgs::lock_flags`]: LOCK_INTERFACE_REQUEST's LOCK_MSIX (the
+/// MSI-X table and PBA become locked configuration of the TDI).
+pub(crate) const LOCK_MSIX: u16 = 1 << 2;
+
 /// `struct tsm_fw_bind`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct BindArgs {

@@ -320,7 +320,7 @@ impl LinkTsm for EmuTsm {
         pdev: &pci::Device,
         _kvm: Kvm,
         tdi_id: u32,
-    ) -> Result<TdiState> {
+    ) -> Result<tsm::Bound<TdiState>> {
         if !dsm.data().connected {
             return Err(ENXIO);
         }
@@ -354,7 +354,7 @@ impl LinkTsm for EmuTsm {
                 table_offset: m.table_offset,
                 pba_offset: m.pba_offset,
             };
-            args.lock_flags |= 1 << 2;
+            args.lock_flags |= msg::LOCK_MSIX;
         }
         let out = command_outcome(dsm, msg::Cmd::Bind(&args), "bind")?;
         let stale = out.result().is_err() && (1..=3).contains(&out.tdi_state);
@@ -382,7 +382,10 @@ impl LinkTsm for EmuTsm {
             args.nr_bars,
             args.msix.table_entries
         );
-        Ok(TdiState { function_id })
+        Ok(tsm::Bound {
+            data: TdiState { function_id },
+            msix_locked: args.lock_flags & msg::LOCK_MSIX != 0,
+        })
     }
 
     fn unbind(dsm: &mut Dsm<'_, Self>, tdi: &mut Tdi<'_, Self>) {

@@ -274,6 +274,16 @@ impl<T: LinkTsm> Tdi<'_, T> {
     }
 }
 
+/// What a [`LinkTsm::bind`] made: the backend's data for the TDI and what its lock covers
+/// beyond the TDISP minimum, which the binder (VFIO) must keep the host off.
+pub struct Bound<D> {
+    /// The backend's data for the TDI.
+    pub data: D,
+    /// The MSI-X table and PBA are locked (TDISP LOCK_INTERFACE with LOCK_MSIX): the host
+    /// must not program MSI-X (`VFIO_DEVICE_SET_IRQS`) while the TDI is bound.
+    pub msix_locked: bool,
+}
+
 /// A platform TSM that manages links (`struct pci_tsm_link_ops`): connect, disconnect,
 /// bind, unbind and guest requests. Implement only what the platform supports; the core
 /// refuses the missing operations.
@@ -299,7 +309,7 @@ pub trait LinkTsm: Sized + 'static {
         _pdev: &pci::Device,
         _kvm: Kvm,
         _tdi_id: u32,
-    ) -> Result<Self::TdiData> {
+    ) -> Result<Bound<Self::TdiData>> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -420,8 +430,8 @@ impl<T: LinkTsm> Adapter<T> {
             Ok(s) => s,
             Err(e) => return Error::from(e).to_ptr(),
         };
-        let data = match T::bind(&mut dsm, dev, kvm, tdi_id) {
-            Ok(d) => d,
+        let Bound { data, msix_locked } = match T::bind(&mut dsm, dev, kvm, tdi_id) {
+            Ok(b) => b,
             Err(e) => return e.to_ptr(),
         };
         let raw = KBox::into_raw(KBox::write(
@@ -437,6 +447,14 @@ impl<T: LinkTsm> Adapter<T> {
         unsafe {
             bindings::pci_tsm_tdi_constructor(pdev, addr_of_mut!((*raw).tdi), kvm.as_ptr(), tdi_id)
         };
+        let locked = if msix_locked {
+            bindings::PCI_TDI_LOCKED_MSIX
+        } else {
+            0
+        };
+        // SAFETY: `raw` is valid and not yet shared with the core, which reads `locked`
+        // once this returns.
+        unsafe { (*raw).tdi.locked = locked };
         // SAFETY: `tdi` is the first field of the `repr(C)` allocation.
         unsafe { addr_of_mut!((*raw).tdi) }
     }
@@ -780,7 +798,12 @@ impl Binding {
         pin_init!(Self {
             nb <- Opaque::ffi_init(|nb: *mut bindings::pci_tsm_unbind_notifier| {
                 // SAFETY: `nb` is valid for writes during initialization.
-                unsafe { (*nb).unbound = Some(Self::unbound_callback) };
+                unsafe {
+                    nb.write(bindings::pci_tsm_unbind_notifier {
+                        unbound: Some(Self::unbound_callback),
+                        locked: 0,
+                    })
+                };
             }),
             bound: Atomic::new(false),
             pdev,

@@ -100,6 +100,10 @@ static struct iommufd_vdevice *tsm_get_vdevice(struct iommufd_device *idev,
  * @kvm: KVM of the VFIO device (NULL if the VMM gave it none)
  * @nb: Told when the TDI is unbound, by any path (see pci_tsm_bind_notify())
  *
+ * With CONFIG_VFIO_PCI_TSM_TEST_NO_VIOMMU (test kernels), @vdevice_id 0 and
+ * no @ictx bind without a vDEVICE, with the function's requester ID as the
+ * TDI ID.
+ *
  * Context: process context; the caller serializes with its reset and close.
  * Return: 0; -ENOENT if @vdevice_id is no vDEVICE; -EINVAL if it is a vDEVICE
  * of another device or its virtual ID exceeds 32 bits; -ENOTCONN without
@@ -110,20 +114,28 @@ int iommufd_device_tsm_bind(struct iommufd_device *idev,
 			    struct iommufd_ctx *ictx, u32 vdevice_id,
 			    struct kvm *kvm, struct pci_tsm_unbind_notifier *nb)
 {
-	struct iommufd_vdevice *vdev;
+	struct iommufd_vdevice *vdev = NULL;
 	struct pci_dev *pdev;
+	u64 virt_id;
 	int rc;
 
 	if (!dev_is_pci(idev->dev))
 		return -EOPNOTSUPP;
 	pdev = to_pci_dev(idev->dev);
 
-	vdev = tsm_get_vdevice(idev, ictx, vdevice_id);
-	if (IS_ERR(vdev))
-		return PTR_ERR(vdev);
+	if (IS_ENABLED(CONFIG_VFIO_PCI_TSM_TEST_NO_VIOMMU) && !ictx &&
+	    !vdevice_id) {
+		/* Test kernels only (see its Kconfig): the RID is the TDI ID */
+		virt_id = pci_dev_id(pdev);
+	} else {
+		vdev = tsm_get_vdevice(idev, ictx, vdevice_id);
+		if (IS_ERR(vdev))
+			return PTR_ERR(vdev);
+		virt_id = vdev->virt_id;
+	}
 
 	mutex_lock(&idev->igroup->lock);
-	if (vdev->virt_id > U32_MAX) {
+	if (virt_id > U32_MAX) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
@@ -143,14 +155,15 @@ int iommufd_device_tsm_bind(struct iommufd_device *idev,
 		rc = -EBUSY;
 		goto out_unlock;
 	}
-	rc = pci_tsm_bind_notify(pdev, kvm, vdev->virt_id, nb);
+	rc = pci_tsm_bind_notify(pdev, kvm, virt_id, nb);
 	if (!rc) {
 		idev->tsm_bound = true;
 		idev->tsm_nb = nb;
 	}
 out_unlock:
 	mutex_unlock(&idev->igroup->lock);
-	iommufd_put_object(idev->ictx, &vdev->obj);
+	if (vdev)
+		iommufd_put_object(idev->ictx, &vdev->obj);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_bind, "IOMMUFD");

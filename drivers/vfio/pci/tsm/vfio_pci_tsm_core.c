@@ -25,34 +25,47 @@
  * Invariants while the state is not UNBOUND: config writes clearing
  * BME/MSE, starting an FLR (PCIe or AF) or leaving D0, VFIO_DEVICE_RESET,
  * hot reset (also through a sibling of the dev_set), low power entry, BAR
- * mmap, BAR and ROM region read/write and VFIO_DEVICE_IOEVENTFD fail with
- * -EBUSY. Bind, unbind, reset, close and guest requests serialize on the
- * device set lock (which vfio already holds around open and
- * close). Close unbinds before the device is disabled.
+ * mmap, BAR and ROM region read/write, VFIO_DEVICE_IOEVENTFD and dma-buf
+ * export fail with -EBUSY; so does VFIO_DEVICE_SET_IRQS of MSI or MSI-X
+ * while binding and, once bound, where the TSM locked the MSI-X table
+ * (PCI_TDI_LOCKED_MSIX). The core sees the BARs as disabled
+ * (pci_ops->mmio_blocked()): faults of mappings made before the bind get
+ * SIGBUS, dma-bufs are revoked. Bind, unbind, reset, close and guest
+ * requests serialize on the device set lock (which vfio already holds
+ * around open and close). Close unbinds before the device is disabled.
  *
- * In TEE mode, bound or not, config writes into a DOE mailbox fail with
- * -EBUSY: the kernel's PCI/TSM owns the mailbox (it may connect at any time,
- * and an abort or a stray request there loses the SPDM session); vfio hides
- * the capability from the VMM's view anyway.
+ * In TEE mode, bound or not, config writes into a DOE mailbox or the IDE
+ * capability fail with -EBUSY: the kernel's PCI/TSM drives them (it may
+ * connect at any time; an abort or a stray request in the mailbox loses the
+ * SPDM session, an IDE register write the link's encryption); vfio hides
+ * both capabilities from the VMM's view anyway. While the device is
+ * connected (or connecting) to a TSM, every write vfio would pass raw
+ * (vendor-specific capabilities, DVSEC, hidden capabilities, unassigned
+ * bytes) fails with -EBUSY too: nothing vfio cannot interpret reaches a
+ * device whose security state the TSM holds.
  *
  * Host accesses and bind: mmap runs under mmap_lock, and config writes,
- * BAR read/write, ioeventfd registration and low power entry copy from the
- * user, so none of them takes the device set lock. The BAR VMAs of the
- * device (from our mmap, and the open/close of the VMAs) are counted under
- * map_lock; the accesses in progress that started UNBOUND are counted with
- * an atomic, ordered against the bind's claim by a barrier on each side. A
- * bind claims the device under map_lock: it fails with -EBUSY while the host
- * has a BAR mapped, sets BINDING (from here BAR accesses, mmap and ioeventfd
- * registration fail with -EBUSY and config writes are filtered), waits until
- * the counted accesses have ended, then fails with -EBUSY if an ioeventfd
+ * BAR read/write, ioeventfd registration, SET_IRQS, dma-buf export and low
+ * power entry copy from the user, so none of them takes the device set
+ * lock. The accesses in progress that started UNBOUND are counted with an
+ * atomic, ordered against the bind's claim by a barrier on each side. A
+ * bind claims the device under map_lock: it sets BINDING (from here BAR
+ * accesses, mmap, ioeventfd registration and dma-buf export fail with
+ * -EBUSY, MSI/MSI-X SET_IRQS too, config writes are filtered, and the core's
+ * fault path sees the BARs disabled), waits until the counted accesses have
+ * ended, zaps the BAR mappings and revokes the dma-bufs
+ * (vfio_pci_core_block_mmio()), then fails with -EBUSY if an ioeventfd
  * exists or the device is in VFIO's low-power state. No interleaving leaves
  * a host path to the MMIO of a bound TDI, nor an unfiltered config write
- * reaching it.
+ * reaching it. A mapping made while a bind is in progress faults with
+ * SIGBUS like the older ones.
  *
- * Lock order: mmap_lock -> map_lock; dev_set->lock -> (iommufd igroup lock
- * -> pci_tsm_rwsem -> DSM lock) -> map_lock; dev_set->lock ->
- * ioeventfds_lock, memory_lock. map_lock is innermost and no sleeping lock
- * is taken under it.
+ * Lock order: dev_set->lock -> (iommufd igroup lock -> pci_tsm_rwsem -> DSM
+ * lock) -> map_lock; dev_set->lock -> ioeventfds_lock, memory_lock (the
+ * core's fault path: mmap_lock -> memory_lock, under which mmio_blocked()
+ * reads the state without a lock). map_lock is innermost and no sleeping
+ * lock is taken under it; nothing of this driver runs under mmap_lock but
+ * its mmap op, which takes no lock, and mmio_blocked().
  */
 #include <linux/iommufd.h>
 #include <linux/module.h>
@@ -70,8 +83,8 @@
 
 #define VFIO_PCI_TSM_MAX_REQ	SZ_4K
 #define VFIO_PCI_TSM_MAX_RESP	SZ_64K
-/* DOE mailboxes of one function we refuse config writes into */
-#define VFIO_PCI_TSM_MAX_DOE	4
+/* Config ranges of one function the kernel's PCI/TSM drives (DOE, IDE) */
+#define VFIO_PCI_TSM_MAX_OWNED	8
 
 /*
  * The locked state, owned by the driver: what every host path reads.
@@ -92,33 +105,28 @@ struct vfio_pci_tsm_device {
 	u16 pcie_cap;
 	u16 pm_cap;
 	u16 af_ctrl;
-	/* Config space offsets of the device's DOE capabilities */
-	u16 doe_caps[VFIO_PCI_TSM_MAX_DOE];
-	unsigned int nr_doe;
-	/* Protects bar_vmas and the transitions of state */
+	/* Config ranges [start, end) of the device's DOE mailboxes and IDE */
+	struct {
+		u16 start, end;
+	} owned[VFIO_PCI_TSM_MAX_OWNED];
+	unsigned int nr_owned;
+	/* Protects the transitions of state, and msix_locked */
 	spinlock_t map_lock;
-	/* Host VMAs mapping a BAR of the device */
-	unsigned int bar_vmas;
 	/*
 	 * Started while UNBOUND and not ended: config writes, BAR/ROM region
-	 * reads and writes, ioeventfd registrations, low power entries. A bind
-	 * waits on access_done until there are none.
+	 * reads and writes, ioeventfd registrations, SET_IRQS, dma-buf
+	 * exports, low power entries. A bind waits on access_done until there
+	 * are none.
 	 */
 	atomic_t host_access;
 	wait_queue_head_t access_done;
 	/* Written under map_lock, read with READ_ONCE() on the hot paths */
 	enum vfio_pci_tsm_state state;
+	/* BOUND with PCI_TDI_LOCKED_MSIX: MSI/MSI-X SET_IRQS refused */
+	bool msix_locked;
 	/* Given with every bind: the core tells it when the TDI is unbound */
 	struct pci_tsm_unbind_notifier unbind_nb;
 };
-
-/*
- * vfio_pci_core's BAR VMA operations (its table is not exported), learnt from
- * the first VMA vfio_pci_core_mmap() sets up; ours wrap them and add
- * open/close, which count the VMAs.
- */
-static const struct vm_operations_struct *core_vm_ops;
-static DEFINE_MUTEX(core_vm_ops_lock);
 
 static bool tee_mode = true;
 module_param(tee_mode, bool, 0444);
@@ -155,6 +163,7 @@ static void tsm_unbound(struct pci_tsm_unbind_notifier *nb,
 
 	guard(spinlock)(&tdev->map_lock);
 	WRITE_ONCE(tdev->state, VFIO_PCI_TSM_UNBOUND);
+	tdev->msix_locked = false;
 }
 
 /*
@@ -178,14 +187,16 @@ static int tsm_bind_blocked(struct vfio_pci_tsm_device *tdev)
 static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 		       struct iommufd_ctx *ictx, u32 vdevice_id)
 {
+	struct vfio_pci_core_device *vdev = &tdev->core_device;
+	bool unblock;
 	int ret;
 
 	guard(mutex)(tsm_lock(tdev));
 	if (!tdev->idev)
 		return -EOPNOTSUPP;
-	/* Claim the device: not bound, no BAR mapped */
+	/* Claim the device; from here the core sees its BARs disabled */
 	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->state != VFIO_PCI_TSM_UNBOUND || tdev->bar_vmas)
+		if (tdev->state != VFIO_PCI_TSM_UNBOUND)
 			return -EBUSY;
 		WRITE_ONCE(tdev->state, VFIO_PCI_TSM_BINDING);
 	}
@@ -197,21 +208,29 @@ static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 	smp_mb();
 	ret = wait_event_killable(tdev->access_done,
 				  !atomic_read(&tdev->host_access));
-	if (!ret)
+	if (!ret) {
+		/* Mappings made before (or during) the claim fault from now */
+		vfio_pci_core_block_mmio(vdev);
 		ret = tsm_bind_blocked(tdev);
+	}
 	if (!ret)
 		ret = iommufd_device_tsm_bind(tdev->idev, ictx, vdevice_id,
-					      tdev->core_device.vdev.kvm,
-					      &tdev->unbind_nb);
+					      vdev->vdev.kvm, &tdev->unbind_nb);
 	/*
 	 * The core may have unbound the new TDI already (tsm_unbound() left
 	 * UNBOUND): only a bind still in progress becomes BOUND.
 	 */
 	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->state == VFIO_PCI_TSM_BINDING)
+		if (tdev->state == VFIO_PCI_TSM_BINDING) {
 			WRITE_ONCE(tdev->state, ret ? VFIO_PCI_TSM_UNBOUND :
 						      VFIO_PCI_TSM_BOUND);
+			tdev->msix_locked = !ret && (tdev->unbind_nb.locked &
+						     PCI_TDI_LOCKED_MSIX);
+		}
+		unblock = tdev->state == VFIO_PCI_TSM_UNBOUND;
 	}
+	if (unblock)
+		vfio_pci_core_unblock_mmio(vdev);
 	return ret;
 }
 
@@ -255,10 +274,21 @@ static bool tsm_mmio_region(loff_t pos)
 static int tsm_do_unbind(struct vfio_pci_tsm_device *tdev,
 			 struct iommufd_ctx *ictx, u32 vdevice_id)
 {
+	int ret;
+
 	guard(mutex)(tsm_lock(tdev));
 	if (!tdev->idev)
 		return -EOPNOTSUPP;
-	return iommufd_device_tsm_unbind(tdev->idev, ictx, vdevice_id);
+	ret = iommufd_device_tsm_unbind(tdev->idev, ictx, vdevice_id);
+	/*
+	 * Unbound now, or earlier by the core underneath (disconnect): the
+	 * dma-bufs revoked at bind come back. (After an unbind underneath,
+	 * they stay revoked until this, or until the VMM sets Memory Space
+	 * Enable again: the core's notifier cannot sleep.)
+	 */
+	if (!tsm_locked(tdev))
+		vfio_pci_core_unblock_mmio(&tdev->core_device);
+	return ret;
 }
 
 static void tsm_op_get(void *data)
@@ -444,6 +474,20 @@ static long vfio_pci_tsm_ioctl(struct vfio_device *core_vdev,
 		tsm_host_access_end(tdev);
 		return ret;
 	}
+	case VFIO_DEVICE_SET_IRQS: {
+		/*
+		 * Counted while UNBOUND, so a bind waits for MSI/MSI-X
+		 * programming in progress; else set_irqs_check() decides on
+		 * the core's copy of the IRQ index.
+		 */
+		bool counted = tsm_host_access_begin(tdev);
+		long ret;
+
+		ret = vfio_pci_core_ioctl(core_vdev, cmd, arg);
+		if (counted)
+			tsm_host_access_end(tdev);
+		return ret;
+	}
 	default:
 		/* VFIO_DEVICE_PCI_HOT_RESET: refused by reset_check below */
 		return vfio_pci_core_ioctl(core_vdev, cmd, arg);
@@ -463,10 +507,14 @@ static int vfio_pci_tsm_device_feature(struct vfio_device *core_vdev,
 	 * @flags is the vfio core's kernel copy: no user rewrite can race.
 	 * The entry copies its argument from the user: counted, not under the
 	 * device set lock; a bind waits for it and then sees the low power.
+	 * A dma-buf export hands the BAR to a host importer: counted too, so
+	 * the bind's revocation finds it.
 	 */
-	if (tee_mode && (flags & VFIO_DEVICE_FEATURE_SET) &&
-	    (feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY ||
-	     feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)) {
+	if (tee_mode && (((flags & VFIO_DEVICE_FEATURE_SET) &&
+			  (feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY ||
+			   feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)) ||
+			 ((flags & VFIO_DEVICE_FEATURE_GET) &&
+			  feature == VFIO_DEVICE_FEATURE_DMA_BUF))) {
 		if (!tsm_host_access_begin(tdev))
 			return -EBUSY;
 		ret = vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
@@ -476,108 +524,20 @@ static int vfio_pci_tsm_device_feature(struct vfio_device *core_vdev,
 	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
 }
 
-static struct vfio_pci_tsm_device *vma_to_tsm(struct vm_area_struct *vma)
-{
-	struct vfio_pci_core_device *vdev = vma->vm_private_data;
-
-	return container_of(vdev, struct vfio_pci_tsm_device, core_device);
-}
-
-/* A BAR VMA was duplicated (split, fork, mremap): one more mapping. */
-static void tsm_vma_open(struct vm_area_struct *vma)
-{
-	struct vfio_pci_tsm_device *tdev = vma_to_tsm(vma);
-
-	guard(spinlock)(&tdev->map_lock);
-	tdev->bar_vmas++;
-}
-
-static void tsm_vma_close(struct vm_area_struct *vma)
-{
-	struct vfio_pci_tsm_device *tdev = vma_to_tsm(vma);
-
-	guard(spinlock)(&tdev->map_lock);
-	if (!WARN_ON_ONCE(!tdev->bar_vmas))
-		tdev->bar_vmas--;
-}
-
-static vm_fault_t tsm_vma_fault(struct vm_fault *vmf)
-{
-	return core_vm_ops->fault(vmf);
-}
-
-#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
-static vm_fault_t tsm_vma_huge_fault(struct vm_fault *vmf, unsigned int order)
-{
-	return core_vm_ops->huge_fault(vmf, order);
-}
-#endif
-
-static const struct vm_operations_struct tsm_vm_ops = {
-	.open = tsm_vma_open,
-	.close = tsm_vma_close,
-	.fault = tsm_vma_fault,
-#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
-	.huge_fault = tsm_vma_huge_fault,
-#endif
-};
-
-/*
- * Makes @vma, set up by vfio_pci_core_mmap(), one counted by open/close.
- * Refuses if the core's table has more than the fault handlers we wrap.
- */
-static int tsm_vma_track(struct vm_area_struct *vma)
-{
-	const struct vm_operations_struct expect = {
-		.fault = vma->vm_ops->fault,
-#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
-		.huge_fault = vma->vm_ops->huge_fault,
-#endif
-	};
-
-	guard(mutex)(&core_vm_ops_lock);
-	if (!core_vm_ops) {
-		if (WARN_ON_ONCE(!expect.fault ||
-				 memcmp(&expect, vma->vm_ops, sizeof(expect))))
-			return -EINVAL;
-		core_vm_ops = vma->vm_ops;
-	} else if (WARN_ON_ONCE(vma->vm_ops != core_vm_ops)) {
-		return -EINVAL;
-	}
-	vma->vm_ops = &tsm_vm_ops;
-	return 0;
-}
-
 static int vfio_pci_tsm_mmap(struct vfio_device *core_vdev,
 			     struct vm_area_struct *vma)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 	unsigned int index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
-	int ret;
-
-	if (!tee_mode || index > VFIO_PCI_BAR5_REGION_INDEX)
-		return vfio_pci_core_mmap(core_vdev, vma);
 
 	/*
-	 * Called under mmap_lock, so the device set lock (held over user
-	 * copies elsewhere) cannot be taken here. Count the mapping under the
-	 * claim's lock: a bind that starts later sees the count and fails; one
-	 * that started earlier is seen as BINDING or BOUND.
+	 * Called under mmap_lock: no lock of ours. A mapping made while a
+	 * bind claims the device is not refused here, but the core's fault
+	 * path sees the BARs disabled (mmio_blocked()) from the claim on.
 	 */
-	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->state != VFIO_PCI_TSM_UNBOUND)
-			return -EBUSY;
-		tdev->bar_vmas++;
-	}
-	ret = vfio_pci_core_mmap(core_vdev, vma);
-	if (!ret)
-		ret = tsm_vma_track(vma);
-	if (ret) {
-		/* No VMA results: take the count back */
-		scoped_guard(spinlock, &tdev->map_lock)
-			tdev->bar_vmas--;
-	}
-	return ret;
+	if (tee_mode && index <= VFIO_PCI_BAR5_REGION_INDEX && tsm_locked(tdev))
+		return -EBUSY;
+	return vfio_pci_core_mmap(core_vdev, vma);
 }
 
 /* BAR and ROM region reads: MMIO accesses, refused while bound. */
@@ -628,27 +588,27 @@ static ssize_t vfio_pci_tsm_write(struct vfio_device *core_vdev,
 	return ret;
 }
 
-/* @pos..@pos+@count overlaps a DOE mailbox of the device. */
-static bool tsm_in_doe(struct vfio_pci_tsm_device *tdev, loff_t pos, int count)
+/* @pos..@pos+@count overlaps a range the kernel's PCI/TSM drives. */
+static bool tsm_in_owned(struct vfio_pci_tsm_device *tdev, loff_t pos,
+			 int count)
 {
 	unsigned int i;
 
-	for (i = 0; i < tdev->nr_doe; i++) {
-		loff_t doe = tdev->doe_caps[i];
-
-		if (pos < doe + PCI_DOE_CAP_SIZEOF && pos + count > doe)
+	for (i = 0; i < tdev->nr_owned; i++) {
+		if (pos < tdev->owned[i].end && pos + count > tdev->owned[i].start)
 			return true;
 	}
 	return false;
 }
 
 /*
- * Config writes: called by vfio_pci_core with the value it then writes and
- * the mask of its bits that reach the device as they are.
+ * Config writes: called by vfio_pci_core with the value it then writes, the
+ * mask of its bits that reach the device as they are, and whether vfio
+ * passes the range raw.
  */
 static int vfio_pci_tsm_config_write_check(struct vfio_pci_core_device *vdev,
 					   loff_t pos, int count, __le32 val,
-					   __le32 hw_mask)
+					   __le32 hw_mask, bool raw)
 {
 	struct vfio_pci_tsm_device *tdev =
 		container_of(vdev, struct vfio_pci_tsm_device, core_device);
@@ -658,7 +618,14 @@ static int vfio_pci_tsm_config_write_check(struct vfio_pci_core_device *vdev,
 
 	if (count < 1 || count > 4 || pos < 0 || pos + count > 0x1000)
 		return -EINVAL;
-	if (tsm_in_doe(tdev, pos, count))
+	if (tsm_in_owned(tdev, pos, count))
+		return -EBUSY;
+	/*
+	 * Connecting or connected (the core sets pdev->tsm before it starts
+	 * the SPDM exchange): a hint read without the core's locks, which a
+	 * firmware call holds; a write racing the connect itself may pass.
+	 */
+	if (raw && READ_ONCE(vdev->pdev->tsm))
 		return -EBUSY;
 	if (!tsm_locked(tdev))
 		return 0;
@@ -692,9 +659,44 @@ static int vfio_pci_tsm_reset_check(struct vfio_pci_core_device *vdev)
 	return tsm_locked(tdev) ? -EBUSY : 0;
 }
 
+/*
+ * VFIO_DEVICE_SET_IRQS of IRQ @index: MSI and MSI-X program the device (the
+ * MSI-X table, the capability's control); refused while a bind is in
+ * progress and, once bound, where the TSM locked the MSI-X table.
+ */
+static int vfio_pci_tsm_set_irqs_check(struct vfio_pci_core_device *vdev,
+				       unsigned int index)
+{
+	struct vfio_pci_tsm_device *tdev =
+		container_of(vdev, struct vfio_pci_tsm_device, core_device);
+
+	if (index != VFIO_PCI_MSI_IRQ_INDEX && index != VFIO_PCI_MSIX_IRQ_INDEX)
+		return 0;
+	guard(spinlock)(&tdev->map_lock);
+	if (tdev->state == VFIO_PCI_TSM_BINDING ||
+	    (tdev->state == VFIO_PCI_TSM_BOUND && tdev->msix_locked))
+		return -EBUSY;
+	return 0;
+}
+
+/* Under memory_lock: the core sees the BARs disabled while not UNBOUND. */
+static bool vfio_pci_tsm_mmio_blocked(struct vfio_pci_core_device *vdev)
+{
+	return tsm_locked(container_of(vdev, struct vfio_pci_tsm_device,
+				       core_device));
+}
+
 static const struct vfio_pci_device_ops vfio_pci_tsm_pci_ops = {
+	.get_dmabuf_phys = vfio_pci_core_get_dmabuf_phys,
 	.config_write_check = vfio_pci_tsm_config_write_check,
 	.reset_check = vfio_pci_tsm_reset_check,
+	.set_irqs_check = vfio_pci_tsm_set_irqs_check,
+	.mmio_blocked = vfio_pci_tsm_mmio_blocked,
+};
+
+/* tee_mode=0: vfio-pci's own */
+static const struct vfio_pci_device_ops vfio_pci_tsm_plain_pci_ops = {
+	.get_dmabuf_phys = vfio_pci_core_get_dmabuf_phys,
 };
 
 /* Re-requests the BARs vfio_pci_core_enable() mapped, now exclusively. */
@@ -766,20 +768,71 @@ static void vfio_pci_tsm_close_device(struct vfio_device *core_vdev)
 	vfio_pci_core_close_device(core_vdev);
 }
 
+/*
+ * Where the extended capability at @start ends: at the next capability
+ * header above it, or at the end of config space (for a capability whose
+ * length depends on its contents, IDE).
+ */
+static u16 tsm_ecap_end(struct pci_dev *pdev, u16 start)
+{
+	int ttl = (PCI_CFG_SPACE_EXP_SIZE - PCI_CFG_SPACE_SIZE) / 8;
+	u16 pos = PCI_CFG_SPACE_SIZE, end = pdev->cfg_size;
+	u32 header;
+
+	while (ttl-- > 0 && pos >= PCI_CFG_SPACE_SIZE) {
+		if (pci_read_config_dword(pdev, pos, &header) || !header ||
+		    PCI_POSSIBLE_ERROR(header))
+			break;
+		if (pos > start && pos < end)
+			end = pos;
+		pos = PCI_EXT_CAP_NEXT(header);
+	}
+	return end;
+}
+
+static int tsm_add_owned(struct vfio_pci_tsm_device *tdev, u16 start, u16 end)
+{
+	if (tdev->nr_owned == VFIO_PCI_TSM_MAX_OWNED)
+		return -EOPNOTSUPP;
+	tdev->owned[tdev->nr_owned].start = start;
+	tdev->owned[tdev->nr_owned++].end = end;
+	return 0;
+}
+
+/*
+ * Records the config ranges the kernel's PCI/TSM drives: the DOE mailboxes
+ * and IDE. A device with more than we keep is refused, not left unfiltered.
+ */
+static int tsm_find_owned(struct vfio_pci_tsm_device *tdev,
+			  struct pci_dev *pdev)
+{
+	u16 pos = 0;
+	int ret = 0;
+
+	while (!ret && (pos = pci_find_next_ext_capability(pdev, pos,
+							   PCI_EXT_CAP_ID_DOE)))
+		ret = tsm_add_owned(tdev, pos, pos + PCI_DOE_CAP_SIZEOF);
+	pos = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_IDE);
+	if (!ret && pos)
+		ret = tsm_add_owned(tdev, pos, tsm_ecap_end(pdev, pos));
+	if (ret)
+		pci_warn(pdev, "more DOE/IDE capabilities than vfio-pci-tsm filters\n");
+	return ret;
+}
+
 static int vfio_pci_tsm_init_dev(struct vfio_device *core_vdev)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
-	u16 doe = 0;
+	int ret;
 	u8 af;
 
 	spin_lock_init(&tdev->map_lock);
 	init_waitqueue_head(&tdev->access_done);
 	tdev->unbind_nb.unbound = tsm_unbound;
-	while (tdev->nr_doe < VFIO_PCI_TSM_MAX_DOE &&
-	       (doe = pci_find_next_ext_capability(pdev, doe,
-						   PCI_EXT_CAP_ID_DOE)))
-		tdev->doe_caps[tdev->nr_doe++] = doe;
+	ret = tsm_find_owned(tdev, pdev);
+	if (ret)
+		return ret;
 	tdev->pcie_cap = pci_pcie_cap(pdev);
 	tdev->pm_cap = pdev->pm_cap;
 	af = pci_find_capability(pdev, PCI_CAP_ID_AF);
@@ -821,8 +874,8 @@ static int vfio_pci_tsm_probe(struct pci_dev *pdev,
 	if (IS_ERR(tdev))
 		return PTR_ERR(tdev);
 
-	if (tee_mode)
-		tdev->core_device.pci_ops = &vfio_pci_tsm_pci_ops;
+	tdev->core_device.pci_ops = tee_mode ? &vfio_pci_tsm_pci_ops :
+					       &vfio_pci_tsm_plain_pci_ops;
 	dev_set_drvdata(&pdev->dev, &tdev->core_device);
 	ret = vfio_pci_core_register_device(&tdev->core_device);
 	if (ret)

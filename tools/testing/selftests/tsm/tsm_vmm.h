@@ -184,6 +184,53 @@ static inline int tsm_ioeventfd(int devfd, uint64_t offset, uint64_t data, int f
 }
 
 /*
+ * VFIO_DEVICE_SET_IRQS of vector 0 of IRQ @index to eventfd @efd; @efd -1
+ * disables the index (DATA_NONE, count 0).
+ */
+static inline int tsm_set_irq(int devfd, uint32_t index, int efd)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+
+	memset(buf, 0, sizeof(buf));
+	set->argsz = efd < 0 ? sizeof(*set) : sizeof(buf);
+	set->flags = VFIO_IRQ_SET_ACTION_TRIGGER |
+		     (efd < 0 ? VFIO_IRQ_SET_DATA_NONE : VFIO_IRQ_SET_DATA_EVENTFD);
+	set->index = index;
+	set->count = efd < 0 ? 0 : 1;
+	memcpy(set->data, &efd, sizeof(efd));
+	return ioctl(devfd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF of the first @len bytes of BAR @bar: the
+ * dma-buf fd, or -errno.
+ */
+static inline int tsm_dma_buf_export(int devfd, uint32_t bar, uint64_t len)
+{
+	char buf[sizeof(struct vfio_device_feature) +
+		 sizeof(struct vfio_device_feature_dma_buf) +
+		 sizeof(struct vfio_region_dma_range)] = { 0 };
+	struct vfio_device_feature f = {
+		.argsz = sizeof(buf),
+		.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+	};
+	struct vfio_device_feature_dma_buf d = {
+		.region_index = bar,
+		.open_flags = O_RDWR | O_CLOEXEC,
+		.nr_ranges = 1,
+	};
+	struct vfio_region_dma_range r = { .offset = 0, .length = len };
+	int fd;
+
+	memcpy(buf, &f, sizeof(f));
+	memcpy(buf + sizeof(f), &d, sizeof(d));
+	memcpy(buf + sizeof(f) + sizeof(d), &r, sizeof(r));
+	fd = ioctl(devfd, VFIO_DEVICE_FEATURE, buf);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
  * The emulated platform, ready: tsm_emu and vfio_pci_tsm loaded, the test
  * device found (@bdf) and disconnected, the first TSM found (@tsm).
  */
@@ -223,18 +270,39 @@ static inline void tsm_vmm_init(struct tsm_vmm *v)
 }
 
 /*
+ * Whether the guest has an iommufd vIOMMU (QEMU's SMMUv3 on arm64). Without
+ * one (x86_64), the test kernel's seam (CONFIG_VFIO_PCI_TSM_TEST_NO_VIOMMU)
+ * lets VFIO_DEVICE_TSM_BIND bind with vDEVICE ID 0, the RID as TDI ID.
+ */
+#if defined(__aarch64__)
+#define TSM_HAVE_VIOMMU 1
+#else
+#define TSM_HAVE_VIOMMU 0
+#endif
+
+/*
  * The iommufd side of an open device: bind @v->devfd to a new iommufd, build
- * the nest parent, an SMMUv3 vIOMMU and a vDEVICE with virtual ID @virt_id;
- * learn where the config region is.
+ * the nest parent, an SMMUv3 vIOMMU and a vDEVICE with virtual ID @virt_id
+ * (without a vIOMMU: attach an IOAS, vDEVICE ID 0); learn where the config
+ * region is.
  */
 static inline int tsm_vmm_iommufd(struct tsm_vmm *v, uint64_t virt_id)
 {
 	struct vfio_region_info ri;
+	uint32_t ioas_id = 0;
 	int ret;
 
 	v->iommufd = open("/dev/iommu", O_RDWR);
 	if (v->iommufd < 0)
 		return -errno;
+	if (!TSM_HAVE_VIOMMU) {
+		ret = tsm_bind_iommufd(v->devfd, v->iommufd, &v->dev_id);
+		if (!ret)
+			ret = tsm_ioas_alloc(v->iommufd, &ioas_id);
+		if (!ret)
+			ret = tsm_attach_pt(v->devfd, ioas_id);
+		goto config;
+	}
 	ret = tsm_setup_nest_parent(v->devfd, v->iommufd, &v->dev_id,
 				    &v->hwpt_id);
 	if (!ret)
@@ -243,6 +311,7 @@ static inline int tsm_vmm_iommufd(struct tsm_vmm *v, uint64_t virt_id)
 	if (!ret)
 		ret = tsm_vdevice_alloc(v->iommufd, v->viommu_id, v->dev_id,
 					virt_id, &v->vdevice_id);
+config:
 	if (!ret)
 		ret = tsm_region_info(v->devfd, VFIO_PCI_CONFIG_REGION_INDEX,
 				      &ri);
