@@ -6,7 +6,8 @@
 //! platform TSM firmware and a device's security manager (DSM): PCIe DOE data objects,
 //! DMTF SPDM 1.2/1.3 (DSP0274), SPDM secured messages (DSP0277) over the PCIe CMA binding,
 //! PCIe IDE key management (IDE-KM) and PCIe TDISP, plus the TDISP device interface report
-//! validator and the TDISP state machines.
+//! validator, the TDISP state machines and the classification of host config-space
+//! writes by the TDISP events they cause.
 //!
 //! Rules every module follows:
 //! - `no_std`, `core` only (the `alloc` feature adds conveniences for userspace);
@@ -22,7 +23,72 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+/// Declares a wire enum: a fieldless enum whose variants are the codes of one code space
+/// on the wire, with `ALL` (every variant, in declaration order), a total decoder named
+/// `decode` that maps any other value to an `Error::UnknownCode` of that space, and,
+/// with `encode`, a `const fn` returning the wire value.
+///
+/// ```text
+/// wire_enum! {
+///     /// KP_ACK status codes.
+///     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///     pub enum KpAckStatus(u8, "idekm.kp_ack_status") decode from_u8 {
+///         /// Key programmed.
+///         Success = 0x00,
+///     }
+/// }
+/// ```
+///
+/// The expansion names `Error` and `Result` unqualified: the calling module imports them
+/// from `codec`. (A macro cannot name the crate root here: `$crate` and `crate::` are
+/// the kernel module's root when the sources are included with `#[path]`.) Defined
+/// before the `mod` lines, it is in scope in every module of the crate by its plain
+/// name and nowhere else.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident($repr:ident, $space:literal)
+            decode $from:ident $(encode $to:ident)? {
+            $( $(#[$vmeta:meta])* $variant:ident = $value:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[repr($repr)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant = $value, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: [Self; [$(stringify!($variant)),+].len()] = [$(Self::$variant),+];
+
+            #[doc = concat!(
+                "Maps a wire value; a value no variant has is an `Error::UnknownCode` in `",
+                $space,
+                "`."
+            )]
+            pub const fn $from(v: $repr) -> Result<Self> {
+                match v {
+                    $( $value => Ok(Self::$variant), )+
+                    _ => Err(Error::UnknownCode {
+                        space: $space,
+                        value: v as u64,
+                    }),
+                }
+            }
+
+            $(
+                /// The wire value.
+                pub const fn $to(self) -> $repr {
+                    self as $repr
+                }
+            )?
+        }
+    };
+}
+
 pub mod codec;
+pub mod config;
 pub mod doe;
 pub mod idekm;
 pub mod report;

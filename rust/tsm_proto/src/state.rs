@@ -11,58 +11,20 @@
 //!   leave CONFIG_LOCKED/RUN for ERROR (FLR per §11.4.9, conventional reset to
 //!   CONFIG_UNLOCKED per §11.4.8);
 //! - the requester (TSM) side: [`requester_may_send`] and [`requester_check`], which
-//!   validate a request/response pair against the TDI state the requester tracks;
-//! - [`classify_config_write`], which maps a config-space write to the host events it
-//!   would cause, for the kernel's vfio config filter.
+//!   validate a request/response pair against the TDI state the requester tracks.
+//!
+//! The states themselves are wire values and live in `tdisp`; this module depends on
+//! `tdisp`, never the other way round. Which config-space writes cause which
+//! [`HostEvent`]s is the `config` module's business.
 
 use super::codec::{Error, Result};
 use super::tdisp::{ErrorCode, RequestCode, ResponseBody};
 
-/// TDI states (Table 11-17 "DEVICE_INTERFACE_STATE": TDI_STATE values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum TdiState {
-    /// `0`: the host owns the configuration; the TDI is not trusted.
-    ConfigUnlocked = 0,
-    /// `1`: configuration locked, awaiting START_INTERFACE_REQUEST.
-    ConfigLocked = 1,
-    /// `2`: running, assigned to a TVM.
-    Run = 2,
-    /// `3`: a security-relevant error occurred; only STOP leaves it.
-    Error = 3,
-}
+pub use super::tdisp::TdiState;
 
-impl TdiState {
-    /// Every state.
-    pub const ALL: [TdiState; 4] = [
-        Self::ConfigUnlocked,
-        Self::ConfigLocked,
-        Self::Run,
-        Self::Error,
-    ];
-
-    /// Maps TDI_STATE; reserved values are an [`Error::UnknownCode`].
-    pub fn from_u8(v: u8) -> Result<Self> {
-        Ok(match v {
-            0 => Self::ConfigUnlocked,
-            1 => Self::ConfigLocked,
-            2 => Self::Run,
-            3 => Self::Error,
-            _ => {
-                return Err(Error::UnknownCode {
-                    space: "tdisp.tdi_state",
-                    value: u64::from(v),
-                })
-            }
-        })
-    }
-
-    /// Whether the TDI's configuration is locked (CONFIG_LOCKED or RUN), i.e. host
-    /// changes to it are hostile.
-    pub const fn is_locked(self) -> bool {
-        matches!(self, Self::ConfigLocked | Self::Run)
-    }
-}
+// Transitional: the kernel's vfio config filter still imports the classifier from here.
+// Drop once drivers/vfio/pci/tsm/config_filter.rs imports `tsm_proto::config`.
+pub use super::config::{classify_config_write, ConfigLayout};
 
 /// Whether `request` is legal in `state` (Table 11-3, "Legal TDISP States"; N/A means
 /// every state).
@@ -278,94 +240,6 @@ impl HostEvents {
     }
 }
 
-/// Where the registers the classifier watches live in a type 0 function's config
-/// space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ConfigLayout<'a> {
-    /// Offset of the PCI Express capability, if present (Device Control at +8).
-    pub pcie_cap: Option<u16>,
-    /// Offset of the Power Management capability, if present (PMCSR at +4).
-    pub pm_cap: Option<u16>,
-    /// Further locked byte ranges `(offset, length)` (e.g. resizable BAR control, IDE
-    /// stream registers, SR-IOV VF BARs); any change is a
-    /// [`HostEvent::LockedConfigChange`].
-    pub locked: &'a [(u16, u16)],
-}
-
-/// Command register (PCI header offset `04h`).
-const COMMAND: u32 = 0x04;
-const CMD_MEMORY: u8 = 1 << 1;
-const CMD_MASTER: u8 = 1 << 2;
-/// Base address registers `10h`-`27h` and the expansion ROM BAR `30h`-`33h`.
-const BARS: (u32, u32) = (0x10, 0x28);
-const ROM: (u32, u32) = (0x30, 0x34);
-/// Device Control, "Initiate Function Level Reset" is bit 15, i.e. bit 7 of byte +9.
-const DEVCTL_FLR_BYTE: u32 = 0x09;
-const DEVCTL_FLR_BIT: u8 = 1 << 7;
-/// PMCSR at PM capability + 4, PowerState in bits 1:0.
-const PMCSR: u32 = 0x04;
-
-/// Classifies a config-space write of `new` at `offset` over the current contents
-/// `old` (same length, 1 to 4 bytes, not crossing a dword) into the host events it
-/// would cause.
-///
-/// Recognised: clearing Memory Space Enable or Bus Master Enable in the command
-/// register; writing 1 to Initiate Function Level Reset in Device Control; changing
-/// PMCSR PowerState to D1/D2/D3hot; any change to a BAR, the expansion ROM BAR or a
-/// range in [`ConfigLayout::locked`]. A write with mismatched lengths, more than 4
-/// bytes, or crossing a dword boundary is an [`Error::InvalidField`].
-pub fn classify_config_write(
-    layout: &ConfigLayout<'_>,
-    offset: u16,
-    old: &[u8],
-    new: &[u8],
-) -> Result<HostEvents> {
-    let len = new.len();
-    if len != old.len() || len == 0 || len > 4 || (usize::from(offset) % 4) + len > 4 {
-        return Err(Error::InvalidField {
-            field: "config write",
-            value: u64::from(offset),
-        });
-    }
-    let mut ev = HostEvents::empty();
-    let pcie = layout.pcie_cap.map(u32::from);
-    let pm = layout.pm_cap.map(u32::from);
-    for (i, (&o, &n)) in old.iter().zip(new.iter()).enumerate() {
-        // offset <= 0xffff and i < 4: no overflow in u32.
-        let a = u32::from(offset) + i as u32;
-        if a == COMMAND {
-            if o & CMD_MEMORY != 0 && n & CMD_MEMORY == 0 {
-                ev.insert(HostEvent::MemorySpaceDisabled);
-            }
-            if o & CMD_MASTER != 0 && n & CMD_MASTER == 0 {
-                ev.insert(HostEvent::BusMasterDisabled);
-            }
-        }
-        if o != n && ((BARS.0..BARS.1).contains(&a) || (ROM.0..ROM.1).contains(&a)) {
-            ev.insert(HostEvent::LockedConfigChange);
-        }
-        if let Some(p) = pcie {
-            if a == p + DEVCTL_FLR_BYTE && n & DEVCTL_FLR_BIT != 0 {
-                ev.insert(HostEvent::FunctionLevelReset);
-            }
-        }
-        if let Some(p) = pm {
-            if a == p + PMCSR && (o & 0x3) != (n & 0x3) && (n & 0x3) != 0 {
-                ev.insert(HostEvent::PowerStateNonD0);
-            }
-        }
-        if o != n
-            && layout.locked.iter().any(|&(start, l)| {
-                let s = u32::from(start);
-                a >= s && a < s + u32::from(l)
-            })
-        {
-            ev.insert(HostEvent::LockedConfigChange);
-        }
-    }
-    Ok(ev)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,14 +256,5 @@ mod tests {
         assert_eq!(s, TdiState::Error);
         let t = dsm_on_request(s, RequestCode::StopInterface, false);
         assert_eq!(t.next, TdiState::ConfigUnlocked);
-    }
-
-    #[test]
-    fn command_register_clear_is_classified() {
-        let l = ConfigLayout::default();
-        let ev = classify_config_write(&l, 4, &[0x06, 0], &[0x00, 0]).unwrap();
-        assert!(ev.contains(HostEvent::MemorySpaceDisabled));
-        assert!(ev.contains(HostEvent::BusMasterDisabled));
-        assert!(classify_config_write(&l, 6, &[0, 0, 0], &[0, 0, 0]).is_err());
     }
 }

@@ -185,42 +185,18 @@ pub const fn aead_sizes(sel: u16) -> Option<(usize, usize, usize)> {
     }
 }
 
-/// AlgType of an algorithm structure (DSP0274 1.3.0 §10.5, Table "AlgType").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AlgType {
-    /// 2: DHE groups.
-    Dhe,
-    /// 3: AEAD cipher suites.
-    AeadCipherSuite,
-    /// 4: requester base asymmetric algorithms.
-    ReqBaseAsymAlg,
-    /// 5: key schedules.
-    KeySchedule,
-}
-
-impl AlgType {
-    /// Wire value.
-    pub const fn byte(self) -> u8 {
-        match self {
-            AlgType::Dhe => 2,
-            AlgType::AeadCipherSuite => 3,
-            AlgType::ReqBaseAsymAlg => 4,
-            AlgType::KeySchedule => 5,
-        }
-    }
-
-    /// Parses a wire value.
-    pub const fn from_byte(b: u8) -> Result<Self> {
-        match b {
-            2 => Ok(AlgType::Dhe),
-            3 => Ok(AlgType::AeadCipherSuite),
-            4 => Ok(AlgType::ReqBaseAsymAlg),
-            5 => Ok(AlgType::KeySchedule),
-            v => Err(Error::UnknownCode {
-                space: "spdm.alg_type",
-                value: v as u64,
-            }),
-        }
+wire_enum! {
+    /// AlgType of an algorithm structure (DSP0274 1.3.0 §10.5, Table "AlgType").
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum AlgType(u8, "spdm.alg_type") decode from_byte encode byte {
+        /// 2: DHE groups.
+        Dhe = 2,
+        /// 3: AEAD cipher suites.
+        AeadCipherSuite = 3,
+        /// 4: requester base asymmetric algorithms.
+        ReqBaseAsymAlg = 4,
+        /// 5: key schedules.
+        KeySchedule = 5,
     }
 }
 

@@ -5,110 +5,54 @@
 use super::super::codec::{Error, Reader, Result, Writer};
 use super::{code, put_header, Header, Negotiated};
 
-/// ERROR codes (DSP0274 1.3.0 §10.13, Table "Error code and error data").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// 01h InvalidRequest.
-    InvalidRequest,
-    /// 03h Busy.
-    Busy,
-    /// 04h UnexpectedRequest.
-    UnexpectedRequest,
-    /// 05h Unspecified.
-    Unspecified,
-    /// 06h DecryptError.
-    DecryptError,
-    /// 07h UnsupportedRequest.
-    UnsupportedRequest,
-    /// 08h RequestInFlight.
-    RequestInFlight,
-    /// 09h InvalidResponseCode.
-    InvalidResponseCode,
-    /// 0Ah SessionLimitExceeded.
-    SessionLimitExceeded,
-    /// 0Bh SessionRequired.
-    SessionRequired,
-    /// 0Ch ResetRequired.
-    ResetRequired,
-    /// 0Dh ResponseTooLarge.
-    ResponseTooLarge,
-    /// 0Eh RequestTooLarge.
-    RequestTooLarge,
-    /// 0Fh LargeResponse.
-    LargeResponse,
-    /// 10h MessageLost.
-    MessageLost,
-    /// 11h InvalidPolicy (1.3).
-    InvalidPolicy,
-    /// 41h VersionMismatch.
-    VersionMismatch,
-    /// 42h ResponseNotReady.
-    ResponseNotReady,
-    /// 43h RequestResynch.
-    RequestResynch,
-    /// 44h OperationFailed (1.3).
-    OperationFailed,
-    /// 45h NoPendingRequests (1.3).
-    NoPendingRequests,
-    /// FFh Vendor/Other standards defined.
-    VendorDefined,
-}
-
-const CODES: [(ErrorCode, u8); 22] = [
-    (ErrorCode::InvalidRequest, 0x01),
-    (ErrorCode::Busy, 0x03),
-    (ErrorCode::UnexpectedRequest, 0x04),
-    (ErrorCode::Unspecified, 0x05),
-    (ErrorCode::DecryptError, 0x06),
-    (ErrorCode::UnsupportedRequest, 0x07),
-    (ErrorCode::RequestInFlight, 0x08),
-    (ErrorCode::InvalidResponseCode, 0x09),
-    (ErrorCode::SessionLimitExceeded, 0x0a),
-    (ErrorCode::SessionRequired, 0x0b),
-    (ErrorCode::ResetRequired, 0x0c),
-    (ErrorCode::ResponseTooLarge, 0x0d),
-    (ErrorCode::RequestTooLarge, 0x0e),
-    (ErrorCode::LargeResponse, 0x0f),
-    (ErrorCode::MessageLost, 0x10),
-    (ErrorCode::InvalidPolicy, 0x11),
-    (ErrorCode::VersionMismatch, 0x41),
-    (ErrorCode::ResponseNotReady, 0x42),
-    (ErrorCode::RequestResynch, 0x43),
-    (ErrorCode::OperationFailed, 0x44),
-    (ErrorCode::NoPendingRequests, 0x45),
-    (ErrorCode::VendorDefined, 0xff),
-];
-
-impl ErrorCode {
-    /// Every error code, in wire order.
-    pub const ALL: [ErrorCode; 22] = {
-        let mut out = [ErrorCode::InvalidRequest; 22];
-        let mut i = 0;
-        while i < 22 {
-            out[i] = CODES[i].0;
-            i += 1;
-        }
-        out
-    };
-
-    /// Wire value.
-    pub fn byte(self) -> u8 {
-        CODES
-            .iter()
-            .find(|(c, _)| *c == self)
-            .map_or(0, |(_, b)| *b)
-    }
-
-    /// Parses a wire value.
-    pub fn from_byte(b: u8) -> Result<Self> {
-        CODES
-            .iter()
-            .find(|(_, v)| *v == b)
-            .map(|(c, _)| *c)
-            .ok_or(Error::UnknownCode {
-                space: "spdm.error_code",
-                value: u64::from(b),
-            })
+wire_enum! {
+    /// ERROR codes (DSP0274 1.3.0 §10.13, Table "Error code and error data").
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ErrorCode(u8, "spdm.error_code") decode from_byte encode byte {
+        /// 01h InvalidRequest.
+        InvalidRequest = 0x01,
+        /// 03h Busy.
+        Busy = 0x03,
+        /// 04h UnexpectedRequest.
+        UnexpectedRequest = 0x04,
+        /// 05h Unspecified.
+        Unspecified = 0x05,
+        /// 06h DecryptError.
+        DecryptError = 0x06,
+        /// 07h UnsupportedRequest.
+        UnsupportedRequest = 0x07,
+        /// 08h RequestInFlight.
+        RequestInFlight = 0x08,
+        /// 09h InvalidResponseCode.
+        InvalidResponseCode = 0x09,
+        /// 0Ah SessionLimitExceeded.
+        SessionLimitExceeded = 0x0a,
+        /// 0Bh SessionRequired.
+        SessionRequired = 0x0b,
+        /// 0Ch ResetRequired.
+        ResetRequired = 0x0c,
+        /// 0Dh ResponseTooLarge.
+        ResponseTooLarge = 0x0d,
+        /// 0Eh RequestTooLarge.
+        RequestTooLarge = 0x0e,
+        /// 0Fh LargeResponse.
+        LargeResponse = 0x0f,
+        /// 10h MessageLost.
+        MessageLost = 0x10,
+        /// 11h InvalidPolicy (1.3).
+        InvalidPolicy = 0x11,
+        /// 41h VersionMismatch.
+        VersionMismatch = 0x41,
+        /// 42h ResponseNotReady.
+        ResponseNotReady = 0x42,
+        /// 43h RequestResynch.
+        RequestResynch = 0x43,
+        /// 44h OperationFailed (1.3).
+        OperationFailed = 0x44,
+        /// 45h NoPendingRequests (1.3).
+        NoPendingRequests = 0x45,
+        /// FFh Vendor/Other standards defined.
+        VendorDefined = 0xff,
     }
 }
 

@@ -436,25 +436,16 @@ impl<'a> PskFinish<'a> {
     }
 }
 
-/// KEY_UPDATE operation (DSP0274 1.3.0 §10.19, Table "KEY_UPDATE operations").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyUpdateOp {
-    /// 1: UpdateKey, the requester's direction only.
-    UpdateKey,
-    /// 2: UpdateAllKeys, both directions.
-    UpdateAllKeys,
-    /// 3: VerifyNewKey.
-    VerifyNewKey,
-}
-
-impl KeyUpdateOp {
-    /// Wire value.
-    pub const fn byte(self) -> u8 {
-        match self {
-            KeyUpdateOp::UpdateKey => 1,
-            KeyUpdateOp::UpdateAllKeys => 2,
-            KeyUpdateOp::VerifyNewKey => 3,
-        }
+wire_enum! {
+    /// KEY_UPDATE operation (DSP0274 1.3.0 §10.19, Table "KEY_UPDATE operations").
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum KeyUpdateOp(u8, "spdm.key_update_op") decode from_byte encode byte {
+        /// 1: UpdateKey, the requester's direction only.
+        UpdateKey = 1,
+        /// 2: UpdateAllKeys, both directions.
+        UpdateAllKeys = 2,
+        /// 3: VerifyNewKey.
+        VerifyNewKey = 3,
     }
 }
 
@@ -470,18 +461,10 @@ pub struct KeyUpdate {
 
 impl KeyUpdate {
     pub(super) fn decode_params(h: &Header) -> Result<Self> {
-        let op = match h.param1 {
-            1 => KeyUpdateOp::UpdateKey,
-            2 => KeyUpdateOp::UpdateAllKeys,
-            3 => KeyUpdateOp::VerifyNewKey,
-            v => {
-                return Err(Error::UnknownCode {
-                    space: "spdm.key_update_op",
-                    value: u64::from(v),
-                })
-            }
-        };
-        Ok(Self { op, tag: h.param2 })
+        Ok(Self {
+            op: KeyUpdateOp::from_byte(h.param1)?,
+            tag: h.param2,
+        })
     }
 }
 

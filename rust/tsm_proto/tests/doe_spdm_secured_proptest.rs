@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Property tests for part A of the protocol crate: every DOE, SPDM and secured-message
+//! Property tests of the DOE, SPDM and secured-message codecs: every DOE, SPDM and secured-message
 //! decoder is total (any bytes, any negotiated parameters: `Ok` or a typed error, never a
 //! panic), and every SPDM message built from arbitrary field values round-trips through
 //! encode and decode (strict and DOE-padded).
