@@ -11,7 +11,9 @@
 //! - [`Request`] and [`Response`] are the two message enums, each with `decode`,
 //!   `decode_padded` (accepts the up to three zero bytes of PCIe DOE padding) and `encode`.
 //! - [`vendor`] is the VENDOR_DEFINED envelope that carries IDE-KM and TDISP.
-//! - [`transcript`] says which message bytes feed the TH1/TH2 transcript hashes.
+//! - [`transcript`] says which message bytes feed the TH1/TH2 transcript hashes;
+//!   [`auth_transcript`] keeps VCA, B and L for the CHALLENGE_AUTH and MEASUREMENTS
+//!   signatures.
 //! - [`algo`] holds the algorithm bit values and their sizes.
 //!
 //! Decoded messages borrow every variable-length field from the input buffer. Reserved
@@ -21,6 +23,7 @@ use super::codec::{Error, Reader, Result, Writer};
 
 pub mod algo;
 pub mod auth;
+pub mod auth_transcript;
 pub mod basic;
 pub mod error;
 pub mod session;

@@ -29,6 +29,7 @@ use tsm_proto::idekm::{
 use tsm_proto::report::{BarInfo, FirstPageUnit, InterfaceInfo, InterfaceReport, MsixLayout};
 use tsm_proto::spdm::algo::{self, AlgStruct, AlgStructs, AlgType};
 use tsm_proto::spdm::auth::{meas_attr, meas_op, MeasurementBlock};
+use tsm_proto::spdm::auth_transcript::{AuthTranscript, Message};
 use tsm_proto::spdm::transcript::{Point, SessionTranscript};
 use tsm_proto::spdm::{
     self, Algorithms, Capabilities, CapabilityFlags, CertificateResponse, ChallengeAuth, Digests,
@@ -142,11 +143,9 @@ struct Session {
 struct Conn {
     neg: Option<Negotiated>,
     version: Option<spdm::Version>,
-    vca: Vec<u8>,
+    transcript: AuthTranscript,
     req_flags: CapabilityFlags,
     have_caps: bool,
-    message_b: Vec<u8>,
-    message_l: Vec<u8>,
 }
 
 /// The emulated DSM.
@@ -167,16 +166,6 @@ fn rsp_flags() -> CapabilityFlags {
         .union(CapabilityFlags::ENCRYPT)
         .union(CapabilityFlags::MAC)
         .union(CapabilityFlags::KEY_EX)
-}
-
-/// Human name of a TDI state, as written to the state file.
-pub fn state_name(s: TdiState) -> &'static str {
-    match s {
-        TdiState::ConfigUnlocked => "CONFIG_UNLOCKED",
-        TdiState::ConfigLocked => "CONFIG_LOCKED",
-        TdiState::Run => "RUN",
-        TdiState::Error => "ERROR",
-    }
 }
 
 /// `SSSS:BB:DD.F` of a function id (segment 0 if not valid).
@@ -268,7 +257,7 @@ impl Dsm {
         }
         for (id, t) in &self.tdis {
             if let Ok(f) = FunctionId::from_u32(*id) {
-                let _ = writeln!(s, "tdi.{}={}", bdf(f), state_name(t.state));
+                let _ = writeln!(s, "tdi.{}={}", bdf(f), t.state.name());
             }
         }
         s
@@ -293,8 +282,8 @@ impl Dsm {
                 info!(
                     "tdi_state function={} state={} (was {})",
                     bdf(f),
-                    state_name(next),
-                    state_name(t.state)
+                    next.name(),
+                    t.state.name()
                 );
                 t.state = next;
                 self.changed = true;
@@ -452,8 +441,7 @@ impl Dsm {
         let rsp = spdm::Response::Version(VersionResponse { entries: &entries });
         let out =
             wire::spdm_response(&rsp, &Negotiated::initial(spdm::Version::V12)).unwrap_or_default();
-        self.conn.vca.extend_from_slice(exact);
-        self.conn.vca.extend_from_slice(&out);
+        self.conn.transcript.record(Message::Vca, exact, &out);
         self.conn.version = Some(spdm::Version::V12);
         self.changed = true;
         out
@@ -478,8 +466,7 @@ impl Dsm {
         let out = wire::spdm_response(&rsp, &self.neg()).map_err(|_| ErrorCode::Unspecified)?;
         self.conn.req_flags = c.flags;
         self.conn.have_caps = true;
-        self.conn.vca.extend_from_slice(exact);
-        self.conn.vca.extend_from_slice(&out);
+        self.conn.transcript.record(Message::Vca, exact, &out);
         Ok(out)
     }
 
@@ -537,8 +524,7 @@ impl Dsm {
         let out = wire::spdm_response(&spdm::Response::Algorithms(alg), &neg)
             .map_err(|_| ErrorCode::Unspecified)?;
         self.conn.neg = Some(neg);
-        self.conn.vca.extend_from_slice(exact);
-        self.conn.vca.extend_from_slice(&out);
+        self.conn.transcript.record(Message::Vca, exact, &out);
         Ok(out)
     }
 
@@ -558,8 +544,7 @@ impl Dsm {
             key_usage_masks: &[],
         });
         let out = wire::spdm_response(&rsp, &neg).map_err(|_| ErrorCode::Unspecified)?;
-        self.conn.message_b.extend_from_slice(exact);
-        self.conn.message_b.extend_from_slice(&out);
+        self.conn.transcript.record(Message::B, exact, &out);
         Ok(out)
     }
 
@@ -585,8 +570,7 @@ impl Dsm {
             portion,
         });
         let out = wire::spdm_response(&rsp, &neg).map_err(|_| ErrorCode::Unspecified)?;
-        self.conn.message_b.extend_from_slice(exact);
-        self.conn.message_b.extend_from_slice(&out);
+        self.conn.transcript.record(Message::B, exact, &out);
         Ok(out)
     }
 
@@ -628,13 +612,11 @@ impl Dsm {
             .get(..m.signature_offset())
             .ok_or(ErrorCode::Unspecified)?;
         let mut h = Hasher::new();
-        h.update(&self.conn.vca);
-        h.update(&self.conn.message_b);
-        h.update(exact);
-        h.update(body);
+        self.conn
+            .transcript
+            .feed_challenge_auth(exact, body, &mut h);
         let sig = self.sign(&neg, crypto::context::CHALLENGE_AUTH, &h.digest());
         m.signature = &sig;
-        self.conn.message_b.clear();
         wire::spdm_response(&spdm::Response::ChallengeAuth(m), &neg)
             .map_err(|_| ErrorCode::Unspecified)
     }
@@ -701,17 +683,15 @@ impl Dsm {
         };
         let unsigned = wire::spdm_response(&spdm::Response::Measurements(rsp), &neg)
             .map_err(|_| ErrorCode::Unspecified)?;
-        self.conn.message_l.extend_from_slice(exact);
         if !signed {
-            self.conn.message_l.extend_from_slice(&unsigned);
+            self.conn.transcript.record(Message::L, exact, &unsigned);
             return Ok(unsigned);
         }
         let mut h = Hasher::new();
-        h.update(&self.conn.vca);
-        h.update(&self.conn.message_l);
-        h.update(&unsigned);
+        self.conn
+            .transcript
+            .feed_measurements(exact, &unsigned, &mut h);
         let sig = self.sign(&neg, crypto::context::MEASUREMENTS, &h.digest());
-        self.conn.message_l.clear();
         rsp.signature = Some(&sig);
         wire::spdm_response(&spdm::Response::Measurements(rsp), &neg)
             .map_err(|_| ErrorCode::Unspecified)
@@ -755,7 +735,7 @@ impl Dsm {
         let draft = wire::spdm_response(&spdm::Response::KeyExchangeRsp(m), &neg)
             .map_err(|_| ErrorCode::Unspecified)?;
         let chain_hash = crypto::sha384(&self.cfg.identity.spdm_chain);
-        let vca = [self.conn.vca.as_slice()];
+        let vca = [self.conn.transcript.vca()];
         let mut t = SessionTranscript {
             vca: &vca,
             cert_chain_hash: &chain_hash,
@@ -897,7 +877,7 @@ impl Dsm {
         if sess.established || f.signature.is_some() {
             return Err(ErrorCode::UnexpectedRequest);
         }
-        let vca = [self.conn.vca.as_slice()];
+        let vca = [self.conn.transcript.vca()];
         let mut t = SessionTranscript {
             vca: &vca,
             cert_chain_hash: ct,

@@ -38,6 +38,7 @@ use tsm_proto::report::{
 };
 use tsm_proto::spdm::algo::{self, AlgStruct, AlgStructs, AlgType};
 use tsm_proto::spdm::auth::{meas_attr, meas_op, SignedMeasurementRequest};
+use tsm_proto::spdm::auth_transcript::{AuthTranscript, Message};
 use tsm_proto::spdm::transcript::{Point, SessionTranscript};
 use tsm_proto::spdm::{self, CapabilityFlags, ErrorCode, Negotiated, Version};
 use tsm_proto::state::{self, TdiState};
@@ -692,11 +693,10 @@ enum CPhase {
 struct ConnectOp {
     phase: CPhase,
     neg: Negotiated,
-    vca: Vec<u8>,
+    transcript: AuthTranscript,
     rsp_flags: CapabilityFlags,
     digest: Vec<u8>,
     chain: Vec<u8>,
-    message_b: Vec<u8>,
     leaf: Option<VerifyingKey>,
     last_req: Vec<u8>,
     eph: Option<Ephemeral>,
@@ -727,11 +727,10 @@ impl ConnectOp {
         Self {
             phase: CPhase::Version,
             neg: Negotiated::initial(Version::V12),
-            vca: Vec::new(),
+            transcript: AuthTranscript::new(),
             rsp_flags: CapabilityFlags::default(),
             digest: Vec::new(),
             chain: Vec::new(),
-            message_b: Vec::new(),
             leaf: None,
             last_req: Vec::new(),
             eph: None,
@@ -849,7 +848,7 @@ impl ConnectOp {
                     &self.neg,
                 )?;
                 let chain_hash = crypto::sha384(&self.chain);
-                let vca = [self.vca.as_slice()];
+                let vca = [self.transcript.vca()];
                 let t = SessionTranscript {
                     vca: &vca,
                     cert_chain_hash: &chain_hash,
@@ -919,8 +918,7 @@ impl ConnectOp {
                 if v.highest_common(&[Version::V12]) != Some(Version::V12) {
                     return Err(FwError::Negotiation("device does not speak SPDM 1.2"));
                 }
-                self.vca.extend_from_slice(&self.last_req);
-                self.vca.extend_from_slice(exact);
+                self.transcript.record(Message::Vca, &self.last_req, exact);
                 CPhase::Caps
             }
             CPhase::Caps => {
@@ -939,8 +937,7 @@ impl ConnectOp {
                     ));
                 }
                 self.rsp_flags = c.flags;
-                self.vca.extend_from_slice(&self.last_req);
-                self.vca.extend_from_slice(exact);
+                self.transcript.record(Message::Vca, &self.last_req, exact);
                 CPhase::Algs
             }
             CPhase::Algs => {
@@ -959,8 +956,7 @@ impl ConnectOp {
                 }
                 self.neg =
                     Negotiated::from_algorithms(Version::V12, &a, req_flags(), self.rsp_flags)?;
-                self.vca.extend_from_slice(&self.last_req);
-                self.vca.extend_from_slice(exact);
+                self.transcript.record(Message::Vca, &self.last_req, exact);
                 CPhase::Digests
             }
             CPhase::Digests => {
@@ -976,8 +972,7 @@ impl ConnectOp {
                     .next()
                     .ok_or(FwError::Protocol("no digest"))?
                     .to_vec();
-                self.message_b.extend_from_slice(&self.last_req);
-                self.message_b.extend_from_slice(exact);
+                self.transcript.record(Message::B, &self.last_req, exact);
                 CPhase::Cert
             }
             CPhase::Cert => {
@@ -995,8 +990,7 @@ impl ConnectOp {
                 if self.chain.len() + usize::from(c.remainder_length) > MAX_CHAIN {
                     return Err(FwError::Protocol("certificate chain too long"));
                 }
-                self.message_b.extend_from_slice(&self.last_req);
-                self.message_b.extend_from_slice(exact);
+                self.transcript.record(Message::B, &self.last_req, exact);
                 if c.remainder_length != 0 {
                     CPhase::Cert
                 } else {
@@ -1022,10 +1016,8 @@ impl ConnectOp {
                     .get(..c.signature_offset())
                     .ok_or(FwError::Protocol("CHALLENGE_AUTH too short"))?;
                 let mut h = Hasher::new();
-                h.update(&self.vca);
-                h.update(&self.message_b);
-                h.update(&self.last_req);
-                h.update(body);
+                self.transcript
+                    .feed_challenge_auth(&self.last_req, body, &mut h);
                 let m = crypto::signing_message(
                     self.neg.version,
                     crypto::context::CHALLENGE_AUTH,
@@ -1033,7 +1025,6 @@ impl ConnectOp {
                 );
                 let leaf = self.leaf.as_ref().ok_or(FwError::State("no leaf key"))?;
                 crypto::verify(leaf, &m, c.signature)?;
-                self.message_b.clear();
                 info!("CHALLENGE_AUTH verified");
                 CPhase::Measurements
             }
@@ -1050,9 +1041,8 @@ impl ConnectOp {
                     .get(..exact.len().saturating_sub(sig.len()))
                     .ok_or(FwError::Protocol("MEASUREMENTS too short"))?;
                 let mut h = Hasher::new();
-                h.update(&self.vca);
-                h.update(&self.last_req);
-                h.update(body);
+                self.transcript
+                    .feed_measurements(&self.last_req, body, &mut h);
                 let msg = crypto::signing_message(
                     self.neg.version,
                     crypto::context::MEASUREMENTS,
@@ -1073,7 +1063,7 @@ impl ConnectOp {
                 }
                 self.last_req_kx = self.last_req.clone();
                 let chain_hash = crypto::sha384(&self.chain);
-                let vca = [self.vca.as_slice()];
+                let vca = [self.transcript.vca()];
                 let t = SessionTranscript {
                     vca: &vca,
                     cert_chain_hash: &chain_hash,
@@ -1124,7 +1114,7 @@ impl ConnectOp {
                     _ => return Err(FwError::Protocol("expected FINISH_RSP")),
                 }
                 let chain_hash = crypto::sha384(&self.chain);
-                let vca = [self.vca.as_slice()];
+                let vca = [self.transcript.vca()];
                 let t = SessionTranscript {
                     vca: &vca,
                     cert_chain_hash: &chain_hash,
