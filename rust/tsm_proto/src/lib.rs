@@ -24,14 +24,15 @@
 extern crate alloc;
 
 /// Declares a wire enum: a fieldless enum whose variants are the codes of one code space
-/// on the wire, with `ALL` (every variant, in declaration order), a total decoder named
+/// on the wire. A code is a plain value, so every wire enum derives `Debug`, `Clone`,
+/// `Copy`, `PartialEq`, `Eq` and `Hash` (further derives go in the attributes); it has
+/// `ALL` (every variant, in declaration order), a total decoder named
 /// `decode` that maps any other value to an `Error::UnknownCode` of that space, and,
 /// with `encode`, a `const fn` returning the wire value.
 ///
 /// ```text
 /// wire_enum! {
 ///     /// KP_ACK status codes.
-///     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 ///     pub enum KpAckStatus(u8, "idekm.kp_ack_status") decode from_u8 {
 ///         /// Key programmed.
 ///         Success = 0x00,
@@ -53,6 +54,7 @@ macro_rules! wire_enum {
         }
     ) => {
         $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr($repr)]
         $vis enum $name {
             $( $(#[$vmeta])* $variant = $value, )+
@@ -83,6 +85,51 @@ macro_rules! wire_enum {
                     self as $repr
                 }
             )?
+        }
+    };
+}
+
+/// Declares a bit-set newtype over a wire field of type `$repr` that keeps every bit,
+/// reserved ones too, so re-encoding is exact: `from_bits` wraps a value, `bits` returns
+/// it, `contains` tests a mask; the constants are the defined bits, as `$repr` masks.
+///
+/// ```text
+/// wire_bits! {
+///     /// MMIO range attributes.
+///     pub struct MmioAttributes(u16) {
+///         /// Bit 0: the range maps the MSI-X table.
+///         MSIX_TABLE = 1 << 0;
+///     }
+/// }
+/// ```
+macro_rules! wire_bits {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident($repr:ty) {
+            $( $(#[$bmeta:meta])* $bit:ident = $value:expr; )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        $vis struct $name($repr);
+
+        impl $name {
+            $( $(#[$bmeta])* pub const $bit: $repr = $value; )+
+
+            /// Wraps the wire value (reserved bits kept, so re-encoding is exact).
+            pub const fn from_bits(v: $repr) -> Self {
+                Self(v)
+            }
+
+            /// The wire value.
+            pub const fn bits(self) -> $repr {
+                self.0
+            }
+
+            /// Whether every bit of `mask` is set.
+            pub const fn contains(self, mask: $repr) -> bool {
+                self.0 & mask == mask
+            }
         }
     };
 }

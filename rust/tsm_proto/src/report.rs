@@ -30,35 +30,19 @@ pub const PAGE_SIZE: u64 = 4096;
 /// Bytes before the MMIO range table (Table 11-15 offsets 0-15).
 pub const REPORT_HEADER_LEN: usize = 16;
 
-/// INTERFACE_INFO bits (Table 11-15, offset 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct InterfaceInfo(u16);
-
-impl InterfaceInfo {
-    /// Bit 0: firmware updates not permitted while CONFIG_LOCKED or RUN.
-    pub const NO_FW_UPDATE: u16 = 1 << 0;
-    /// Bit 1: the TDI issues DMA requests without PASID.
-    pub const DMA_WITHOUT_PASID: u16 = 1 << 1;
-    /// Bit 2: the TDI issues DMA requests with PASID.
-    pub const DMA_WITH_PASID: u16 = 1 << 2;
-    /// Bit 3: ATS supported and enabled.
-    pub const ATS_SUPPORTED: u16 = 1 << 3;
-    /// Bit 4: PRS supported and enabled.
-    pub const PRS_SUPPORTED: u16 = 1 << 4;
-
-    /// Wraps the wire value (reserved bits kept for exact re-encoding).
-    pub const fn from_bits(v: u16) -> Self {
-        Self(v)
-    }
-
-    /// The wire value.
-    pub const fn bits(self) -> u16 {
-        self.0
-    }
-
-    /// Whether every bit of `mask` is set.
-    pub const fn contains(self, mask: u16) -> bool {
-        self.0 & mask == mask
+wire_bits! {
+    /// INTERFACE_INFO bits (Table 11-15, offset 0).
+    pub struct InterfaceInfo(u16) {
+        /// Bit 0: firmware updates not permitted while CONFIG_LOCKED or RUN.
+        NO_FW_UPDATE = 1 << 0;
+        /// Bit 1: the TDI issues DMA requests without PASID.
+        DMA_WITHOUT_PASID = 1 << 1;
+        /// Bit 2: the TDI issues DMA requests with PASID.
+        DMA_WITH_PASID = 1 << 2;
+        /// Bit 3: ATS supported and enabled.
+        ATS_SUPPORTED = 1 << 3;
+        /// Bit 4: PRS supported and enabled.
+        PRS_SUPPORTED = 1 << 4;
     }
 }
 

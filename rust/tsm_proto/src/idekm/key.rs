@@ -143,7 +143,6 @@ pub struct KeyProg<'a> {
 
 wire_enum! {
     /// KP_ACK status codes (§6.33.3, "KP_ACK" table, Status field).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum KpAckStatus(u8, "idekm.kp_ack_status") decode from_u8 {
         /// Key programmed.
         Success = 0x00,

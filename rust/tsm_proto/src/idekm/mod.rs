@@ -48,7 +48,6 @@ pub const IFV_LEN: usize = 8;
 
 wire_enum! {
     /// IDE-KM object ids (PCIe Base 6.x §6.33.3, "IDE_KM Object ID" table).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum ObjectId(u8, "idekm.object_id") decode from_u8 {
         /// QUERY, host to device.
         Query = 0x00,

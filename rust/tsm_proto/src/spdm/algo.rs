@@ -187,7 +187,7 @@ pub const fn aead_sizes(sel: u16) -> Option<(usize, usize, usize)> {
 
 wire_enum! {
     /// AlgType of an algorithm structure (DSP0274 1.3.0 §10.5, Table "AlgType").
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    #[derive(PartialOrd, Ord)]
     pub enum AlgType(u8, "spdm.alg_type") decode from_byte encode byte {
         /// 2: DHE groups.
         Dhe = 2,

@@ -217,6 +217,35 @@ fn check_sizes(dts: u32, max: u32) -> Result<()> {
     Ok(())
 }
 
+/// Reads the fields GET_CAPABILITIES and CAPABILITIES share after the header: Reserved,
+/// CTExponent, Reserved(2), Flags, DataTransferSize, MaxSPDMmsgSize (the sizes checked).
+fn get_cap_fields(r: &mut Reader<'_>) -> Result<(u8, CapabilityFlags, u32, u32)> {
+    r.skip(1)?;
+    let ct_exponent = r.u8()?;
+    r.skip(2)?;
+    let flags = CapabilityFlags(r.u32()?);
+    let data_transfer_size = r.u32()?;
+    let max_spdm_msg_size = r.u32()?;
+    check_sizes(data_transfer_size, max_spdm_msg_size)?;
+    Ok((ct_exponent, flags, data_transfer_size, max_spdm_msg_size))
+}
+
+/// Writes the fields [`get_cap_fields`] reads.
+fn put_cap_fields(
+    w: &mut Writer<'_>,
+    ct_exponent: u8,
+    flags: CapabilityFlags,
+    dts: u32,
+    max: u32,
+) -> Result<()> {
+    w.u8(0)?;
+    w.u8(ct_exponent)?;
+    w.zeros(2)?;
+    w.u32(flags.0)?;
+    w.u32(dts)?;
+    w.u32(max)
+}
+
 /// GET_CAPABILITIES request (DSP0274 1.3.0 §10.4, Table "GET_CAPABILITIES request
 /// message format"): Reserved, CTExponent, Reserved(2), Flags, DataTransferSize,
 /// MaxSPDMmsgSize; 20 bytes in 1.2 and 1.3.
@@ -237,13 +266,7 @@ pub struct GetCapabilities {
 
 impl GetCapabilities {
     pub(super) fn decode_body(h: &Header, r: &mut Reader<'_>, cx: Ctx<'_>) -> Result<Self> {
-        r.skip(1)?;
-        let ct_exponent = r.u8()?;
-        r.skip(2)?;
-        let flags = CapabilityFlags(r.u32()?);
-        let data_transfer_size = r.u32()?;
-        let max_spdm_msg_size = r.u32()?;
-        check_sizes(data_transfer_size, max_spdm_msg_size)?;
+        let (ct_exponent, flags, data_transfer_size, max_spdm_msg_size) = get_cap_fields(r)?;
         Ok(Self {
             param1: if cx.v13() { h.param1 } else { 0 },
             ct_exponent,
@@ -262,12 +285,13 @@ impl GetCapabilities {
             0
         };
         put_header(w, neg, code::GET_CAPABILITIES, p1, 0)?;
-        w.u8(0)?;
-        w.u8(self.ct_exponent)?;
-        w.zeros(2)?;
-        w.u32(self.flags.0)?;
-        w.u32(self.data_transfer_size)?;
-        w.u32(self.max_spdm_msg_size)
+        put_cap_fields(
+            w,
+            self.ct_exponent,
+            self.flags,
+            self.data_transfer_size,
+            self.max_spdm_msg_size,
+        )
     }
 }
 
@@ -293,13 +317,7 @@ pub struct Capabilities<'a> {
 
 impl<'a> Capabilities<'a> {
     pub(super) fn decode_body(h: &Header, r: &mut Reader<'a>, cx: Ctx<'_>) -> Result<Self> {
-        r.skip(1)?;
-        let ct_exponent = r.u8()?;
-        r.skip(2)?;
-        let flags = CapabilityFlags(r.u32()?);
-        let data_transfer_size = r.u32()?;
-        let max_spdm_msg_size = r.u32()?;
-        check_sizes(data_transfer_size, max_spdm_msg_size)?;
+        let (ct_exponent, flags, data_transfer_size, max_spdm_msg_size) = get_cap_fields(r)?;
         let supported_algorithms = if cx.v13() && h.param1 & SUPPORTED_ALGORITHMS != 0 {
             let mut peek = r.clone();
             peek.skip(2)?;
@@ -348,12 +366,13 @@ impl<'a> Capabilities<'a> {
             SUPPORTED_ALGORITHMS
         };
         put_header(w, neg, code::CAPABILITIES, p1, 0)?;
-        w.u8(0)?;
-        w.u8(self.ct_exponent)?;
-        w.zeros(2)?;
-        w.u32(self.flags.0)?;
-        w.u32(self.data_transfer_size)?;
-        w.u32(self.max_spdm_msg_size)?;
+        put_cap_fields(
+            w,
+            self.ct_exponent,
+            self.flags,
+            self.data_transfer_size,
+            self.max_spdm_msg_size,
+        )?;
         w.bytes(self.supported_algorithms)
     }
 }

@@ -7,7 +7,6 @@ use super::{code, put_header, Header, Negotiated};
 
 wire_enum! {
     /// ERROR codes (DSP0274 1.3.0 §10.13, Table "Error code and error data").
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum ErrorCode(u8, "spdm.error_code") decode from_byte encode byte {
         /// 01h InvalidRequest.
         InvalidRequest = 0x01,

@@ -350,6 +350,55 @@ fn check_version(h: &Header, neg: &Negotiated) -> Result<()> {
     }
 }
 
+/// Decodes one message of a direction from `buf`: the header, its version (`1.0` for the
+/// version exchange, whose code is `version_code`; the negotiated one otherwise), the
+/// body by `body`, then the end of `buf` (up to three zero bytes of DOE padding allowed
+/// with `cx.pad_ok`).
+fn decode_message<'a, M>(
+    buf: &'a [u8],
+    cx: Ctx<'_>,
+    version_code: u8,
+    body: impl FnOnce(&Header, &mut Reader<'a>, Ctx<'_>) -> Result<M>,
+) -> Result<M> {
+    let mut r = Reader::new(buf);
+    let h = Header::decode(&mut r)?;
+    if h.code == version_code {
+        if h.version != VERSION_10 {
+            return Err(Error::UnsupportedVersion { version: h.version });
+        }
+    } else {
+        check_version(&h, cx.neg)?;
+    }
+    let m = body(&h, &mut r, cx)?;
+    end(&r, cx.pad_ok)?;
+    Ok(m)
+}
+
+/// The strict and the padded decoder of the message direction `$ty` (a `$what`), whose
+/// version exchange has the code `$version`.
+macro_rules! decoders {
+    ($ty:ident, $what:literal, $version:expr) => {
+        impl<'a> $ty<'a> {
+            #[doc = concat!("Decodes one ", $what, " filling `buf` exactly.")]
+            pub fn decode(buf: &'a [u8], neg: &Negotiated) -> Result<Self> {
+                decode_message(buf, Ctx { neg, pad_ok: false }, $version, Self::decode_body)
+            }
+
+            #[doc = concat!(
+                                "Decodes one ",
+                                $what,
+                                " that may be followed by up to three zero bytes of DOE padding."
+                            )]
+            pub fn decode_padded(buf: &'a [u8], neg: &Negotiated) -> Result<Self> {
+                decode_message(buf, Ctx { neg, pad_ok: true }, $version, Self::decode_body)
+            }
+        }
+    };
+}
+
+decoders!(Request, "request", code::GET_VERSION);
+decoders!(Response, "response", code::VERSION);
+
 /// Reads a field of a length fixed by negotiation.
 fn fixed<'a>(r: &mut Reader<'a>, len: usize) -> Result<&'a [u8]> {
     r.bytes(len)
@@ -425,52 +474,32 @@ pub enum Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    /// Decodes one request filling `buf` exactly.
-    pub fn decode(buf: &'a [u8], neg: &Negotiated) -> Result<Self> {
-        Self::decode_with(buf, Ctx { neg, pad_ok: false })
-    }
-
-    /// Decodes one request that may be followed by up to three zero bytes of DOE padding.
-    pub fn decode_padded(buf: &'a [u8], neg: &Negotiated) -> Result<Self> {
-        Self::decode_with(buf, Ctx { neg, pad_ok: true })
-    }
-
-    fn decode_with(buf: &'a [u8], cx: Ctx<'_>) -> Result<Self> {
-        let mut r = Reader::new(buf);
-        let h = Header::decode(&mut r)?;
-        if h.code == code::GET_VERSION {
-            if h.version != VERSION_10 {
-                return Err(Error::UnsupportedVersion { version: h.version });
-            }
-            end(&r, cx.pad_ok)?;
-            return Ok(Request::GetVersion);
-        }
-        check_version(&h, cx.neg)?;
-        let m = match h.code {
+    /// The body after the header `h`, its version checked by [`decode_message`].
+    fn decode_body(h: &Header, r: &mut Reader<'a>, cx: Ctx<'_>) -> Result<Self> {
+        Ok(match h.code {
+            code::GET_VERSION => Request::GetVersion,
             code::GET_CAPABILITIES => {
-                Request::GetCapabilities(GetCapabilities::decode_body(&h, &mut r, cx)?)
+                Request::GetCapabilities(GetCapabilities::decode_body(h, r, cx)?)
             }
             code::NEGOTIATE_ALGORITHMS => {
-                Request::NegotiateAlgorithms(NegotiateAlgorithms::decode_body(&h, &mut r, cx)?)
+                Request::NegotiateAlgorithms(NegotiateAlgorithms::decode_body(h, r, cx)?)
             }
             code::GET_DIGESTS => Request::GetDigests,
             code::GET_CERTIFICATE => {
-                Request::GetCertificate(GetCertificate::decode_body(&h, &mut r, cx)?)
+                Request::GetCertificate(GetCertificate::decode_body(h, r, cx)?)
             }
-            code::CHALLENGE => Request::Challenge(Challenge::decode_body(&h, &mut r, cx)?),
+            code::CHALLENGE => Request::Challenge(Challenge::decode_body(h, r, cx)?),
             code::GET_MEASUREMENTS => {
-                Request::GetMeasurements(GetMeasurements::decode_body(&h, &mut r, cx)?)
+                Request::GetMeasurements(GetMeasurements::decode_body(h, r, cx)?)
             }
-            code::KEY_EXCHANGE => Request::KeyExchange(KeyExchange::decode_body(&h, &mut r, cx)?),
-            code::FINISH => Request::Finish(Finish::decode_body(&h, &mut r, cx)?),
-            code::PSK_EXCHANGE => Request::PskExchange(PskExchange::decode_body(&h, &mut r, cx)?),
-            code::PSK_FINISH => Request::PskFinish(PskFinish::decode_body(&h, &mut r, cx)?),
+            code::KEY_EXCHANGE => Request::KeyExchange(KeyExchange::decode_body(h, r, cx)?),
+            code::FINISH => Request::Finish(Finish::decode_body(h, r, cx)?),
+            code::PSK_EXCHANGE => Request::PskExchange(PskExchange::decode_body(h, r, cx)?),
+            code::PSK_FINISH => Request::PskFinish(PskFinish::decode_body(h, r, cx)?),
             code::HEARTBEAT => Request::Heartbeat,
-            code::KEY_UPDATE => Request::KeyUpdate(KeyUpdate::decode_params(&h)?),
-            code::END_SESSION => Request::EndSession(EndSession::decode_params(&h)),
-            code::VENDOR_DEFINED_REQUEST => {
-                Request::VendorDefined(VendorDefined::decode_body(&mut r)?)
-            }
+            code::KEY_UPDATE => Request::KeyUpdate(KeyUpdate::decode_params(h)?),
+            code::END_SESSION => Request::EndSession(EndSession::decode_params(h)),
+            code::VENDOR_DEFINED_REQUEST => Request::VendorDefined(VendorDefined::decode_body(r)?),
             code::RESPOND_IF_READY => Request::RespondIfReady(RespondIfReady {
                 request_code: h.param1,
                 token: h.param2,
@@ -481,9 +510,7 @@ impl<'a> Request<'a> {
                     value: u64::from(other),
                 })
             }
-        };
-        end(&r, cx.pad_ok)?;
-        Ok(m)
+        })
     }
 
     /// The request code of this message.
@@ -578,67 +605,38 @@ pub enum Response<'a> {
 }
 
 impl<'a> Response<'a> {
-    /// Decodes one response filling `buf` exactly.
-    pub fn decode(buf: &'a [u8], neg: &Negotiated) -> Result<Self> {
-        Self::decode_with(buf, Ctx { neg, pad_ok: false })
-    }
-
-    /// Decodes one response that may be followed by up to three zero bytes of DOE padding.
-    pub fn decode_padded(buf: &'a [u8], neg: &Negotiated) -> Result<Self> {
-        Self::decode_with(buf, Ctx { neg, pad_ok: true })
-    }
-
-    fn decode_with(buf: &'a [u8], cx: Ctx<'_>) -> Result<Self> {
-        let mut r = Reader::new(buf);
-        let h = Header::decode(&mut r)?;
-        if h.code == code::VERSION {
-            if h.version != VERSION_10 {
-                return Err(Error::UnsupportedVersion { version: h.version });
-            }
-            let m = VersionResponse::decode_body(&mut r)?;
-            end(&r, cx.pad_ok)?;
-            return Ok(Response::Version(m));
-        }
-        check_version(&h, cx.neg)?;
-        let m = match h.code {
-            code::CAPABILITIES => {
-                Response::Capabilities(Capabilities::decode_body(&h, &mut r, cx)?)
-            }
-            code::ALGORITHMS => Response::Algorithms(Algorithms::decode_body(&h, &mut r, cx)?),
-            code::DIGESTS => Response::Digests(Digests::decode_body(&h, &mut r, cx)?),
-            code::CERTIFICATE => {
-                Response::Certificate(CertificateResponse::decode_body(&h, &mut r, cx)?)
-            }
-            code::CHALLENGE_AUTH => {
-                Response::ChallengeAuth(ChallengeAuth::decode_body(&h, &mut r, cx)?)
-            }
-            code::MEASUREMENTS => {
-                Response::Measurements(Measurements::decode_body(&h, &mut r, cx)?)
-            }
+    /// The body after the header `h`, its version checked by [`decode_message`].
+    fn decode_body(h: &Header, r: &mut Reader<'a>, cx: Ctx<'_>) -> Result<Self> {
+        Ok(match h.code {
+            code::VERSION => Response::Version(VersionResponse::decode_body(r)?),
+            code::CAPABILITIES => Response::Capabilities(Capabilities::decode_body(h, r, cx)?),
+            code::ALGORITHMS => Response::Algorithms(Algorithms::decode_body(h, r, cx)?),
+            code::DIGESTS => Response::Digests(Digests::decode_body(h, r, cx)?),
+            code::CERTIFICATE => Response::Certificate(CertificateResponse::decode_body(h, r, cx)?),
+            code::CHALLENGE_AUTH => Response::ChallengeAuth(ChallengeAuth::decode_body(h, r, cx)?),
+            code::MEASUREMENTS => Response::Measurements(Measurements::decode_body(h, r, cx)?),
             code::KEY_EXCHANGE_RSP => {
-                Response::KeyExchangeRsp(KeyExchangeRsp::decode_body(&h, &mut r, cx)?)
+                Response::KeyExchangeRsp(KeyExchangeRsp::decode_body(h, r, cx)?)
             }
-            code::FINISH_RSP => Response::FinishRsp(FinishRsp::decode_body(&h, &mut r, cx)?),
+            code::FINISH_RSP => Response::FinishRsp(FinishRsp::decode_body(h, r, cx)?),
             code::PSK_EXCHANGE_RSP => {
-                Response::PskExchangeRsp(PskExchangeRsp::decode_body(&h, &mut r, cx)?)
+                Response::PskExchangeRsp(PskExchangeRsp::decode_body(h, r, cx)?)
             }
             code::PSK_FINISH_RSP => Response::PskFinishRsp,
             code::HEARTBEAT_ACK => Response::HeartbeatAck,
-            code::KEY_UPDATE_ACK => Response::KeyUpdateAck(KeyUpdate::decode_params(&h)?),
+            code::KEY_UPDATE_ACK => Response::KeyUpdateAck(KeyUpdate::decode_params(h)?),
             code::END_SESSION_ACK => Response::EndSessionAck,
             code::VENDOR_DEFINED_RESPONSE => {
-                Response::VendorDefined(VendorDefined::decode_body(&mut r)?)
+                Response::VendorDefined(VendorDefined::decode_body(r)?)
             }
-            code::ERROR => Response::Error(ErrorResponse::decode_body(&h, &mut r)?),
+            code::ERROR => Response::Error(ErrorResponse::decode_body(h, r)?),
             other => {
                 return Err(Error::UnknownCode {
                     space: "spdm.response_code",
                     value: u64::from(other),
                 })
             }
-        };
-        end(&r, cx.pad_ok)?;
-        Ok(m)
+        })
     }
 
     /// The response code of this message.

@@ -438,7 +438,6 @@ impl<'a> PskFinish<'a> {
 
 wire_enum! {
     /// KEY_UPDATE operation (DSP0274 1.3.0 §10.19, Table "KEY_UPDATE operations").
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum KeyUpdateOp(u8, "spdm.key_update_op") decode from_byte encode byte {
         /// 1: UpdateKey, the requester's direction only.
         UpdateKey = 1,

@@ -7,7 +7,6 @@ use super::super::codec::{Error, Result};
 
 wire_enum! {
     /// TDISP request codes (Table 11-3 "TDISP Request Codes").
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum RequestCode(u8, "tdisp.request_code") decode from_u8 {
         /// GET_TDISP_VERSION.
         GetVersion = 0x81,
@@ -55,7 +54,6 @@ impl RequestCode {
 
 wire_enum! {
     /// TDISP response codes (Table 11-4 "TDISP Response Codes").
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum ResponseCode(u8, "tdisp.response_code") decode from_u8 {
         /// TDISP_VERSION.
         Version = 0x01,
@@ -86,7 +84,6 @@ wire_enum! {
 
 wire_enum! {
     /// TDISP_ERROR error codes (Table 11-27 "Error Code and Error Data").
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum ErrorCode(u32, "tdisp.error_code") decode from_u32 {
         /// One or more request fields are invalid.
         InvalidRequest = 0x0001,
@@ -116,7 +113,6 @@ wire_enum! {
 wire_enum! {
     /// TDI states (Table 11-17 "DEVICE_INTERFACE_STATE": TDI_STATE values). The state
     /// machines over them are in the `state` module.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum TdiState(u8, "tdisp.tdi_state") decode from_u8 {
         /// `0`: the host owns the configuration; the TDI is not trusted.
         ConfigUnlocked = 0,

@@ -24,6 +24,27 @@
 
 use super::codec::{Error, Reader, Result, Writer};
 
+/// Implements [`Body`] for the body type `$body` of one direction, whose codes are
+/// `$code`: the body's own `code`, `decode` and `encode` do the work. (Defined before the
+/// `mod` lines, it is in scope in `request` and `response`.)
+macro_rules! body_codec {
+    ($body:ident, $code:ident) => {
+        impl<'a> Body<'a> for $body<'a> {
+            fn message_type(&self) -> u8 {
+                self.code() as u8
+            }
+
+            fn decode_body(message_type: u8, r: &mut Reader<'a>) -> Result<Self> {
+                $code::from_u8(message_type).and_then(|code| Self::decode(code, r))
+            }
+
+            fn encode_body(&self, w: &mut Writer<'_>) -> Result<()> {
+                self.encode(w)
+            }
+        }
+    };
+}
+
 pub mod code;
 pub mod interface;
 pub mod params;

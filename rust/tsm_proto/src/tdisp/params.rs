@@ -78,30 +78,22 @@ pub struct LockInterfaceParams {
     pub bind_p2p_address_mask: u64,
 }
 
-/// MMIO range attributes (Table 11-15 "TDI Report Structure", MMIO_RANGE bits 15:0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct MmioAttributes(u16);
+wire_bits! {
+    /// MMIO range attributes (Table 11-15 "TDI Report Structure", MMIO_RANGE bits 15:0;
+    /// bits 15:4 reserved).
+    pub struct MmioAttributes(u16) {
+        /// Bit 0: the range maps the MSI-X table.
+        MSIX_TABLE = 1 << 0;
+        /// Bit 1: the range maps the MSI-X PBA.
+        MSIX_PBA = 1 << 1;
+        /// Bit 2: IS_NON_TEE_MEM.
+        IS_NON_TEE_MEM = 1 << 2;
+        /// Bit 3: IS_MEM_ATTR_UPDATABLE.
+        IS_MEM_ATTR_UPDATABLE = 1 << 3;
+    }
+}
 
 impl MmioAttributes {
-    /// Bit 0: the range maps the MSI-X table.
-    pub const MSIX_TABLE: u16 = 1 << 0;
-    /// Bit 1: the range maps the MSI-X PBA.
-    pub const MSIX_PBA: u16 = 1 << 1;
-    /// Bit 2: IS_NON_TEE_MEM.
-    pub const IS_NON_TEE_MEM: u16 = 1 << 2;
-    /// Bit 3: IS_MEM_ATTR_UPDATABLE.
-    pub const IS_MEM_ATTR_UPDATABLE: u16 = 1 << 3;
-
-    /// Wraps a wire value (reserved bits 15:4 kept, so re-encoding is exact).
-    pub const fn from_bits(v: u16) -> Self {
-        Self(v)
-    }
-
-    /// The wire value.
-    pub const fn bits(self) -> u16 {
-        self.0
-    }
-
     /// Whether the range maps the MSI-X table.
     pub const fn msix_table(self) -> bool {
         self.0 & Self::MSIX_TABLE != 0

@@ -75,19 +75,7 @@ impl RequestBody<'_> {
 /// A TDISP request: version, interface and body.
 pub type Request<'a> = Envelope<RequestBody<'a>>;
 
-impl<'a> Body<'a> for RequestBody<'a> {
-    fn message_type(&self) -> u8 {
-        self.code() as u8
-    }
-
-    fn decode_body(message_type: u8, r: &mut Reader<'a>) -> Result<Self> {
-        RequestCode::from_u8(message_type).and_then(|code| Self::decode(code, r))
-    }
-
-    fn encode_body(&self, w: &mut Writer<'_>) -> Result<()> {
-        self.encode(w)
-    }
-}
+body_codec!(RequestBody, RequestCode);
 
 impl<'a> RequestBody<'a> {
     /// Decodes the fields after the header of a request with code `code`.

@@ -69,19 +69,7 @@ impl ResponseBody<'_> {
 /// A TDISP response: version, interface and body.
 pub type Response<'a> = Envelope<ResponseBody<'a>>;
 
-impl<'a> Body<'a> for ResponseBody<'a> {
-    fn message_type(&self) -> u8 {
-        self.code() as u8
-    }
-
-    fn decode_body(message_type: u8, r: &mut Reader<'a>) -> Result<Self> {
-        ResponseCode::from_u8(message_type).and_then(|code| Self::decode(code, r))
-    }
-
-    fn encode_body(&self, w: &mut Writer<'_>) -> Result<()> {
-        self.encode(w)
-    }
-}
+body_codec!(ResponseBody, ResponseCode);
 
 impl<'a> ResponseBody<'a> {
     /// Decodes the fields after the header of a response with code `code`.
