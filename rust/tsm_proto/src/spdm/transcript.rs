@@ -230,6 +230,23 @@ fn cut_tail<'a>(field: &'static str, m: &'a [u8], tail: usize) -> Result<&'a [u8
 }
 
 impl<'a> SessionTranscript<'a> {
+    /// The transcript of a KEY_EXCHANGE handshake so far: the VCA, the responder's chain
+    /// hash, KEY_EXCHANGE and KEY_EXCHANGE_RSP; the later messages are set as they come.
+    pub fn handshake(
+        vca: &'a [&'a [u8]],
+        cert_chain_hash: &'a [u8],
+        key_exchange: &'a [u8],
+        key_exchange_rsp: &'a [u8],
+    ) -> Self {
+        Self {
+            vca,
+            cert_chain_hash,
+            key_exchange,
+            key_exchange_rsp,
+            ..Self::default()
+        }
+    }
+
     fn slice(&self, part: Part, neg: &Negotiated) -> Result<&'a [u8]> {
         let h = neg.hash_size;
         match part {

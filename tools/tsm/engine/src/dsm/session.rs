@@ -45,13 +45,7 @@ impl Dsm {
             .map_err(|_| ErrorCode::Unspecified)?;
         let chain_hash = crypto::sha384(&self.cfg.identity.spdm_chain);
         let vca = [self.conn.transcript.vca()];
-        let mut t = SessionTranscript {
-            vca: &vca,
-            cert_chain_hash: &chain_hash,
-            key_exchange: exact,
-            key_exchange_rsp: &draft,
-            ..SessionTranscript::default()
-        };
+        let mut t = SessionTranscript::handshake(&vca, &chain_hash, exact, &draft);
         let mut h = Hasher::new();
         t.feed(Point::KeyExchangeRspSignature, &neg, &mut h)
             .map_err(|_| ErrorCode::Unspecified)?;
@@ -191,12 +185,8 @@ impl Dsm {
         }
         let vca = [self.conn.transcript.vca()];
         let mut t = SessionTranscript {
-            vca: &vca,
-            cert_chain_hash: ct,
-            key_exchange: &sess.key_exchange,
-            key_exchange_rsp: &sess.key_exchange_rsp,
             finish: exact,
-            ..SessionTranscript::default()
+            ..SessionTranscript::handshake(&vca, ct, &sess.key_exchange, &sess.key_exchange_rsp)
         };
         let mut h = Hasher::new();
         t.feed(Point::FinishHmac, neg, &mut h)

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! CONNECT: the SPDM requester (VCA, digests, certificate chain, CHALLENGE, signed
-//! MEASUREMENTS, KEY_EXCHANGE/FINISH) and the IDE-KM key programming of one stream.
+//! MEASUREMENTS, KEY_EXCHANGE/FINISH), then the IDE-KM key programming of one stream
+//! (`ide_km`).
 
+use super::ide_km::IdeStep;
 use super::*;
+use crate::crypto::Digest48;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CPhase {
@@ -16,9 +19,7 @@ pub(super) enum CPhase {
     Measurements,
     KeyExchange,
     Finish,
-    IdeQuery,
-    KeyProg(usize),
-    KSetGo(usize),
+    Ide(IdeStep),
     Done,
 }
 
@@ -36,22 +37,6 @@ pub(super) struct ConnectOp {
     last_req_kx: Vec<u8>,
     key_exchange_rsp: Vec<u8>,
     handshake: Option<(u32, SessionSecrets)>,
-}
-
-pub(super) fn ide_target(stream_id: u8, i: usize) -> StreamKey {
-    StreamKey {
-        stream_id,
-        selector: KeySelector {
-            key_set: KeySet::K0,
-            direction: if i < 3 { Direction::Rx } else { Direction::Tx },
-            sub_stream: match i % 3 {
-                0 => SubStream::Posted,
-                1 => SubStream::NonPosted,
-                _ => SubStream::Completion,
-            },
-        },
-        port_index: 0,
-    }
 }
 
 impl ConnectOp {
@@ -77,6 +62,44 @@ impl ConnectOp {
         let b = wire::spdm_request(m, &self.neg)?;
         self.last_req.clone_from(&b);
         Ok(Next::Plain(b))
+    }
+
+    /// Verifies the responder's `signature` by the leaf key of its chain over the
+    /// signing message of `context`, whose transcript hash `feed` builds from the
+    /// authentication transcript and the last request.
+    fn verify_signed(
+        &mut self,
+        context: &[u8],
+        signature: &[u8],
+        feed: impl FnOnce(&mut AuthTranscript, &[u8], &mut Hasher),
+    ) -> Result<(), FwError> {
+        let mut h = Hasher::new();
+        feed(&mut self.transcript, &self.last_req, &mut h);
+        let m = crypto::signing_message(self.neg.version, context, &h.digest());
+        let leaf = self.leaf.as_ref().ok_or(FwError::State("no leaf key"))?;
+        crypto::verify(leaf, &m, signature)?;
+        Ok(())
+    }
+
+    /// The hash of the session transcript at `point`: VCA, the chain, KEY_EXCHANGE,
+    /// `key_exchange_rsp`, then `finish` and `finish_rsp` (empty until exchanged).
+    fn session_digest(
+        &self,
+        point: Point,
+        key_exchange_rsp: &[u8],
+        finish: &[u8],
+        finish_rsp: &[u8],
+    ) -> Result<Digest48, FwError> {
+        let chain_hash = crypto::sha384(&self.chain);
+        let vca = [self.transcript.vca()];
+        let t = SessionTranscript {
+            finish,
+            finish_rsp,
+            ..SessionTranscript::handshake(&vca, &chain_hash, &self.last_req_kx, key_exchange_rsp)
+        };
+        let mut h = Hasher::new();
+        t.feed(point, &self.neg, &mut h)?;
+        Ok(h.digest())
     }
 
     pub(super) fn request(&mut self, dev: &mut Device) -> Result<Next, FwError> {
@@ -166,66 +189,33 @@ impl ConnectOp {
                 }))
             }
             CPhase::Finish => {
+                if self.handshake.is_none() {
+                    return Err(FwError::State("no handshake"));
+                }
+                let neg = self.neg;
+                let finish = |verify_data: &[u8]| {
+                    wire::spdm_request(
+                        &spdm::Request::Finish(spdm::Finish {
+                            req_slot_id: 0,
+                            signature: None,
+                            verify_data,
+                        }),
+                        &neg,
+                    )
+                };
+                let draft = finish(&[0u8; HASH_LEN])?;
+                let th =
+                    self.session_digest(Point::FinishHmac, &self.key_exchange_rsp, &draft, &[])?;
                 let (id, secrets) = self
                     .handshake
                     .as_mut()
                     .ok_or(FwError::State("no handshake"))?;
-                let placeholder = [0u8; HASH_LEN];
-                let draft = wire::spdm_request(
-                    &spdm::Request::Finish(spdm::Finish {
-                        req_slot_id: 0,
-                        signature: None,
-                        verify_data: &placeholder,
-                    }),
-                    &self.neg,
-                )?;
-                let chain_hash = crypto::sha384(&self.chain);
-                let vca = [self.transcript.vca()];
-                let t = SessionTranscript {
-                    vca: &vca,
-                    cert_chain_hash: &chain_hash,
-                    key_exchange: &self.last_req_kx,
-                    key_exchange_rsp: &self.key_exchange_rsp,
-                    finish: &draft,
-                    ..SessionTranscript::default()
-                };
-                let mut h = Hasher::new();
-                t.feed(Point::FinishHmac, &self.neg, &mut h)?;
-                let vd = crypto::hmac(secrets.req_finished_key(), &h.digest());
-                let fin = wire::spdm_request(
-                    &spdm::Request::Finish(spdm::Finish {
-                        req_slot_id: 0,
-                        signature: None,
-                        verify_data: &vd,
-                    }),
-                    &self.neg,
-                )?;
+                let fin = finish(&crypto::hmac(secrets.req_finished_key(), &th))?;
                 self.last_req.clone_from(&fin);
                 let rec = secrets.req.seal(*id, &fin)?;
                 Ok(Next::Secured(rec))
             }
-            CPhase::IdeQuery => {
-                let q = wire::idekm(&IdeKmMessage::Query(idekm::Query { port_index: 0 }))?;
-                vendor_req(dev, &q)
-            }
-            CPhase::KeyProg(i) => {
-                let key: [u8; idekm::KEY_LEN] = crypto::random_array();
-                let ifv: [u8; idekm::IFV_LEN] = crypto::random_array();
-                let m = wire::idekm(&IdeKmMessage::KeyProg(KeyProg {
-                    target: ide_target(dev.stream_id, i),
-                    material: KeyMaterial {
-                        key: &key,
-                        ifv: &ifv,
-                    },
-                }))?;
-                // The platform would program the root port's matching key here; the
-                // IDE registers are emulated, so the key only goes to the device.
-                vendor_req(dev, &m)
-            }
-            CPhase::KSetGo(i) => {
-                let m = wire::idekm(&IdeKmMessage::KSetGo(ide_target(dev.stream_id, i)))?;
-                vendor_req(dev, &m)
-            }
+            CPhase::Ide(step) => step.request(dev),
             CPhase::Done => {
                 dev.ide_active = true;
                 info!("connected: session and IDE stream {} up", dev.stream_id);
@@ -347,16 +337,9 @@ impl ConnectOp {
                 let body = exact
                     .get(..c.signature_offset())
                     .ok_or(FwError::Protocol("CHALLENGE_AUTH too short"))?;
-                let mut h = Hasher::new();
-                self.transcript
-                    .feed_challenge_auth(&self.last_req, body, &mut h);
-                let m = crypto::signing_message(
-                    self.neg.version,
-                    crypto::context::CHALLENGE_AUTH,
-                    &h.digest(),
-                );
-                let leaf = self.leaf.as_ref().ok_or(FwError::State("no leaf key"))?;
-                crypto::verify(leaf, &m, c.signature)?;
+                self.verify_signed(crypto::context::CHALLENGE_AUTH, c.signature, |t, req, h| {
+                    t.feed_challenge_auth(req, body, h)
+                })?;
                 info!("CHALLENGE_AUTH verified");
                 CPhase::Measurements
             }
@@ -372,16 +355,9 @@ impl ConnectOp {
                 let body = exact
                     .get(..exact.len().saturating_sub(sig.len()))
                     .ok_or(FwError::Protocol("MEASUREMENTS too short"))?;
-                let mut h = Hasher::new();
-                self.transcript
-                    .feed_measurements(&self.last_req, body, &mut h);
-                let msg = crypto::signing_message(
-                    self.neg.version,
-                    crypto::context::MEASUREMENTS,
-                    &h.digest(),
-                );
-                let leaf = self.leaf.as_ref().ok_or(FwError::State("no leaf key"))?;
-                crypto::verify(leaf, &msg, sig)?;
+                self.verify_signed(crypto::context::MEASUREMENTS, sig, |t, req, h| {
+                    t.feed_measurements(req, body, h)
+                })?;
                 info!("{} signed measurement blocks verified", m.record.count);
                 CPhase::KeyExchange
             }
@@ -394,27 +370,16 @@ impl ConnectOp {
                     return Err(FwError::Negotiation("no secured message version selected"));
                 }
                 self.last_req_kx = self.last_req.clone();
-                let chain_hash = crypto::sha384(&self.chain);
-                let vca = [self.transcript.vca()];
-                let t = SessionTranscript {
-                    vca: &vca,
-                    cert_chain_hash: &chain_hash,
-                    key_exchange: &self.last_req_kx,
-                    key_exchange_rsp: exact,
-                    ..SessionTranscript::default()
-                };
-                let mut h = Hasher::new();
-                t.feed(Point::KeyExchangeRspSignature, &self.neg, &mut h)?;
+                let signed =
+                    self.session_digest(Point::KeyExchangeRspSignature, exact, &[], &[])?;
                 let m = crypto::signing_message(
                     self.neg.version,
                     crypto::context::KEY_EXCHANGE_RSP,
-                    &h.digest(),
+                    &signed,
                 );
                 let leaf = self.leaf.as_ref().ok_or(FwError::State("no leaf key"))?;
                 crypto::verify(leaf, &m, k.signature)?;
-                let mut h = Hasher::new();
-                t.feed(Point::Th1, &self.neg, &mut h)?;
-                let th1 = h.digest();
+                let th1 = self.session_digest(Point::Th1, exact, &[], &[])?;
                 let eph = self.eph.take().ok_or(FwError::State("no ephemeral key"))?;
                 let dhe = eph.shared_secret(k.exchange_data)?;
                 let secrets = SessionSecrets::handshake(self.neg.version, &dhe, &th1)?;
@@ -445,71 +410,20 @@ impl ConnectOp {
                     spdm::Response::Error(e) => return Err(FwError::SpdmError(e.code)),
                     _ => return Err(FwError::Protocol("expected FINISH_RSP")),
                 }
-                let chain_hash = crypto::sha384(&self.chain);
-                let vca = [self.transcript.vca()];
-                let t = SessionTranscript {
-                    vca: &vca,
-                    cert_chain_hash: &chain_hash,
-                    key_exchange: &self.last_req_kx,
-                    key_exchange_rsp: &self.key_exchange_rsp,
-                    finish: &self.last_req,
-                    finish_rsp: exact,
-                    ..SessionTranscript::default()
-                };
-                let mut h = Hasher::new();
-                t.feed(Point::Th2, &self.neg, &mut h)?;
-                secrets.to_data_phase(&h.digest())?;
+                let th2 =
+                    self.session_digest(Point::Th2, &self.key_exchange_rsp, &self.last_req, exact)?;
+                secrets.to_data_phase(&th2)?;
                 info!("secured session {id:#010x} established");
                 dev.spdm = Some(Spdm {
                     neg: self.neg,
                     session: Some(ReqSession { id, secrets }),
                 });
-                CPhase::IdeQuery
+                CPhase::Ide(IdeStep::Query)
             }
-            CPhase::IdeQuery => {
-                let p = vendor_rsp(dev, payload, idekm::PROTOCOL_ID)?;
-                match IdeKmMessage::decode(&p)? {
-                    IdeKmMessage::QueryResp(q) => {
-                        let regs = q.regs;
-                        if regs.capability() & idekm::IDE_CAP_IDE_KM == 0 {
-                            return Err(FwError::IdeKm("device does not support IDE-KM"));
-                        }
-                        if regs.selective_stream_count() <= usize::from(dev.stream_id) {
-                            return Err(FwError::IdeKm("no such selective IDE stream"));
-                        }
-                    }
-                    _ => return Err(FwError::IdeKm("expected QUERY_RESP")),
-                }
-                CPhase::KeyProg(0)
-            }
-            CPhase::KeyProg(i) => {
-                let p = vendor_rsp(dev, payload, idekm::PROTOCOL_ID)?;
-                match IdeKmMessage::decode(&p)? {
-                    IdeKmMessage::KpAck(a) if a.target == ide_target(dev.stream_id, i) => {
-                        if a.status != KpAckStatus::Success {
-                            return Err(FwError::IdeKm("KEY_PROG refused"));
-                        }
-                    }
-                    _ => return Err(FwError::IdeKm("expected KP_ACK for the key sent")),
-                }
-                if i + 1 < 6 {
-                    CPhase::KeyProg(i + 1)
-                } else {
-                    CPhase::KSetGo(0)
-                }
-            }
-            CPhase::KSetGo(i) => {
-                let p = vendor_rsp(dev, payload, idekm::PROTOCOL_ID)?;
-                match IdeKmMessage::decode(&p)? {
-                    IdeKmMessage::KGoStopAck(t) if t == ide_target(dev.stream_id, i) => {}
-                    _ => return Err(FwError::IdeKm("expected K_GOSTOP_ACK for the key set")),
-                }
-                if i + 1 < 6 {
-                    CPhase::KSetGo(i + 1)
-                } else {
-                    CPhase::Done
-                }
-            }
+            CPhase::Ide(step) => match step.response(dev, payload)? {
+                Some(next) => CPhase::Ide(next),
+                None => CPhase::Done,
+            },
             CPhase::Done => return Err(FwError::State("response after completion")),
         };
         Ok(())

@@ -26,7 +26,8 @@
 //! |---|---|
 //! | this file | the kernel-facing API types and the command dispatcher ([`Firmware`]) |
 //! | `session` | SPDM framing, secured-record seal/open, vendor-defined requests |
-//! | `connect` | CONNECT: SPDM (VCA, certificate, CHALLENGE, MEASUREMENTS, session) and IDE-KM key programming |
+//! | `connect` | CONNECT: SPDM (VCA, certificate, CHALLENGE, MEASUREMENTS, session), then `ide_km` |
+//! | `ide_km` | CONNECT's IDE-KM key programming: QUERY, KEY_PROG, K_SET_GO |
 //! | `disconnect` | DISCONNECT: K_SET_STOP, END_SESSION |
 //! | `tdisp_op` | BIND, GUEST_REQ, UNBIND: the TDISP requester |
 //! | `report_check` | validation of the interface report against the function's BARs |
@@ -42,10 +43,7 @@ use log::{debug, info, warn};
 use p384::ecdsa::VerifyingKey;
 use tsm_proto::codec;
 use tsm_proto::doe;
-use tsm_proto::idekm::{
-    self, Direction, IdeKmMessage, KeyMaterial, KeyProg, KeySelector, KeySet, KpAckStatus,
-    StreamKey, SubStream,
-};
+use tsm_proto::idekm::{self, IdeKmMessage};
 use tsm_proto::report::{
     self, BarInfo, FirstPageUnit, InterfaceReport, MsixLayout, Progress, ReportAssembler,
     ReportError, ValidationParams,
@@ -63,12 +61,14 @@ use tsm_proto::tdisp::{
 
 mod connect;
 mod disconnect;
+mod ide_km;
 mod report_check;
 mod session;
 mod tdisp_op;
 
-use connect::{ide_target, ConnectOp};
+use connect::ConnectOp;
 use disconnect::DisconnectOp;
+use ide_km::ide_target;
 use report_check::validate_report;
 use session::*;
 use tdisp_op::{TdispKind, TdispOp};
@@ -421,6 +421,18 @@ impl Firmware {
         }
     }
 
+    /// Checks that `tdi` of the connected device `dev` is bound.
+    fn bound(&self, dev: DevId, tdi: FunctionId) -> Result<(), FwError> {
+        let d = self
+            .devices
+            .get(&dev)
+            .ok_or(FwError::State("not connected"))?;
+        if !d.tdis.contains_key(&tdi.to_u32()) {
+            return Err(FwError::State("TDI not bound"));
+        }
+        Ok(())
+    }
+
     fn begin(&mut self, cmd: Command) -> Result<Op, FwError> {
         match cmd {
             Command::Connect { dev, stream_id } => {
@@ -489,24 +501,12 @@ impl Firmware {
                 Ok(Op::Tdisp(Box::new(TdispOp::new(tdi, TdispKind::Bind))))
             }
             Command::Unbind { dev, tdi } => {
-                let d = self
-                    .devices
-                    .get(&dev)
-                    .ok_or(FwError::State("not connected"))?;
-                if !d.tdis.contains_key(&tdi.to_u32()) {
-                    return Err(FwError::State("TDI not bound"));
-                }
+                self.bound(dev, tdi)?;
                 info!("unbind {dev} tdi {tdi:?}");
                 Ok(Op::Tdisp(Box::new(TdispOp::new(tdi, TdispKind::Unbind))))
             }
             Command::GuestReq { dev, tdi, op } => {
-                let d = self
-                    .devices
-                    .get(&dev)
-                    .ok_or(FwError::State("not connected"))?;
-                if !d.tdis.contains_key(&tdi.to_u32()) {
-                    return Err(FwError::State("TDI not bound"));
-                }
+                self.bound(dev, tdi)?;
                 let kind = match op {
                     GuestOp::GetReport => TdispKind::Report,
                     GuestOp::Start => TdispKind::Start,

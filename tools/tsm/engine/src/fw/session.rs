@@ -28,21 +28,21 @@ pub(super) fn plain_response<'a>(
     Ok((r, exact))
 }
 
-pub(super) fn seal(dev: &mut Device, msg: &[u8]) -> Result<Vec<u8>, FwError> {
-    let s = dev
-        .spdm
+/// The device's secured session.
+fn session_mut(dev: &mut Device) -> Result<&mut ReqSession, FwError> {
+    dev.spdm
         .as_mut()
         .and_then(|s| s.session.as_mut())
-        .ok_or(FwError::State("no session"))?;
+        .ok_or(FwError::State("no session"))
+}
+
+pub(super) fn seal(dev: &mut Device, msg: &[u8]) -> Result<Vec<u8>, FwError> {
+    let s = session_mut(dev)?;
     Ok(s.secrets.req.seal(s.id, msg)?)
 }
 
 pub(super) fn open(dev: &mut Device, payload: &[u8]) -> Result<Vec<u8>, FwError> {
-    let s = dev
-        .spdm
-        .as_mut()
-        .and_then(|s| s.session.as_mut())
-        .ok_or(FwError::State("no session"))?;
+    let s = session_mut(dev)?;
     let (sid, app) = s.secrets.rsp.open(payload).map_err(|e| match e {
         codec::Error::InvalidField {
             field: "secured.mac",

@@ -61,15 +61,19 @@ impl TdispOp {
         }
     }
 
+    /// The firmware's record of this op's TDI.
+    fn bound<'d>(&self, dev: &'d Device) -> Result<&'d Tdi, FwError> {
+        dev.tdis
+            .get(&self.tdi.to_u32())
+            .ok_or(FwError::State("TDI not bound"))
+    }
+
     pub(super) fn send(
         &mut self,
         dev: &mut Device,
         body: RequestBody<'_>,
     ) -> Result<Next, FwError> {
-        let t = dev
-            .tdis
-            .get(&self.tdi.to_u32())
-            .ok_or(FwError::State("TDI not bound"))?;
+        let t = self.bound(dev)?;
         let code = body.code();
         if self.phase != TPhase::Resync {
             state::requester_may_send(t.state, code)?;
@@ -90,11 +94,7 @@ impl TdispOp {
             TPhase::Version => self.send(dev, RequestBody::GetVersion),
             TPhase::Caps => self.send(dev, RequestBody::GetCapabilities { tsm_caps: 0 }),
             TPhase::Lock => {
-                let lock = dev
-                    .tdis
-                    .get(&self.tdi.to_u32())
-                    .map(|t| t.lock)
-                    .ok_or(FwError::State("TDI not bound"))?;
+                let lock = self.bound(dev)?.lock;
                 self.send(dev, RequestBody::LockInterface(lock))
             }
             TPhase::Report => {
@@ -105,9 +105,9 @@ impl TdispOp {
                 )
             }
             TPhase::Start => {
-                let nonce = dev
-                    .tdis
-                    .get(&self.tdi.to_u32())
+                let nonce = self
+                    .bound(dev)
+                    .ok()
                     .and_then(|t| t.nonce)
                     .ok_or(FwError::State("no START_INTERFACE nonce (not locked)"))?;
                 self.send(dev, RequestBody::StartInterface { nonce: &nonce })
