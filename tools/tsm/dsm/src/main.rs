@@ -20,9 +20,14 @@ use tsm_engine::args;
 use tsm_engine::certs::{CertError, Identity};
 use tsm_engine::dsm::{Dsm, DsmConfig};
 use tsm_engine::faults::{Faults, MsgKind};
-use tsm_engine::report::FirstPageUnit;
+use tsm_engine::fw::DevId;
+use tsm_engine::report::{BarInfo, FirstPageUnit, MsixLayout};
 use tsm_engine::server;
 use tsm_engine::tdisp::FunctionId;
+
+/// The MSI-X layout, `None` for "none" (an alias, so clap takes it as one value, not as
+/// an optional argument).
+type Msix = Option<MsixLayout>;
 
 /// Emulated PCIe device security manager (SPDM 1.2 + IDE-KM + TDISP responder) for
 /// QEMU's spdm_port.
@@ -50,25 +55,25 @@ struct Cli {
     root_cert_out: Option<PathBuf>,
 
     /// PCI address of the device's function 0 (reported by IDE-KM QUERY_RESP).
-    #[arg(long, default_value = "0000:01:00.0", value_name = "SSSS:BB:DD.F")]
-    bdf: String,
+    #[arg(long, default_value = "0000:01:00.0", value_name = "SSSS:BB:DD.F", value_parser = args::parse_bdf)]
+    bdf: DevId,
 
     /// A function hosting a TDI (repeatable); default: function 0 only.
-    #[arg(long = "function", value_name = "SSSS:BB:DD.F")]
-    functions: Vec<String>,
+    #[arg(long = "function", value_name = "SSSS:BB:DD.F", value_parser = args::parse_bdf)]
+    functions: Vec<DevId>,
 
     /// A memory BAR of the TDI's function as the guest assigned it:
     /// INDEX:BASE:SIZE[:64][:pref] (repeatable). Default: 0:0:0x4000:64.
-    #[arg(long = "bar", value_name = "BAR")]
-    bars: Vec<String>,
+    #[arg(long = "bar", value_name = "BAR", default_value = "0:0:0x4000:64", value_parser = args::parse_bar)]
+    bars: Vec<BarInfo>,
 
     /// MSI-X layout: TABLE_BAR:TABLE_OFFSET:ENTRIES:PBA_BAR:PBA_OFFSET, or "none".
-    #[arg(long, default_value = "0:0x2000:32:0:0x3000")]
-    msix: String,
+    #[arg(long, default_value = "0:0x2000:32:0:0x3000", value_parser = args::parse_msix)]
+    msix: Msix,
 
     /// FIRST_PAGE unit of the interface report: "page" (4K page number) or "byte".
-    #[arg(long, default_value = "page", value_parser = ["page", "byte"])]
-    first_page_unit: String,
+    #[arg(long, default_value = "page", value_parser = args::parse_first_page_unit)]
+    first_page_unit: FirstPageUnit,
 
     /// Number of selective IDE streams.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
@@ -134,7 +139,7 @@ enum DsmError {
 }
 
 fn config(cli: &Cli) -> Result<DsmConfig, DsmError> {
-    let dev = args::parse_bdf(&cli.bdf)?;
+    let dev = cli.bdf;
     let identity = match &cli.identity {
         Some(dir) => Identity::load_or_create(dir, "tsm-dsm emulated device")?,
         None => Identity::generate("tsm-dsm emulated device")?,
@@ -150,19 +155,9 @@ fn config(cli: &Cli) -> Result<DsmConfig, DsmError> {
         let rid = (u16::from(d.bus) << 8) | u16::from(d.devfn);
         FunctionId::new(rid, None)
     };
-    let mut functions = Vec::new();
-    for f in &cli.functions {
-        functions.push(fid(args::parse_bdf(f)?));
-    }
+    let mut functions: Vec<FunctionId> = cli.functions.iter().copied().map(fid).collect();
     if functions.is_empty() {
         functions.push(fid(dev));
-    }
-    let mut bars = Vec::new();
-    for b in &cli.bars {
-        bars.push(args::parse_bar(b)?);
-    }
-    if bars.is_empty() {
-        bars.push(args::parse_bar("0:0:0x4000:64")?);
     }
     let faults = Faults {
         bad_signature: cli.bad_signature,
@@ -180,13 +175,9 @@ fn config(cli: &Cli) -> Result<DsmConfig, DsmError> {
         bus: dev.bus,
         devfn: dev.devfn,
         functions,
-        bars,
-        msix: args::parse_msix(&cli.msix)?,
-        first_page_unit: if cli.first_page_unit == "byte" {
-            FirstPageUnit::ByteAddress
-        } else {
-            FirstPageUnit::PageNumber
-        },
+        bars: cli.bars.clone(),
+        msix: cli.msix,
+        first_page_unit: cli.first_page_unit,
         ide_streams: cli.ide_streams,
         faults,
     })

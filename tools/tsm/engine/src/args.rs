@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Parsers for the command-line values both programs take: PCI addresses, BARs and the
-//! MSI-X layout.
+//! Parsers for the command-line values both programs take: PCI addresses, BARs, the
+//! MSI-X layout and the FIRST_PAGE unit; the programs give them to clap as value parsers,
+//! so arguments are typed when they are parsed.
 
-use tsm_proto::report::{BarInfo, MsixLayout};
+use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
 
 use super::fw::DevId;
 
@@ -120,6 +121,15 @@ pub fn parse_msix(s: &str) -> Result<Option<MsixLayout>, ArgError> {
     }))
 }
 
+/// The FIRST_PAGE unit of interface reports: `page` (4K page number) or `byte`.
+pub fn parse_first_page_unit(s: &str) -> Result<FirstPageUnit, ArgError> {
+    match s {
+        "page" => Ok(FirstPageUnit::PageNumber),
+        "byte" => Ok(FirstPageUnit::ByteAddress),
+        _ => Err(err("FIRST_PAGE unit", s, "not page or byte")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +164,15 @@ mod tests {
         assert_eq!(m.table_entries, 32);
         assert_eq!(parse_msix("none"), Ok(None));
         assert!(parse_msix("0:0:0:0:0").is_err());
+    }
+
+    #[test]
+    fn first_page_unit() {
+        assert_eq!(parse_first_page_unit("page"), Ok(FirstPageUnit::PageNumber));
+        assert_eq!(
+            parse_first_page_unit("byte"),
+            Ok(FirstPageUnit::ByteAddress)
+        );
+        assert!(parse_first_page_unit("bytes").is_err());
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use log::{error, info};
 use tsm_engine::agent::{self, AgentError, AgentOptions, Framing};
+use tsm_engine::args;
 use tsm_engine::certs::{self, CertError};
 use tsm_engine::fw::{Firmware, FwConfig};
 use tsm_engine::report::FirstPageUnit;
@@ -42,8 +43,8 @@ struct Cli {
     trust_anchor: PathBuf,
 
     /// FIRST_PAGE unit of device interface reports: "page" or "byte".
-    #[arg(long, default_value = "page", value_parser = ["page", "byte"])]
-    first_page_unit: String,
+    #[arg(long, default_value = "page", value_parser = args::parse_first_page_unit)]
+    first_page_unit: FirstPageUnit,
 
     /// Per-exchange DOE timeout asked of the kernel, in milliseconds; the firmware gives
     /// up on an exchange after twice this.
@@ -76,11 +77,7 @@ fn run(cli: &Cli) -> Result<(), FwMainError> {
     certs::check_certificate(&anchor).map_err(|err| FwMainError::AnchorCert { path: ap, err })?;
     let mut fw = Firmware::new(FwConfig {
         trust_anchor: anchor,
-        first_page_unit: if cli.first_page_unit == "byte" {
-            FirstPageUnit::ByteAddress
-        } else {
-            FirstPageUnit::PageNumber
-        },
+        first_page_unit: cli.first_page_unit,
     });
     let opts = AgentOptions {
         doe_timeout: Duration::from_millis(cli.doe_timeout_ms),
