@@ -22,10 +22,6 @@ use super::tdisp::{ErrorCode, RequestCode, ResponseBody};
 
 pub use super::tdisp::TdiState;
 
-// Transitional: the kernel's vfio config filter still imports the classifier from here.
-// Drop once drivers/vfio/pci/tsm/config_filter.rs imports `tsm_proto::config`.
-pub use super::config::{classify_config_write, ConfigLayout};
-
 /// Whether `request` is legal in `state` (Table 11-3, "Legal TDISP States"; N/A means
 /// every state).
 pub const fn request_legal_in(request: RequestCode, state: TdiState) -> bool {

@@ -5,13 +5,14 @@
 //! A TDISP device interface in CONFIG_LOCKED or RUN moves to ERROR when the host clears
 //! Memory Space Enable or Bus Master Enable, starts an FLR, moves the function out of D0
 //! or changes locked configuration (PCIe Base 6.x §11.2). The rules live in the protocol
-//! crate ([`crate::tsm_proto::state::classify_config_write`]); this file adapts them to
+//! crate ([`crate::tsm_proto::config::classify_config_write`]); this file adapts them to
 //! the kernel. The filter compares the value the device holds with what vfio will write
 //! to it after its virtualization (and, for the actions vfio takes on virtualized bits,
 //! FLR and power state, with the user's value), on the one copy of the user's buffer
 //! that vfio then uses, so a buffer rewritten after the check cannot slip past.
 
-use crate::tsm_proto::state::{classify_config_write, ConfigLayout, HostEvents};
+use crate::tsm_proto::config::{classify_config_write, ConfigLayout};
+use crate::tsm_proto::state::HostEvents;
 use kernel::prelude::*;
 
 /// Host events that writing `new` over `old` at config `offset` would cause.

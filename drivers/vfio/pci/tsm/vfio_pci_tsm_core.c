@@ -10,7 +10,7 @@
  * kernel::pci::Driver owns drvdata itself. So the ops table, probe/remove and
  * the ioctl plumbing live here; what is decided (which config writes would
  * take a bound TDI out of its TDISP state) is Rust (tsm_main.rs,
- * config_filter.rs, on tsm_proto::state::classify_config_write), as is the
+ * config_filter.rs, on tsm_proto::config::classify_config_write), as is the
  * module entry, which registers this PCI driver.
  *
  * The locked state (struct vfio_pci_tsm_device.state, changed under

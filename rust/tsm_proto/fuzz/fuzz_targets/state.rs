@@ -7,9 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tsm_proto::config::{classify_config_write, ConfigLayout};
 use tsm_proto::state::{
-    classify_config_write, dsm_on_host_event, dsm_on_request, request_legal_in, requester_check,
-    ConfigLayout, HostEvent, TdiState,
+    dsm_on_host_event, dsm_on_request, request_legal_in, requester_check, HostEvent, TdiState,
 };
 use tsm_proto::tdisp::{RequestCode, ResponseBody, TdispError};
 
