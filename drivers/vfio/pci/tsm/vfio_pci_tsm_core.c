@@ -494,13 +494,25 @@ static long vfio_pci_tsm_ioctl(struct vfio_device *core_vdev,
 	}
 }
 
+/*
+ * The features that reach the device's MMIO: low power entry (a bound
+ * device must stay in D0) and the export of a BAR as a dma-buf.
+ */
+static bool tsm_feature_is_host_access(u32 flags, u32 feature)
+{
+	return ((flags & VFIO_DEVICE_FEATURE_SET) &&
+		(feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY ||
+		 feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)) ||
+	       ((flags & VFIO_DEVICE_FEATURE_GET) &&
+		feature == VFIO_DEVICE_FEATURE_DMA_BUF);
+}
+
 static int vfio_pci_tsm_device_feature(struct vfio_device *core_vdev,
 				       u32 flags, void __user *arg,
 				       size_t argsz)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 	u32 feature = flags & VFIO_DEVICE_FEATURE_MASK;
-
 	int ret;
 
 	/*
@@ -510,11 +522,7 @@ static int vfio_pci_tsm_device_feature(struct vfio_device *core_vdev,
 	 * A dma-buf export hands the BAR to a host importer: counted too, so
 	 * the bind's revocation finds it.
 	 */
-	if (tee_mode && (((flags & VFIO_DEVICE_FEATURE_SET) &&
-			  (feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY ||
-			   feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)) ||
-			 ((flags & VFIO_DEVICE_FEATURE_GET) &&
-			  feature == VFIO_DEVICE_FEATURE_DMA_BUF))) {
+	if (tee_mode && tsm_feature_is_host_access(flags, feature)) {
 		if (!tsm_host_access_begin(tdev))
 			return -EBUSY;
 		ret = vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
