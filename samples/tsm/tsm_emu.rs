@@ -150,6 +150,9 @@ struct FwFile {
 impl MiscDevice for FwFile {
     type Ptr = KBox<Self>;
 
+    // The module stays loaded while the firmware holds the file open.
+    const OWNER: Option<&'static ThisModule> = Some(&THIS_MODULE);
+
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         let hub = hub().ok_or(ENODEV)?;
         let session = hub.open()?;

@@ -349,6 +349,32 @@ TEST_F_TIMEOUT(tsm_link, second_firmware_refused, 120)
 	ASSERT_EQ(EBUSY, errno);
 }
 
+/* tsm_emu's reference count, from sysfs; -1 if unreadable. */
+static int emu_refcnt(void)
+{
+	char buf[32];
+
+	if (tsm_read_sysfs("/sys/module/tsm_emu/refcnt", buf, sizeof(buf)))
+		return -1;
+	return atoi(buf);
+}
+
+/*
+ * An open /dev/tsm_fw pins tsm_emu (fops->owner): unloading the module
+ * while the firmware holds the file would leave it calling freed code.
+ */
+TEST_F(tsm_link, firmware_file_pins_module)
+{
+	int before = emu_refcnt(), fd;
+
+	ASSERT_LE(0, before);
+	fd = open(TSM_FW_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(before + 1, emu_refcnt());
+	close(fd);
+	EXPECT_EQ(before, emu_refcnt());
+}
+
 /* Garbage from "firmware" is refused without harm. */
 TEST_F(tsm_link, malformed_firmware_messages)
 {
