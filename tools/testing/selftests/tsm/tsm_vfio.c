@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -828,6 +829,76 @@ TEST_F_TIMEOUT(tsm_vfio, stale_tsm_op_after_reopen, 240)
 	EXPECT_DSM("CONFIG_UNLOCKED");
 	tsm_vmm_release(&next);
 	close(old_iommufd);
+}
+
+/* delete_module(2) of @name without waiting: 0 or -errno. */
+static int try_rmmod(const char *name)
+{
+	return syscall(__NR_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+/*
+ * Teardown while bound, by module unload: refused while the VMM holds the
+ * device (vfio_pci_tsm) and while the firmware holds /dev/tsm_fw (tsm_emu);
+ * nothing of it reaches the TDI.
+ */
+TEST_F_TIMEOUT(tsm_vfio, rmmod_refused_while_bound, 240)
+{
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+	EXPECT_EQ(-EWOULDBLOCK, try_rmmod("vfio_pci_tsm"));
+	EXPECT_EQ(-EWOULDBLOCK, try_rmmod("tsm_emu"));
+	EXPECT_EQ(1, bound(self));
+	EXPECT_DSM("CONFIG_LOCKED");
+	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+}
+
+struct unbind_arg {
+	const char *bdf;
+	int rc;
+	int done;
+};
+
+static void *unbind_thread(void *arg)
+{
+	struct unbind_arg *u = arg;
+
+	u->rc = tsm_unbind_driver(u->bdf);
+	__atomic_store_n(&u->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Teardown while bound, by unbinding the driver: vfio waits for the VMM to
+ * let the device go (the TDI stays bound and locked meanwhile), and the
+ * close unbinds the TDI before the driver is gone: the DSM ends
+ * CONFIG_UNLOCKED.
+ */
+TEST_F_TIMEOUT(tsm_vfio, driver_unbind_while_bound, 240)
+{
+	struct unbind_arg u = { .bdf = self->bdf };
+	char path[512];
+	pthread_t t;
+
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+	ASSERT_EQ(0, pthread_create(&t, NULL, unbind_thread, &u));
+	tsm_msleep(500);
+	/* Still waiting for the VMM: the TDI untouched */
+	EXPECT_EQ(0, __atomic_load_n(&u.done, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(1, bound(self));
+	EXPECT_DSM("CONFIG_LOCKED");
+	/* The VMM lets go: KVM's reference, then the last close */
+	tsm_vmm_release(&self->v);
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, u.rc);
+	EXPECT_EQ(0, bound(self));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", self->bdf);
+	EXPECT_NE(0, access(path, F_OK));
 }
 
 /* A vDEVICE of another device (same iommufd and vIOMMU) does not bind this one. */
