@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -230,6 +231,73 @@ TEST_F(tsm_vfio, errnos_unconnected)
 	EXPECT_EQ(-ENXIO, tsm_iommufd_op(self->v.iommufd,
 					 IOMMU_VDEVICE_TSM_UNBIND,
 					 self->v.vdevice_id));
+}
+
+/* VFIO_DEVICE_TSM_GUEST_REQ with every field given: 0 or -errno. */
+static int guest_req_raw(int devfd, struct vfio_device_tsm_guest_req *r)
+{
+	return ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, r) ? -errno : 0;
+}
+
+/*
+ * The argument errnos of VFIO_DEVICE_TSM_GUEST_REQ on a bound TDI, and a
+ * request with a payload after the op (req_len > 0), which the emulated
+ * TSM's GET_STATE ignores.
+ */
+TEST_F_TIMEOUT(tsm_vfio, guest_req_errnos, 240)
+{
+	uint8_t payload[16] = { 0 }, resp[4096];
+	struct vfio_device_tsm_guest_req r, ok = {
+		.argsz = sizeof(ok),
+		.type = VFIO_TSM_REQ_INFO,
+		.op = TSM_FW_GUEST_GET_STATE,
+		.req_uaddr = (uint64_t)(uintptr_t)payload,
+		.req_len = sizeof(payload),
+		.resp_uaddr = (uint64_t)(uintptr_t)resp,
+		.resp_len = sizeof(resp),
+	};
+	struct {
+		struct vfio_device_tsm_guest_req r;
+		uint32_t more[2];
+	} big;
+
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+
+	r = ok;
+	ASSERT_EQ(0, guest_req_raw(self->v.devfd, &r));
+	EXPECT_EQ((uint64_t)TSM_FW_TDI_CONFIG_LOCKED, r.tsm_code);
+	r = ok;
+	r.argsz = offsetof(struct vfio_device_tsm_guest_req, residue);
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
+	r = ok;
+	r.flags = 1;
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
+	r = ok;
+	r.req_len = 4096 + 1;
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
+	r = ok;
+	r.resp_len = 65536 + 1;
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
+	r = ok;
+	r.req_uaddr = 8;
+	EXPECT_EQ(-EFAULT, guest_req_raw(self->v.devfd, &r));
+	r = ok;
+	r.resp_uaddr = 8;
+	EXPECT_EQ(-EFAULT, guest_req_raw(self->v.devfd, &r));
+	/* A longer argument: extra bytes must be zero */
+	memset(&big, 0, sizeof(big));
+	big.r = ok;
+	big.r.argsz = sizeof(big);
+	big.more[1] = 1;
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &big.r));
+	big.more[1] = 0;
+	EXPECT_EQ(0, guest_req_raw(self->v.devfd, &big.r));
+	/* None of it moved the TDI */
+	EXPECT_EQ(1, bound(self));
+	EXPECT_DSM("CONFIG_LOCKED");
+	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
 }
 
 /* Without KVM_DEV_VFIO_FILE_ADD before BIND_IOMMUFD the device has no kvm. */
