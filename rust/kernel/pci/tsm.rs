@@ -361,9 +361,9 @@ impl<T: LinkTsm> Adapter<T> {
             return null_mut();
         };
         let raw = KBox::into_raw(ctx);
-        // SAFETY: `raw` is a valid, pinned (never moved again) allocation; `pdev` and
-        // `tsm_dev` are valid per the safety requirements.
         let rc =
+            // SAFETY: `raw` is a valid, pinned (never moved again) allocation; `pdev` and
+            // `tsm_dev` are valid per the safety requirements.
             unsafe { bindings::pci_tsm_pf0_constructor(pdev, addr_of_mut!((*raw).pf0), tsm_dev) };
         if rc != 0 {
             // SAFETY: The constructor initialized the mutex before failing; `raw` came from

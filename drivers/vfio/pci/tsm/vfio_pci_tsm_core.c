@@ -110,7 +110,7 @@ struct vfio_pci_tsm_device {
 		u16 start, end;
 	} owned[VFIO_PCI_TSM_MAX_OWNED];
 	unsigned int nr_owned;
-	/* Protects the transitions of state, and msix_locked */
+	/* Protects the transitions of state */
 	spinlock_t map_lock;
 	/*
 	 * Started while UNBOUND and not ended: config writes, BAR/ROM region
@@ -122,9 +122,11 @@ struct vfio_pci_tsm_device {
 	wait_queue_head_t access_done;
 	/* Written under map_lock, read with READ_ONCE() on the hot paths */
 	enum vfio_pci_tsm_state state;
-	/* BOUND with PCI_TDI_LOCKED_MSIX: MSI/MSI-X SET_IRQS refused */
-	bool msix_locked;
-	/* Given with every bind: the core tells it when the TDI is unbound */
+	/*
+	 * Given with every bind: the core tells it when the TDI is unbound,
+	 * and sets its .locked (what the TSM locked) before the bind returns,
+	 * so .locked is stable while BOUND (read under map_lock).
+	 */
 	struct pci_tsm_unbind_notifier unbind_nb;
 };
 
@@ -163,7 +165,6 @@ static void tsm_unbound(struct pci_tsm_unbind_notifier *nb,
 
 	guard(spinlock)(&tdev->map_lock);
 	WRITE_ONCE(tdev->state, VFIO_PCI_TSM_UNBOUND);
-	tdev->msix_locked = false;
 }
 
 /*
@@ -221,12 +222,9 @@ static int tsm_do_bind(struct vfio_pci_tsm_device *tdev,
 	 * UNBOUND): only a bind still in progress becomes BOUND.
 	 */
 	scoped_guard(spinlock, &tdev->map_lock) {
-		if (tdev->state == VFIO_PCI_TSM_BINDING) {
+		if (tdev->state == VFIO_PCI_TSM_BINDING)
 			WRITE_ONCE(tdev->state, ret ? VFIO_PCI_TSM_UNBOUND :
 						      VFIO_PCI_TSM_BOUND);
-			tdev->msix_locked = !ret && (tdev->unbind_nb.locked &
-						     PCI_TDI_LOCKED_MSIX);
-		}
 		unblock = tdev->state == VFIO_PCI_TSM_UNBOUND;
 	}
 	if (unblock)
@@ -682,7 +680,8 @@ static int vfio_pci_tsm_set_irqs_check(struct vfio_pci_core_device *vdev,
 		return 0;
 	guard(spinlock)(&tdev->map_lock);
 	if (tdev->state == VFIO_PCI_TSM_BINDING ||
-	    (tdev->state == VFIO_PCI_TSM_BOUND && tdev->msix_locked))
+	    (tdev->state == VFIO_PCI_TSM_BOUND &&
+	     (tdev->unbind_nb.locked & PCI_TDI_LOCKED_MSIX)))
 		return -EBUSY;
 	return 0;
 }

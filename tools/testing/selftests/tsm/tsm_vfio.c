@@ -886,10 +886,9 @@ TEST_F_TIMEOUT(tsm_vfio, stale_tsm_op_after_reopen, 240)
 					  old_vdev));
 	EXPECT_EQ(-ENOENT, tsm_iommufd_op(old_iommufd, IOMMU_VDEVICE_TSM_BIND,
 					  old_vdev));
-	if (next.vdevice_id != old_vdev)
-		EXPECT_EQ(-ENOENT, tsm_iommufd_op(old_iommufd,
-						  IOMMU_VDEVICE_TSM_UNBIND,
-						  next.vdevice_id));
+	/* The new owner's vDEVICE ID (each iommufd numbers its own objects) */
+	EXPECT_EQ(-ENOENT, tsm_iommufd_op(old_iommufd, IOMMU_VDEVICE_TSM_UNBIND,
+					  next.vdevice_id));
 	EXPECT_EQ(1, bound(self));
 	EXPECT_DSM("CONFIG_LOCKED");
 
