@@ -135,6 +135,20 @@ module_param(tee_mode, bool, 0444);
 MODULE_PARM_DESC(tee_mode,
 		 "TEE-IO mode: exclusive BARs, TSM bind and the bound-state filter (default: on; fixed at load)");
 
+#if IS_ENABLED(CONFIG_VFIO_PCI_TSM_TEST_PASS_WRITES)
+/*
+ * Test seam (test kernels only): config writes the filter would refuse reach
+ * the device, so a test can show that the emulated device sees what the
+ * refusal keeps from it (tools/testing/selftests/tsm/tsm_vfio.c).
+ */
+static bool test_pass_writes;
+module_param(test_pass_writes, bool, 0644);
+MODULE_PARM_DESC(test_pass_writes,
+		 "Test seam: let every config write through to the device, refused or not (default: off)");
+#else
+#define test_pass_writes false
+#endif
+
 static struct vfio_pci_tsm_device *to_tsm(struct vfio_device *core_vdev)
 {
 	return container_of(core_vdev, struct vfio_pci_tsm_device,
@@ -624,6 +638,8 @@ static int vfio_pci_tsm_config_write_check(struct vfio_pci_core_device *vdev,
 
 	if (count < 1 || count > 4 || pos < 0 || pos + count > 0x1000)
 		return -EINVAL;
+	if (READ_ONCE(test_pass_writes))
+		return 0;
 	if (tsm_in_owned(tdev, pos, count))
 		return -EBUSY;
 	/*
