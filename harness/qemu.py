@@ -9,7 +9,9 @@
 
 Every boot has one tsm-dsm (the emulated device security manager) per test device
 (TSM_DEVICES), each listening on a loopback port that its nvme reaches through
-spdm_port; the guest asks for a DSM's TDISP state over the console (boot()).
+spdm_port; the guest asks for a DSM's TDISP state over the console (boot()). Test,
+demo and bench boots also log every config write (TRACE_EVENTS) to qemu-trace.log, which
+each DSM follows to see what the host does to its device.
 
 Results are written one per line as "PASS|FAIL|SKIP <suite> <name>[ # reason]" for
 harness/summary.py. A suite with a "check:" component is a check of the run, not a test
@@ -109,9 +111,23 @@ def device_args(ports=None):
 
 
 # Bumped whenever probe() learns something new, so cached facts are re-probed.
-FACTS_VERSION = "3"
+FACTS_VERSION = "4"
 
 COMMON_APPEND = "panic=-1 oops=panic rdinit=/init loglevel=5"
+
+# The QEMU trace events each tsm-dsm follows (tools/tsm/engine/src/qemu_trace.rs): every
+# config write as it reaches the emulated device, before the device handles it, so the
+# DSM sees what the host did to its device (Documentation/driver-api/pci/tsm-emulation.rst).
+# QEMU flushes the -D log after every line. TSM_TRACE=0 leaves it off (only to measure
+# its cost: the tests that assert what the device saw then fail).
+TRACE_EVENTS = ["pci_cfg_write"]
+
+
+def trace_file(arch):
+    """The -D log of the current boot, or None when TSM_TRACE=0."""
+    if os.environ.get("TSM_TRACE", "1") == "0":
+        return None
+    return os.path.join(OUT, arch, "qemu-trace.log")
 
 
 class Abort(Exception):
@@ -174,16 +190,18 @@ def extra_cmdline():
         return " ".join(ln.split("#", 1)[0].strip() for ln in f if ln.split("#", 1)[0].strip())
 
 
-def qemu_cmd(arch, initrd, append, ports):
-    """The QEMU command line; @ports: each TSM_DEVICES entry's tsm-dsm port."""
+def qemu_cmd(arch, initrd, append, ports, trace=None):
+    """The QEMU command line; @ports: each TSM_DEVICES entry's tsm-dsm port; @trace: the
+    file QEMU logs every config write to (TRACE_EVENTS), which the DSMs follow."""
     a = ARCH[arch]
+    traced = ["-trace", ",".join(TRACE_EVENTS), "-D", trace] if trace else []
     build = "build-kasan" if os.environ.get("TSM_KASAN") == "1" else "build"
     kernel = os.path.join(OUT, arch, build, a["image"])
     return [qemu_bin(arch), "-L", os.path.join(PREFIX, "qemu", "usr", "share", "qemu"),
             *a["machine"], "-smp", "2", "-m", "2G",
             "-display", "none", "-audio", "none", "-nic", "none",
             "-serial", "stdio", "-monitor", "none", "-no-reboot",
-            *device_args(ports),
+            *device_args(ports), *traced,
             "-kernel", kernel, "-initrd", initrd,
             "-append", f"{a['append']} {COMMON_APPEND} {extra_cmdline()} {append}"]
 
@@ -747,7 +765,9 @@ def probe(arch, args, results):
     except (StopIteration, ValueError):
         tail(lines)
         raise Abort("the probe boot did not print the test device's config space") from None
-    facts["msix"] = msix_layout(base64.b64decode("".join(text[begin + 1:end])))
+    config = base64.b64decode("".join(text[begin + 1:end]))
+    facts["msix"] = msix_layout(config)
+    facts["caps"] = config_caps(config)
     if bad or dsms.failed:
         print(f"[tsm] {arch}: the probe boot had problems; its facts are not cached",
               file=sys.stderr)
@@ -779,13 +799,47 @@ def msix_layout(cfg):
     return None
 
 
+PCI_CAP_ID_PM = 0x01
+PCI_CAP_ID_EXP = 0x10
+PCI_EXT_CAP_ID_DOE = 0x2E
+
+
+def config_caps(cfg):
+    """{"pcie": offset, "pm": offset, "doe": offset} of the capabilities tsm-dsm watches,
+    each present only if found: the standard list (PCI Local Bus 3.0 §6.7) and the
+    extended list from 100h (PCIe Base §7.6: ID in bits 15:0, next in bits 31:20)."""
+    caps = {}
+    if len(cfg) >= 0x40 and cfg[6] & 0x10:
+        ptr, hops = cfg[0x34] & 0xFC, 0
+        while ptr and ptr + 2 <= len(cfg) and hops < 48:
+            name = {PCI_CAP_ID_PM: "pm", PCI_CAP_ID_EXP: "pcie"}.get(cfg[ptr])
+            if name and name not in caps:
+                caps[name] = ptr
+            ptr, hops = cfg[ptr + 1] & 0xFC, hops + 1
+    ptr, hops = 0x100, 0
+    while ptr and ptr + 4 <= len(cfg) and hops < 960:
+        hdr = int.from_bytes(cfg[ptr:ptr + 4], "little")
+        if hdr in (0, 0xFFFFFFFF):
+            break
+        if hdr & 0xFFFF == PCI_EXT_CAP_ID_DOE and "doe" not in caps:
+            caps["doe"] = ptr
+        ptr, hops = (hdr >> 20) & 0xFFC, hops + 1
+    return caps
+
+
 IORESOURCE_MEM = 0x200
 IORESOURCE_PREFETCH = 0x2000
 IORESOURCE_MEM_64 = 0x100000
 
 
-def dsm_args(facts):
-    """tsm-dsm arguments describing each test device as the guest sees it."""
+def dsm_args(facts, trace=None):
+    """tsm-dsm arguments describing each test device as the guest sees it; with @trace,
+    the QEMU trace log each follows and the capability offsets it needs to read it."""
+    follow = []
+    if trace:
+        follow = ["--trace", trace]
+        for cap, off in sorted(facts.get("caps", {}).items()):
+            follow += [f"--{cap}-cap", f"{off:#x}"]
     msix = facts.get("msix")
     if msix:
         tbir, toff, n, pbir, poff = msix
@@ -804,7 +858,7 @@ def dsm_args(facts):
             if flags & IORESOURCE_PREFETCH:
                 bar += ":pref"
             args += ["--bar", bar]
-        per_dev.append(args + msix_arg)
+        per_dev.append(args + msix_arg + follow)
     return per_dev
 
 
@@ -935,19 +989,43 @@ def exit_text(rc):
     return f"status {rc}"
 
 
-def dsm_reply(arch, facts, bdf):
-    """What tsm-dsm last wrote for @bdf, on one line: "spdm=... ide.stream0=... tdi=..."."""
+def dsm_reply(arch, facts, bdf, trace=None, wait=3.0):
+    """What tsm-dsm last wrote for @bdf, on one line: "spdm=... ide.stream0=...
+    host.cfg_writes=... tdi=...".
+
+    With @trace (the boot's QEMU trace log), the reply waits, up to @wait seconds, until
+    the DSM has consumed the log as far as it reached when the query came ("trace.offset"
+    in the state file): every config write the guest made before it asked has then been
+    applied. A DSM that does not catch up is answered with "error=trace-behind" added.
+    """
     try:
         i = facts["devices"].index(bdf)
     except ValueError:
         return "error=no-such-device"
-    try:
-        with open(dsm_files(arch, i)[1]) as f:
-            kv = dict(ln.strip().split("=", 1) for ln in f if "=" in ln)
-    except OSError:
-        return "error=no-state-file"
-    words = [f"{k}={v}" for k, v in kv.items() if not k.startswith("tdi.")]
+    want = 0
+    if trace:
+        try:
+            want = os.path.getsize(trace)
+        except OSError:
+            want = 0
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with open(dsm_files(arch, i)[1]) as f:
+                kv = dict(ln.strip().split("=", 1) for ln in f if "=" in ln)
+        except OSError:
+            return "error=no-state-file"
+        try:
+            behind = int(kv.get("trace.offset", "0")) < want
+        except ValueError:
+            behind = True
+        if not behind or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    words = [f"{k}={v}" for k, v in kv.items() if not k.startswith(("tdi.", "trace."))]
     words.append(f"tdi={kv.get('tdi.' + bdf, 'none')}")
+    if behind:
+        words.append("error=trace-behind")
     return " ".join(words)
 
 
@@ -1005,11 +1083,15 @@ def cmd_run(args, results):
         if args.verbose or (args.mode != "test" and (verdict or showing["on"] and not query)):
             print(clean, flush=True)
 
+    trace = trace_file(arch)
+    if trace:
+        open(trace, "w").close()  # empty before the DSMs follow it; QEMU truncates it too
     start = time.monotonic()
-    with Dsms(arch, dsm_args(facts), results) as ports:
+    with Dsms(arch, dsm_args(facts, trace), results) as ports:
         lines, timed_out, status = boot(
-            qemu_cmd(arch, initrd, f"{device_cmdline(facts)} tsm.mode={args.mode}", ports),
-            args.timeout, log_path, echo, lambda bdf: dsm_reply(arch, facts, bdf))
+            qemu_cmd(arch, initrd, f"{device_cmdline(facts)} tsm.mode={args.mode}", ports,
+                     trace),
+            args.timeout, log_path, echo, lambda bdf: dsm_reply(arch, facts, bdf, trace))
     wall = time.monotonic() - start
     judged, problems, done = judge(lines, arch)
     results += judged

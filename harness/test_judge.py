@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -141,6 +142,61 @@ class JudgeTest(unittest.TestCase):
                                  "error=no-state-file")
                 self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:09:00.0"),
                                  "error=no-such-device")
+
+    def test_dsm_reply_waits_for_the_dsm_to_catch_up_with_the_trace(self):
+        with tempfile.TemporaryDirectory() as d:
+            with cache_in(d):
+                os.makedirs(os.path.join(qemu.OUT, "arm64"))
+                trace = os.path.join(d, "trace.log")
+                with open(trace, "w") as f:
+                    f.write("pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n")  # 39 bytes
+                state = qemu.dsm_files("arm64", 0)[1]
+                facts = {"devices": ["0000:01:00.0"]}
+                with open(state, "w") as f:
+                    f.write("spdm=none\nhost.cfg_writes=0\ntrace.offset=0\n"
+                            "tdi.0000:01:00.0=CONFIG_UNLOCKED\n")
+                self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:01:00.0", trace, 0.05),
+                                 "spdm=none host.cfg_writes=0 tdi=CONFIG_UNLOCKED "
+                                 "error=trace-behind")
+
+                def catch_up():
+                    time.sleep(0.2)
+                    with open(state + ".tmp", "w") as f:
+                        f.write("spdm=none\nhost.cfg_writes=1\ntrace.offset=39\n"
+                                "tdi.0000:01:00.0=CONFIG_UNLOCKED\n")
+                    os.rename(state + ".tmp", state)
+                t = threading.Thread(target=catch_up)
+                t.start()
+                try:
+                    self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:01:00.0", trace),
+                                     "spdm=none host.cfg_writes=1 tdi=CONFIG_UNLOCKED")
+                finally:
+                    t.join()
+
+    def test_config_caps_walks_both_lists(self):
+        cfg = bytearray(4096)
+        cfg[6] = 0x10
+        cfg[0x34] = 0x40
+        cfg[0x40:0x42] = bytes([0x11, 0x60])   # MSI-X, next 0x60
+        cfg[0x60:0x62] = bytes([0x01, 0x80])   # PM, next 0x80
+        cfg[0x80:0x82] = bytes([0x10, 0x00])   # PCIe, end
+        cfg[0x100:0x104] = (0x0001 | 1 << 16 | 0x150 << 20).to_bytes(4, "little")  # AER
+        cfg[0x150:0x154] = (0x002E | 1 << 16).to_bytes(4, "little")  # DOE, end
+        self.assertEqual(qemu.config_caps(bytes(cfg)), {"pm": 0x60, "pcie": 0x80,
+                                                        "doe": 0x150})
+        self.assertEqual(qemu.config_caps(bytes(64)), {})
+
+    def test_traced_boot_passes_the_trace_and_caps_to_every_dsm(self):
+        facts = {"devices": ["0000:01:00.0"], "bars": [], "msix": None,
+                 "caps": {"pcie": 0x80, "doe": 0x150}}
+        args = qemu.dsm_args(facts, "/t/qemu-trace.log")[0]
+        self.assertEqual(args[-6:], ["--trace", "/t/qemu-trace.log", "--doe-cap", "0x150",
+                                     "--pcie-cap", "0x80"])
+        self.assertNotIn("--trace", qemu.dsm_args(facts)[0])
+        cmd = qemu.qemu_cmd("arm64", "i", "", list(range(len(qemu.TSM_DEVICES))),
+                            "/t/qemu-trace.log")
+        self.assertIn("-D", cmd)
+        self.assertEqual(cmd[cmd.index("-trace") + 1], "pci_cfg_write")
 
     def test_phase_without_results_fails(self):
         r, _, _ = verdicts("### tsm-phase: selftest x\nsegfault\n### tsm-exit: x 139\n")
