@@ -527,7 +527,7 @@ static inline int tsm_dsm_state(const char *bdf, char *buf, size_t len)
 /* The TDI state tsm-dsm reports for @bdf ("CONFIG_LOCKED", ...) into @buf. */
 static inline int tsm_dsm_tdi_state(const char *bdf, char *buf, size_t len)
 {
-	char all[256], *tdi;
+	char all[512], *tdi;
 	int ret = tsm_dsm_state(bdf, all, sizeof(all));
 
 	if (ret)
@@ -538,6 +538,74 @@ static inline int tsm_dsm_tdi_state(const char *bdf, char *buf, size_t len)
 	tdi += 4;
 	tdi[strcspn(tdi, " ")] = '\0';
 	snprintf(buf, len, "%s", tdi);
+	return 0;
+}
+
+/*
+ * What the emulated device saw of the host (tsm-dsm follows QEMU's trace of
+ * every config write that reaches it): config writes, the TDISP host events
+ * among them (MSE/BME clear, FLR, D3, BAR change, DOE abort), the violations
+ * (an event that reached a CONFIG_LOCKED or RUN TDI, or a DOE abort that
+ * dropped the SPDM session), the cause of the last one, and the TDI state.
+ */
+struct tsm_dsm_host {
+	long cfg_writes;
+	long events;
+	long violations;
+	char last_violation[64];
+	char spdm[32];
+	char tdi[32];
+};
+
+static inline int tsm_dsm_word(const char *all, const char *key, char *buf,
+			       size_t len)
+{
+	const char *p = all;
+	size_t klen = strlen(key), n;
+
+	while ((p = strstr(p, key))) {
+		if ((p == all || p[-1] == ' ') && p[klen] == '=') {
+			p += klen + 1;
+			n = strcspn(p, " ");
+			if (n >= len)
+				return -ENOSPC;
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			return 0;
+		}
+		p += klen;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Return: 0; -EPROTO if the DSM does not report what it saw (a boot without
+ * the trace), -EAGAIN if it had not caught up with the trace in time.
+ */
+static inline int tsm_dsm_host(const char *bdf, struct tsm_dsm_host *h)
+{
+	char all[512], w[32];
+	int ret = tsm_dsm_state(bdf, all, sizeof(all));
+
+	if (ret)
+		return ret;
+	memset(h, 0, sizeof(*h));
+	if (strstr(all, "error=trace-behind"))
+		return -EAGAIN;
+	if (tsm_dsm_word(all, "host.cfg_writes", w, sizeof(w)))
+		return -EPROTO;
+	h->cfg_writes = strtol(w, NULL, 10);
+	if (tsm_dsm_word(all, "host.events", w, sizeof(w)))
+		return -EPROTO;
+	h->events = strtol(w, NULL, 10);
+	if (tsm_dsm_word(all, "host.violations", w, sizeof(w)))
+		return -EPROTO;
+	h->violations = strtol(w, NULL, 10);
+	if (tsm_dsm_word(all, "host.last_violation", h->last_violation,
+			 sizeof(h->last_violation)) ||
+	    tsm_dsm_word(all, "spdm", h->spdm, sizeof(h->spdm)) ||
+	    tsm_dsm_word(all, "tdi", h->tdi, sizeof(h->tdi)))
+		return -EPROTO;
 	return 0;
 }
 

@@ -128,6 +128,25 @@ static int open_other(struct _test_data_tsm_vfio *self, char *other, size_t len,
 		EXPECT_STREQ(want, _st);				\
 	} while (0)
 
+/*
+ * What the device saw of the host until now (tsm-dsm's view, from QEMU's trace
+ * of the config writes that reached it), to assert afterwards that what was
+ * refused in between never reached it.
+ */
+#define DEVICE_SAW(h) ASSERT_EQ(0, tsm_dsm_host(self->bdf, &(h)))
+
+/* Since DEVICE_SAW(@before) no config write reached the device, nor did its state change. */
+#define EXPECT_DEVICE_SAW_NOTHING(before) do {				\
+		struct tsm_dsm_host _now;				\
+		EXPECT_EQ(0, tsm_dsm_host(self->bdf, &_now));		\
+		EXPECT_EQ((before).cfg_writes, _now.cfg_writes)	\
+			TH_LOG("config writes reached the device");	\
+		EXPECT_EQ((before).violations, _now.violations)	\
+			TH_LOG("device saw a violation: %s", _now.last_violation); \
+		EXPECT_STREQ((before).tdi, _now.tdi);			\
+		EXPECT_STREQ((before).spdm, _now.spdm);			\
+	} while (0)
+
 /* Every errno that needs no connected device. */
 TEST_F(tsm_vfio, errnos_unconnected)
 {
@@ -347,6 +366,7 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 			 VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
 	};
 	struct vfio_pci_hot_reset hr = { .argsz = sizeof(hr) };
+	struct tsm_dsm_host before, after;
 	uint8_t hw_before[64], hw_after[64];
 	uint32_t len, vbar, v32;
 	uint16_t cmd, v16;
@@ -405,6 +425,7 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 			       resp, &len, &code));
 	EXPECT_EQ((uint64_t)TSM_FW_TDI_RUN, code);
 	EXPECT_DSM("RUN");
+	DEVICE_SAW(before);
 
 	/* Clearing MSE or BME: refused; a write keeping them: allowed */
 	v16 = cmd & ~PCI_COMMAND_MEMORY;
@@ -416,7 +437,14 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 	v16 = cmd & 0xff & ~PCI_COMMAND_MASTER;
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND,
 				    &v16, 1));
+	EXPECT_DEVICE_SAW_NOTHING(before);
+	/* The allowed write does reach the device, and harms nothing there */
 	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
+	DEVICE_SAW(after);
+	EXPECT_EQ(before.cfg_writes + 1, after.cfg_writes);
+	EXPECT_EQ(before.events, after.events);
+	EXPECT_STREQ("RUN", after.tdi);
+	before = after;
 	/*
 	 * BAR sizing, as a guest probing its BARs does: vfio virtualizes the BARs, so
 	 * nothing reaches the device and the write is allowed; the device's BAR0 is
@@ -453,7 +481,7 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 	EXPECT_EQ(EBUSY, errno);
 	/* Nothing of that unbound the TDI or reached the device */
 	EXPECT_EQ(1, bound(self));
-	EXPECT_DSM("RUN");
+	EXPECT_DEVICE_SAW_NOTHING(before);
 
 	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
 	EXPECT_EQ(0, bound(self));
@@ -466,8 +494,18 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 	EXPECT_NE(MAP_FAILED, map);
 	if (map != MAP_FAILED)
 		munmap(map, 4096);
+	/*
+	 * The control of the refusals above: the same BME clear, unlocked, reaches
+	 * the device, which sees the event and counts no violation.
+	 */
+	DEVICE_SAW(before);
 	v16 = cmd & ~PCI_COMMAND_MASTER;
 	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &v16, 2));
+	DEVICE_SAW(after);
+	EXPECT_EQ(before.cfg_writes + 1, after.cfg_writes);
+	EXPECT_EQ(before.events + 1, after.events);
+	EXPECT_EQ(before.violations, after.violations);
+	EXPECT_STREQ("CONFIG_UNLOCKED", after.tdi);
 	rc = ioctl(self->v.devfd, VFIO_DEVICE_RESET) ? errno : 0;
 	EXPECT_EQ(0, rc) TH_LOG("reset after unbind: %s", strerror(rc));
 	rc = ioctl(self->v.devfd, VFIO_DEVICE_PCI_HOT_RESET, &hr) ? errno : 0;
@@ -733,15 +771,18 @@ TEST_F_TIMEOUT(tsm_vfio, low_power_entry_before_bind, 240)
 TEST_F_TIMEOUT(tsm_vfio, doe_mailbox_writes_refused, 240)
 {
 	uint32_t v = PCI_DOE_CTRL_ABORT;
-	char st[256];
+	struct tsm_dsm_host before;
 	int doe;
 
 	ASSERT_EQ(0, assign(self, 1));
 	doe = tsm_find_ext_cap(self->bdf, PCI_EXT_CAP_ID_DOE);
 	ASSERT_LT(0, doe);
+	DEVICE_SAW(before);
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off,
 					doe + PCI_DOE_CTRL, &v, 4));
+	EXPECT_DEVICE_SAW_NOTHING(before);
 	ASSERT_EQ(0, connect_fw(self));
+	DEVICE_SAW(before);
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off,
 					doe + PCI_DOE_CTRL, &v, 4));
 	/* A request of the VMM's own into the write mailbox, one byte too */
@@ -750,9 +791,9 @@ TEST_F_TIMEOUT(tsm_vfio, doe_mailbox_writes_refused, 240)
 					doe + PCI_DOE_WRITE, &v, 4));
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off,
 					doe + PCI_DOE_CTRL + 3, &v, 1));
-	/* The session survived: the DSM still has it, and the kernel can use it */
-	ASSERT_EQ(0, tsm_dsm_state(self->bdf, st, sizeof(st)));
-	EXPECT_NE(NULL, strstr(st, "spdm=established")) TH_LOG("DSM: %s", st);
+	/* None reached the mailbox: the session survived, and the kernel can use it */
+	EXPECT_DEVICE_SAW_NOTHING(before);
+	EXPECT_STREQ("established", before.spdm);
 	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
 	EXPECT_DSM("CONFIG_LOCKED");
 	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
@@ -1168,6 +1209,7 @@ TEST_F_TIMEOUT(tsm_vfio, set_irqs_refused_where_msix_locked, 240)
 {
 	int msix = tsm_find_cap(self->bdf, PCI_CAP_ID_MSIX);
 	uint8_t before[256], after[256];
+	struct tsm_dsm_host saw;
 	int efd;
 
 	ASSERT_LT(0, msix);
@@ -1182,6 +1224,7 @@ TEST_F_TIMEOUT(tsm_vfio, set_irqs_refused_where_msix_locked, 240)
 	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
 	EXPECT_DSM("CONFIG_LOCKED");
 	ASSERT_EQ(0, tsm_read_config(self->bdf, before, sizeof(before)));
+	DEVICE_SAW(saw);
 	EXPECT_EQ(-EBUSY, tsm_set_irq(self->v.devfd, VFIO_PCI_MSIX_IRQ_INDEX, efd));
 	EXPECT_EQ(-EBUSY, tsm_set_irq(self->v.devfd, VFIO_PCI_MSIX_IRQ_INDEX, -1));
 	/* The device request IRQ programs nothing on the device: allowed */
@@ -1191,7 +1234,7 @@ TEST_F_TIMEOUT(tsm_vfio, set_irqs_refused_where_msix_locked, 240)
 	ASSERT_EQ(0, tsm_read_config(self->bdf, after, sizeof(after)));
 	EXPECT_EQ(0, memcmp(before + msix, after + msix, 4));
 	EXPECT_EQ(1, bound(self));
-	EXPECT_DSM("CONFIG_LOCKED");
+	EXPECT_DEVICE_SAW_NOTHING(saw);
 
 	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
 	EXPECT_EQ(0, tsm_set_irq(self->v.devfd, VFIO_PCI_MSIX_IRQ_INDEX, efd));
@@ -1208,25 +1251,34 @@ TEST_F_TIMEOUT(tsm_vfio, set_irqs_refused_where_msix_locked, 240)
 TEST_F_TIMEOUT(tsm_vfio, raw_config_writes_refused_while_connected, 240)
 {
 	const uint32_t raw = 0xffc;	/* past the DOE capability, the only ecap */
+	struct tsm_dsm_host saw, now;
 	uint16_t cmd;
 	uint32_t v = 0;
-	char st[256];
 
 	ASSERT_EQ(0, assign(self, 1));
 	ASSERT_EQ(0, tsm_cfg_read(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
+	/* Unconnected, the raw write reaches the device (the control) */
+	DEVICE_SAW(saw);
 	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, raw, &v, 4));
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
 	ASSERT_EQ(0, connect_fw(self));
+	DEVICE_SAW(saw);
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off, raw, &v, 4));
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off, raw + 1, &v, 1));
+	EXPECT_DEVICE_SAW_NOTHING(saw);
 	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
 	/* Bound too */
 	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
-	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off, raw, &v, 4));
 	EXPECT_DSM("CONFIG_LOCKED");
-	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	DEVICE_SAW(saw);
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off, raw, &v, 4));
-	ASSERT_EQ(0, tsm_dsm_state(self->bdf, st, sizeof(st)));
-	EXPECT_NE(NULL, strstr(st, "spdm=established")) TH_LOG("DSM: %s", st);
+	EXPECT_DEVICE_SAW_NOTHING(saw);
+	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	DEVICE_SAW(saw);
+	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off, raw, &v, 4));
+	EXPECT_DEVICE_SAW_NOTHING(saw);
+	EXPECT_STREQ("established", saw.spdm);
 	tsm_disconnect_any(self->bdf);
 	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, raw, &v, 4));
 }
@@ -1323,6 +1375,75 @@ TEST_F_TIMEOUT(tsm_vfio, concurrent_bind_unbind_reset_close, 400)
 	pthread_join(t[2], NULL);
 	EXPECT_EQ(0, bound(self));
 	EXPECT_DSM("CONFIG_UNLOCKED");
+}
+
+/* Sets vfio-pci-tsm's test seam (CONFIG_VFIO_PCI_TSM_TEST_PASS_WRITES). */
+static int pass_writes(bool on)
+{
+	int fd = open("/sys/module/vfio_pci_tsm/parameters/test_pass_writes", O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, on ? "Y" : "N", 1);
+	close(fd);
+	return n == 1 ? 0 : -EIO;
+}
+
+/*
+ * The control of every EXPECT_DEVICE_SAW_NOTHING: with the refusal switched
+ * off (a test kernel's seam), a BME clear on the locked TDI and a DOE abort
+ * under the established session do reach the device, which reports each as
+ * a violation (TDI in ERROR, session dropped). So the refusal tests'
+ * "saw nothing" can fail. A test kernel without the seam fails here.
+ */
+TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
+{
+	int doe = tsm_find_ext_cap(self->bdf, PCI_EXT_CAP_ID_DOE);
+	struct tsm_dsm_host saw, now;
+	uint32_t abort_doe = PCI_DOE_CTRL_ABORT;
+	uint16_t cmd, v16;
+	int rc;
+
+	ASSERT_LT(0, doe);
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, tsm_cfg_read(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
+	ASSERT_EQ(0, connect_fw(self));
+	rc = tsm_vfio_bind(self->v.devfd, self->v.vdevice_id);
+	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
+
+	/* A BME clear on the locked TDI */
+	ASSERT_EQ(0, pass_writes(true));
+	v16 = cmd & ~PCI_COMMAND_MASTER;
+	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &v16, 2);
+	EXPECT_EQ(0, pass_writes(false));
+	EXPECT_EQ(0, rc);
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
+	EXPECT_EQ(saw.violations + 1, now.violations);
+	EXPECT_STREQ("bus-master-disabled@0x4", now.last_violation);
+	EXPECT_STREQ("ERROR", now.tdi);
+	/* Unbind still ends it: STOP is legal in ERROR */
+	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+
+	/* A DOE abort under the established session */
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("established", saw.spdm);
+	ASSERT_EQ(0, pass_writes(true));
+	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, doe + PCI_DOE_CTRL, &abort_doe, 4);
+	EXPECT_EQ(0, pass_writes(false));
+	EXPECT_EQ(0, rc);
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.violations + 1, now.violations);
+	EXPECT_STREQ("none", now.spdm);
+	EXPECT_EQ(0, strncmp(now.last_violation, "doe-abort@", 10))
+		TH_LOG("last violation: %s", now.last_violation);
+	/* The teardown disconnects the device whose session is gone */
 }
 
 TEST_HARNESS_MAIN
