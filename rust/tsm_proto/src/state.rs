@@ -134,6 +134,22 @@ impl HostEvent {
         Self::ConventionalReset,
         Self::IdeOrSessionLost,
     ];
+
+    /// A stable kebab-case name for logs, state files and test assertions
+    /// (`memory-space-disabled`, `bus-master-disabled`, `function-level-reset`,
+    /// `locked-config-change`, `power-state-non-d0`, `conventional-reset`,
+    /// `ide-or-session-lost`); unlike the `Debug` form it never changes with a rename.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::MemorySpaceDisabled => "memory-space-disabled",
+            Self::BusMasterDisabled => "bus-master-disabled",
+            Self::FunctionLevelReset => "function-level-reset",
+            Self::LockedConfigChange => "locked-config-change",
+            Self::PowerStateNonD0 => "power-state-non-d0",
+            Self::ConventionalReset => "conventional-reset",
+            Self::IdeOrSessionLost => "ide-or-session-lost",
+        }
+    }
 }
 
 /// DSM side: the state after `event`.
@@ -252,5 +268,22 @@ mod tests {
         assert_eq!(s, TdiState::Error);
         let t = dsm_on_request(s, RequestCode::StopInterface, false);
         assert_eq!(t.next, TdiState::ConfigUnlocked);
+    }
+
+    #[test]
+    fn host_event_names_are_stable_and_distinct() {
+        assert_eq!(HostEvent::BusMasterDisabled.name(), "bus-master-disabled");
+        assert_eq!(HostEvent::LockedConfigChange.name(), "locked-config-change");
+        assert_eq!(HostEvent::PowerStateNonD0.name(), "power-state-non-d0");
+        for (i, a) in HostEvent::ALL.iter().enumerate() {
+            let n = a.name();
+            assert!(!n.is_empty());
+            assert!(n
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            for b in &HostEvent::ALL[i + 1..] {
+                assert_ne!(n, b.name());
+            }
+        }
     }
 }
