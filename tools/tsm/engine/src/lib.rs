@@ -10,6 +10,8 @@
 //! - [`fwproto`]: the versioned message protocol between the kernel and tsm-fw over the
 //!   `/dev/tsm_fw` character device (`include/uapi/linux/tsm_fw.h`);
 //! - [`qemu_socket`]: QEMU's SPDM socket framing (`spdm_port`);
+//! - [`qemu_trace`]: QEMU's trace log (`-trace pci_cfg_write -D FILE`), followed by the
+//!   DSM to see the host's config writes to its device;
 //! - [`relay`]: a userspace stand-in for the kernel's relay loop, for tests and the
 //!   benchmark.
 //!
@@ -29,6 +31,7 @@ pub mod faults;
 pub mod fw;
 pub mod fwproto;
 pub mod qemu_socket;
+pub mod qemu_trace;
 pub mod relay;
 pub mod server;
 pub mod testbed;
