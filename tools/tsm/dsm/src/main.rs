@@ -79,6 +79,21 @@ struct Cli {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
     ide_streams: u8,
 
+    /// Config offset of the TDI function's PCI Express capability (0x40-0xfc): a write
+    /// of Initiate FLR to its Device Control is an FLR. Without it FLR is not seen.
+    #[arg(long, value_name = "OFF", value_parser = args::parse_cap_offset)]
+    pcie_cap: Option<u16>,
+
+    /// Config offset of the TDI function's Power Management capability (0x40-0xfc): a
+    /// PMCSR write to D1/D2/D3hot is seen. Without it power states are not seen.
+    #[arg(long, value_name = "OFF", value_parser = args::parse_cap_offset)]
+    pm_cap: Option<u16>,
+
+    /// Config offset of the device's DOE extended capability (0x100-0xffc): a write of
+    /// DOE Abort drops the SPDM session. Without it DOE Abort is not seen.
+    #[arg(long, value_name = "OFF", value_parser = args::parse_ext_cap_offset)]
+    doe_cap: Option<u16>,
+
     /// Rewrite this file on every state change: spdm=..., ide.streamN=...,
     /// tdi.SSSS:BB:DD.F=CONFIG_UNLOCKED|CONFIG_LOCKED|RUN|ERROR.
     #[arg(long, value_name = "FILE")]
@@ -180,6 +195,9 @@ fn config(cli: &Cli) -> Result<DsmConfig, DsmError> {
         first_page_unit: cli.first_page_unit,
         ide_streams: cli.ide_streams,
         faults,
+        pcie_cap: cli.pcie_cap,
+        pm_cap: cli.pm_cap,
+        doe_cap: cli.doe_cap,
     })
 }
 

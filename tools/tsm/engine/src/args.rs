@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Parsers for the command-line values both programs take: PCI addresses, BARs, the
-//! MSI-X layout and the FIRST_PAGE unit; the programs give them to clap as value parsers,
-//! so arguments are typed when they are parsed.
+//! MSI-X layout, the FIRST_PAGE unit and capability offsets; the programs give them to
+//! clap as value parsers, so arguments are typed when they are parsed.
 
 use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
 
@@ -130,6 +130,36 @@ pub fn parse_first_page_unit(s: &str) -> Result<FirstPageUnit, ArgError> {
     }
 }
 
+fn cap_offset(what: &'static str, s: &str, lo: u64, hi: u64) -> Result<u16, ArgError> {
+    let v = parse_u64(what, s)?;
+    if v < lo || v > hi {
+        return Err(err(
+            what,
+            s,
+            if lo == 0x40 {
+                "must be 0x40-0xfc"
+            } else {
+                "must be 0x100-0xffc"
+            },
+        ));
+    }
+    if v % 4 != 0 {
+        return Err(err(what, s, "must be dword aligned"));
+    }
+    u16::try_from(v).map_err(|_| err(what, s, "too large"))
+}
+
+/// The config offset of a capability (PCI Express, Power Management) in the first 256
+/// bytes: `0x40`-`0xfc`, dword aligned, decimal or `0x` hexadecimal.
+pub fn parse_cap_offset(s: &str) -> Result<u16, ArgError> {
+    cap_offset("capability offset", s, 0x40, 0xfc)
+}
+
+/// The config offset of an extended capability (DOE): `0x100`-`0xffc`, dword aligned.
+pub fn parse_ext_cap_offset(s: &str) -> Result<u16, ArgError> {
+    cap_offset("extended capability offset", s, 0x100, 0xffc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +194,21 @@ mod tests {
         assert_eq!(m.table_entries, 32);
         assert_eq!(parse_msix("none"), Ok(None));
         assert!(parse_msix("0:0:0:0:0").is_err());
+    }
+
+    #[test]
+    fn capability_offsets() {
+        assert_eq!(parse_cap_offset("0x80"), Ok(0x80));
+        assert_eq!(parse_cap_offset("96"), Ok(0x60));
+        assert_eq!(parse_cap_offset("0xfc"), Ok(0xfc));
+        for bad in ["0x3c", "0x100", "0x82", "x", ""] {
+            assert!(parse_cap_offset(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_ext_cap_offset("0x100"), Ok(0x100));
+        assert_eq!(parse_ext_cap_offset("0xffc"), Ok(0xffc));
+        for bad in ["0xfc", "0x1000", "0x102", "0x10000000000"] {
+            assert!(parse_ext_cap_offset(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

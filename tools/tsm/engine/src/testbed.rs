@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A ready-made emulated platform for tests and the benchmark: an NVMe-like function
-//! (BAR0 16 KiB with the MSI-X table and PBA in it, BAR2 8 KiB), a DSM with a fresh
-//! identity, and a firmware that trusts that identity's root.
+//! (BAR0 16 KiB with the MSI-X table and PBA in it, BAR2 8 KiB; PM capability at 0x60,
+//! PCI Express capability at 0x80, DOE at 0x100), a DSM with a fresh identity, and a
+//! firmware that trusts that identity's root.
 
 use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
 use tsm_proto::tdisp::{FunctionId, LockFlags};
@@ -53,6 +54,13 @@ pub fn msix() -> MsixLayout {
     }
 }
 
+/// Offset of the test function's PCI Express capability.
+pub const PCIE_CAP: u16 = 0x80;
+/// Offset of the test function's Power Management capability.
+pub const PM_CAP: u16 = 0x60;
+/// Offset of the test function's DOE extended capability.
+pub const DOE_CAP: u16 = 0x100;
+
 /// A DSM configuration for the test function with `faults`.
 pub fn dsm_config(identity: Identity, faults: Faults) -> DsmConfig {
     DsmConfig {
@@ -66,6 +74,9 @@ pub fn dsm_config(identity: Identity, faults: Faults) -> DsmConfig {
         first_page_unit: FirstPageUnit::PageNumber,
         ide_streams: 1,
         faults,
+        pcie_cap: Some(PCIE_CAP),
+        pm_cap: Some(PM_CAP),
+        doe_cap: Some(DOE_CAP),
     }
 }
 

@@ -23,6 +23,7 @@
 //! | `idekm_rsp` | IDE-KM: QUERY, KEY_PROG, K_SET_GO/STOP on emulated key slots |
 //! | `tdisp_rsp` | TDISP: the TDI state machines and their messages |
 //! | `report` | the device interface report and its MMIO ranges |
+//! | `host_view` | the host's config writes (QEMU's trace): shadow, TDISP rules, counters |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,18 +46,20 @@ use tsm_proto::spdm::{
     ErrorCode, ErrorResponse, ExtendedError, KeyExchangeRsp, Measurements, Negotiated,
     VersionNumber, VersionResponse,
 };
-use tsm_proto::state::{self, HostEvent, TdiState};
+use tsm_proto::state::{self, HostEvent, HostEvents, TdiState};
 use tsm_proto::tdisp::{
     self, DsmCapabilities, FunctionId, InterfaceId, LockInterfaceParams, MmioAttributes, MmioRange,
     RequestBody, RequestCode, ResponseBody, TdispError, VersionList,
 };
 
+mod host_view;
 mod idekm_rsp;
 mod report;
 mod session;
 mod spdm_rsp;
 mod tdisp_rsp;
 
+pub use host_view::{write_width, HostCounters, CONFIG_SPACE};
 pub use report::build_ranges;
 
 use super::certs::Identity;
@@ -94,6 +97,15 @@ pub struct DsmConfig {
     pub ide_streams: u8,
     /// Misbehaviour knobs.
     pub faults: Faults,
+    /// Config offset of the function's PCI Express capability (Device Control, FLR);
+    /// `None`: FLR is not recognised.
+    pub pcie_cap: Option<u16>,
+    /// Config offset of the function's Power Management capability (PMCSR); `None`:
+    /// power state changes are not recognised.
+    pub pm_cap: Option<u16>,
+    /// Config offset of the function's DOE extended capability (DOE Control and the
+    /// mailboxes); `None`: DOE Abort is not recognised.
+    pub doe_cap: Option<u16>,
 }
 
 /// What to send back for one request.
@@ -174,6 +186,7 @@ pub struct Dsm {
     slots: BTreeMap<SlotKey, SlotPair>,
     changed: bool,
     pending_th2: Option<crypto::Digest48>,
+    host: host_view::HostView,
 }
 
 fn rsp_flags() -> CapabilityFlags {
@@ -207,6 +220,7 @@ impl Dsm {
             tdis.insert(f.to_u32(), Tdi::new());
         }
         Self {
+            host: host_view::HostView::new(&cfg),
             cfg,
             conn: Conn::default(),
             session: None,
@@ -249,8 +263,11 @@ impl Dsm {
         })
     }
 
-    /// The observable state as `key=value` lines: `spdm=none|handshake|established`,
-    /// `ide.stream<N>=idle|keys|active` and `tdi.<SSSS:BB:DD.F>=<STATE>`.
+    /// The observable state as `key=value` lines, in this order:
+    /// `spdm=none|handshake|established`, `ide.stream<N>=idle|keys|active`, what the
+    /// device saw of the host (`host.cfg_writes=N`, `host.events=N`,
+    /// `host.violations=N`, `host.last_violation=<event>@<offset>|none`, see
+    /// [`HostCounters`]) and `tdi.<SSSS:BB:DD.F>=<STATE>`.
     pub fn snapshot(&self) -> String {
         let mut s = String::new();
         let spdm = match &self.session {
@@ -272,6 +289,11 @@ impl Dsm {
             };
             let _ = writeln!(s, "ide.stream{stream}={st}");
         }
+        let h = &self.host.counters;
+        let _ = writeln!(s, "host.cfg_writes={}", h.cfg_writes);
+        let _ = writeln!(s, "host.events={}", h.events);
+        let _ = writeln!(s, "host.violations={}", h.violations);
+        let _ = writeln!(s, "host.last_violation={}", h.last_violation_token());
         for (id, t) in &self.tdis {
             if let Ok(f) = FunctionId::from_u32(*id) {
                 let _ = writeln!(s, "tdi.{}={}", bdf(f), t.state.name());
@@ -282,15 +304,35 @@ impl Dsm {
 
     /// A host event observed by the device (reset, FLR, ...), applied to every TDI.
     pub fn host_event(&mut self, event: HostEvent) {
+        self.host_event_where(event, |_| true);
+    }
+
+    /// Applies `event` to the TDIs of the functions `which` selects
+    /// (`state::dsm_on_host_event`); whether it moved a CONFIG_LOCKED or RUN TDI to
+    /// ERROR.
+    fn host_event_where(&mut self, event: HostEvent, which: impl Fn(FunctionId) -> bool) -> bool {
+        let mut broke = false;
         for (id, t) in self.tdis.iter_mut() {
+            if !FunctionId::from_u32(*id).is_ok_and(&which) {
+                continue;
+            }
             let next = state::dsm_on_host_event(t.state, event);
             if next != t.state {
-                info!("tdi {:#x}: {:?} -> {:?} on {:?}", id, t.state, next, event);
+                info!(
+                    "tdi {:#x}: {} -> {} on {}",
+                    id,
+                    t.state.name(),
+                    next.name(),
+                    event.name()
+                );
+                broke |= matches!(t.state, TdiState::ConfigLocked | TdiState::Run)
+                    && next == TdiState::Error;
                 t.state = next;
                 t.nonce = None;
                 self.changed = true;
             }
         }
+        broke
     }
 
     fn set_state(&mut self, f: FunctionId, next: TdiState) {
