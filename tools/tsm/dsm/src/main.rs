@@ -4,14 +4,32 @@
 //!
 //! Start it before QEMU and give the device `spdm_port=<port>`; QEMU connects to
 //! 127.0.0.1:<port> and forwards every DOE object the guest writes to the CMA or
-//! Secured-CMA mailbox. Each new connection is a freshly powered device. The TDISP
-//! state of every TDI is observable in `--state-file` (rewritten on every change) and in
-//! the `tdi_state function=... state=...` log lines.
+//! Secured-CMA mailbox. Each connection is a freshly powered device (no session, TDIs
+//! CONFIG_UNLOCKED, config space at reset). The TDISP state of every TDI is observable
+//! in `--state-file` (rewritten on every change) and in the
+//! `tdi_state function=... state=...` log lines.
+//!
+//! The device also sees the host's config writes to it: start QEMU with
+//! `-trace pci_cfg_write -D FILE` and tsm-dsm with `--trace FILE` (and `--pcie-cap`,
+//! `--pm-cap`, `--doe-cap` with the function's capability offsets, for FLR, power
+//! states and DOE Abort). A thread follows FILE every few milliseconds and applies each
+//! write to the function(s) of `--function` (function 0 of `--bdf` by default; other
+//! functions' lines are ignored) with the device-side TDISP rules: a write that moves a
+//! CONFIG_LOCKED or RUN TDI to ERROR, or a DOE Abort that drops an established session,
+//! is a violation (`tsm_engine::dsm` module `host_view`). Ordering: QEMU logs a write
+//! before the device gets it, and tsm-dsm applies every logged write before it handles
+//! the next DOE request, so all config writes the guest made before a DOE request are
+//! applied before that request is answered. The state file then also shows
+//! `host.cfg_writes=N`, `host.events=N`, `host.violations=N`,
+//! `host.last_violation=<event>@<offset>|none` and `trace.offset=N` (bytes of FILE
+//! consumed: the DSM has seen every write in FILE once it equals FILE's size). QEMU's
+//! trace has no access sizes: tsm-dsm infers them from the register and the value.
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
@@ -21,8 +39,9 @@ use tsm_engine::certs::{CertError, Identity};
 use tsm_engine::dsm::{Dsm, DsmConfig};
 use tsm_engine::faults::{Faults, MsgKind};
 use tsm_engine::fw::DevId;
+use tsm_engine::qemu_trace::TraceFollower;
 use tsm_engine::report::{BarInfo, FirstPageUnit, MsixLayout};
-use tsm_engine::server;
+use tsm_engine::server::{self, Device};
 use tsm_engine::tdisp::FunctionId;
 
 /// The MSI-X layout, `None` for "none" (an alias, so clap takes it as one value, not as
@@ -95,9 +114,17 @@ struct Cli {
     doe_cap: Option<u16>,
 
     /// Rewrite this file on every state change: spdm=..., ide.streamN=...,
-    /// tdi.SSSS:BB:DD.F=CONFIG_UNLOCKED|CONFIG_LOCKED|RUN|ERROR.
+    /// host.cfg_writes=N, host.events=N, host.violations=N, host.last_violation=...,
+    /// tdi.SSSS:BB:DD.F=CONFIG_UNLOCKED|CONFIG_LOCKED|RUN|ERROR, and with --trace
+    /// trace.offset=N.
     #[arg(long, value_name = "FILE")]
     state_file: Option<PathBuf>,
+
+    /// Follow QEMU's trace log (its -D FILE, with -trace pci_cfg_write) from its start:
+    /// the device sees the host's config writes to its functions. The file need not
+    /// exist yet; a new QEMU truncating it is followed from the start again.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 
     /// Fault: corrupt every signature (CHALLENGE_AUTH, MEASUREMENTS, KEY_EXCHANGE_RSP).
     #[arg(long)]
@@ -217,6 +244,20 @@ fn run(cli: &Cli) -> Result<(), DsmError> {
         cfg.functions.len(),
         cfg.faults
     );
+    // The device of the next connection exists before it connects, so that the config
+    // writes QEMU traces before tsm-dsm accepts the connection are not lost.
+    let device = Arc::new(Mutex::new(Device::new(
+        Dsm::new(cfg.clone()),
+        cli.trace.clone().map(TraceFollower::new),
+        cli.state_file.clone(),
+    )));
+    if let Some(t) = &cli.trace {
+        info!("following the trace {}", t.display());
+        server::spawn_follower(&device, server::FOLLOW_PERIOD).map_err(|err| DsmError::Io {
+            what: "starting the trace follower",
+            err,
+        })?;
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {addr}");
@@ -229,10 +270,13 @@ fn run(cli: &Cli) -> Result<(), DsmError> {
         })?;
         let _ = stream.set_nodelay(true);
         info!("connection from {peer}: device powered on");
-        let mut dsm = Dsm::new(cfg.clone());
-        let r = server::serve(&mut stream, &mut dsm, cli.state_file.as_deref());
-        if let Some(p) = &cli.state_file {
-            server::write_state(p, &dsm.snapshot());
+        let r = server::serve(&mut stream, &device);
+        {
+            let mut d = server::lock(&device);
+            // What QEMU traced up to the end of the connection belongs to this device.
+            d.drain();
+            d.write_state_file();
+            d.power_on(Dsm::new(cfg.clone()));
         }
         match r {
             Ok(true) => {

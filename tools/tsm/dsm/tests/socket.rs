@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! tsm-dsm as a process, through QEMU's SPDM socket framing on 127.0.0.1 (ephemeral
-//! port): the firmware engine drives it the way the guest kernel would through QEMU.
+//! port): the firmware engine drives it the way the guest kernel would through QEMU;
+//! and with `--trace`, fed config writes through a file as QEMU's trace log.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Proc, Stdio};
@@ -298,6 +299,9 @@ fn bad_arguments_exit_non_zero_with_a_message() {
         &["--msix", "1:2"],
         &["--bdf", "zz"],
         &["--delay-at", "lock"],
+        &["--pcie-cap", "0x100"],
+        &["--pm-cap", "0x61"],
+        &["--doe-cap", "0x80"],
         &["--no-such-flag"],
     ] {
         let out = Proc::new(env!("CARGO_BIN_EXE_tsm-dsm"))
@@ -317,7 +321,16 @@ fn bad_arguments_exit_non_zero_with_a_message() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--state-file"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "--state-file",
+        "--trace",
+        "--pcie-cap",
+        "--pm-cap",
+        "--doe-cap",
+    ] {
+        assert!(help.contains(opt), "{opt} not in --help");
+    }
 }
 
 #[test]
@@ -331,4 +344,109 @@ fn port_in_use_is_reported() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// The state file once its `trace.offset` equals the trace file's size.
+fn caught_up(dir: &Path, trace: &Path) -> String {
+    let t = Instant::now();
+    let size = std::fs::metadata(trace).unwrap().len();
+    let want = format!("trace.offset={size}\n");
+    loop {
+        let s = state(dir);
+        if s.contains(&want) {
+            return s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{want:?} never in {s:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn config_writes_from_the_trace_are_counted_without_a_connection() {
+    let tdir = tmpdir("trace-log");
+    let trace = tdir.join("qemu.log");
+    let d = spawn(
+        "trace",
+        &[
+            "--trace",
+            trace.to_str().unwrap(),
+            "--pcie-cap",
+            "0x80",
+            "--pm-cap",
+            "0x60",
+            "--doe-cap",
+            "0x100",
+        ],
+    );
+    // The file does not exist yet; then QEMU writes it, with other lines in between.
+    std::thread::sleep(Duration::from_millis(30));
+    append(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
+    append(&trace, "qemu-system-x86_64: some warning\n");
+    append(&trace, "pci_cfg_write nvme 02:00.0 @0x4 <- 0x6\n");
+    append(&trace, "pci_cfg_write nvme 02:00.0 @0x4 <- 0x0\n");
+    // Bus master cleared on a CONFIG_UNLOCKED TDI: seen, no violation.
+    append(
+        &trace,
+        "77@1712345678.000001:pci_cfg_write nvme 01:00.0 @0x4 <- 0x2\n",
+    );
+    let s = caught_up(&d.dir, &trace);
+    assert!(s.contains("host.cfg_writes=2\n"), "{s}");
+    assert!(s.contains("host.events=1\n"), "{s}");
+    assert!(s.contains("host.violations=0\n"), "{s}");
+    assert!(s.contains("host.last_violation=none\n"), "{s}");
+    assert!(s.contains("tdi.0000:01:00.0=CONFIG_UNLOCKED\n"), "{s}");
+    // The kernel's DOE abort when it sets the mailbox up: no session, no violation.
+    append(&trace, "pci_cfg_write nvme 01:00.0 @0x108 <- 0x1\n");
+    let s = caught_up(&d.dir, &trace);
+    assert!(s.contains("host.cfg_writes=3\n"), "{s}");
+    assert!(s.contains("host.events=2\n"), "{s}");
+    assert!(s.contains("host.violations=0\n"), "{s}");
+    let _ = std::fs::remove_dir_all(&tdir);
+}
+
+#[test]
+fn bus_master_clear_before_a_doe_request_is_applied_before_it_is_answered() {
+    let tdir = tmpdir("trace-order");
+    let trace = tdir.join("qemu.log");
+    let d = spawn("order", &["--trace", trace.to_str().unwrap()]);
+    let mut fw = firmware(&d.dir);
+    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    append(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
+    ok(
+        &mut fw,
+        &mut ep,
+        Command::Connect {
+            dev: DEV,
+            stream_id: 0,
+        },
+    );
+    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    assert!(state(&d.dir).contains("host.violations=0\n"));
+    // The line is in the trace before the request is sent, as QEMU logs the DOE GO
+    // write before the object reaches the socket: the answer must already see it,
+    // however late the follower thread would have polled.
+    append(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x2\n");
+    assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![3]);
+    let s = state(&d.dir);
+    assert!(s.contains("tdi.0000:01:00.0=ERROR\n"), "{s}");
+    assert!(s.contains("host.violations=1\n"), "{s}");
+    assert!(
+        s.contains("host.last_violation=bus-master-disabled@0x4\n"),
+        "{s}"
+    );
+    let size = std::fs::metadata(&trace).unwrap().len();
+    assert!(s.contains(&format!("trace.offset={size}\n")), "{s}");
+    let _ = std::fs::remove_dir_all(&tdir);
 }

@@ -1,16 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The DSM's side of QEMU's SPDM socket: serve one connection (one powered-on device),
-//! keeping the state file current before every response leaves.
+//! The DSM's side of QEMU: its SPDM socket (serve one connection, one powered-on
+//! device) and its trace log (follow the host's config writes to the device), keeping
+//! the state file current.
+//!
+//! One [`Device`] (the DSM engine, the trace follower, the state file) is shared behind a
+//! mutex by the socket loop ([`serve`]) and the follower thread ([`spawn_follower`]),
+//! which polls the trace every [`FOLLOW_PERIOD`] and applies what QEMU appended.
+//!
+//! Ordering: QEMU writes and flushes a config write's trace line before it hands the
+//! write to the device, so the line of the DOE GO write that sent a request is in the
+//! trace before the request reaches the socket. The socket loop drains the follower
+//! (under the same lock) before it handles each DOE request: every config write the
+//! guest made before a DOE request is applied before that request is answered,
+//! whatever the follower thread's timing. The follower thread only bounds how late a
+//! write that no DOE request follows is seen.
+//!
+//! The state file is rewritten, under the lock, whenever the DSM's observable state
+//! changed or the trace offset advanced, and before each DOE response leaves; with a
+//! trace it ends with `trace.offset=N`, the bytes of the trace consumed, so a test can
+//! wait until the DSM has caught up with the trace file's size. A slow-response delay
+//! is slept without the lock.
 
 use std::io;
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use log::{info, warn};
 
 use super::dsm::Dsm;
 use super::qemu_socket::{self, Frame};
+use super::qemu_trace::{TraceEvent, TraceFollower};
+
+/// How often the follower thread polls the trace.
+pub const FOLLOW_PERIOD: Duration = Duration::from_millis(5);
 
 /// Atomically rewrites the state file (write a sibling, rename over).
 pub fn write_state(path: &Path, content: &str) {
@@ -21,11 +47,140 @@ pub fn write_state(path: &Path, content: &str) {
     }
 }
 
-/// Serves one QEMU connection; `Ok(true)` if it ended with SHUTDOWN, `Ok(false)` if the
-/// peer closed between frames.
-pub fn serve(stream: &mut TcpStream, dsm: &mut Dsm, state_file: Option<&Path>) -> io::Result<bool> {
-    if let Some(p) = state_file {
-        write_state(p, &dsm.snapshot());
+/// One emulated device: the DSM engine, the follower of QEMU's trace that feeds it the
+/// host's config writes, and the state file that shows both.
+pub struct Device {
+    dsm: Dsm,
+    trace: Option<TraceFollower>,
+    state_file: Option<PathBuf>,
+    /// The trace offset in the state file as last written.
+    written_offset: Option<u64>,
+    /// The last error polling the trace (logged once, until polling works again).
+    trace_error: Option<io::ErrorKind>,
+}
+
+/// Locks a shared [`Device`]; a thread that panicked holding the lock left the device in
+/// a consistent state between two calls, so a poisoned lock is taken as is.
+pub fn lock(device: &Mutex<Device>) -> MutexGuard<'_, Device> {
+    device.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Device {
+    /// A device served by `dsm`, fed by `trace` if given, shown in `state_file` if given.
+    pub fn new(dsm: Dsm, trace: Option<TraceFollower>, state_file: Option<PathBuf>) -> Self {
+        Self {
+            dsm,
+            trace,
+            state_file,
+            written_offset: None,
+            trace_error: None,
+        }
+    }
+
+    /// The DSM.
+    pub fn dsm(&self) -> &Dsm {
+        &self.dsm
+    }
+
+    /// The DSM, mutably.
+    pub fn dsm_mut(&mut self) -> &mut Dsm {
+        &mut self.dsm
+    }
+
+    /// Bytes of the trace consumed, if there is a trace.
+    pub fn trace_offset(&self) -> Option<u64> {
+        self.trace.as_ref().map(TraceFollower::offset)
+    }
+
+    /// Powers the device on again with `dsm` (config shadow at reset, no session, TDIs
+    /// CONFIG_UNLOCKED); the trace follower keeps its offset. The state file keeps
+    /// showing the previous power cycle until the new one changes something.
+    pub fn power_on(&mut self, dsm: Dsm) {
+        self.dsm = dsm;
+        self.dsm.take_changed();
+    }
+
+    /// Applies every event appended to the trace since the last drain; returns how many.
+    pub fn drain(&mut self) -> usize {
+        let Some(t) = self.trace.as_mut() else {
+            return 0;
+        };
+        let events = match t.poll() {
+            Ok(ev) => {
+                self.trace_error = None;
+                ev
+            }
+            Err(e) => {
+                if self.trace_error != Some(e.kind()) {
+                    warn!("cannot read the trace {}: {e}", t.path().display());
+                }
+                self.trace_error = Some(e.kind());
+                return 0;
+            }
+        };
+        for e in &events {
+            match *e {
+                TraceEvent::CfgWrite { offset, value, .. } => {
+                    self.dsm.config_write(e.requester_id(), offset, value)
+                }
+            }
+        }
+        events.len()
+    }
+
+    /// The state file's content: [`Dsm::snapshot`], then `trace.offset=N` if there is a
+    /// trace.
+    pub fn snapshot(&self) -> String {
+        let mut s = self.dsm.snapshot();
+        if let Some(off) = self.trace_offset() {
+            s.push_str(&format!("trace.offset={off}\n"));
+        }
+        s
+    }
+
+    /// Rewrites the state file.
+    pub fn write_state_file(&mut self) {
+        self.dsm.take_changed();
+        self.written_offset = self.trace_offset();
+        if let Some(p) = &self.state_file {
+            write_state(p, &self.snapshot());
+        }
+    }
+
+    /// Rewrites the state file if the DSM's state changed or the trace offset advanced
+    /// since it was last written.
+    pub fn sync_state_file(&mut self) {
+        if self.dsm.take_changed() || self.trace_offset() != self.written_offset {
+            self.write_state_file();
+        }
+    }
+}
+
+/// Starts the thread that drains `device`'s trace every `period` and keeps its state
+/// file current; it ends when the last other reference to `device` is dropped.
+pub fn spawn_follower(device: &Arc<Mutex<Device>>, period: Duration) -> io::Result<JoinHandle<()>> {
+    let weak = Arc::downgrade(device);
+    std::thread::Builder::new()
+        .name("trace-follower".into())
+        .spawn(move || loop {
+            std::thread::sleep(period);
+            let Some(device) = weak.upgrade() else {
+                return;
+            };
+            let mut d = lock(&device);
+            d.drain();
+            d.sync_state_file();
+        })
+}
+
+/// Serves one QEMU connection to `device`; `Ok(true)` if it ended with SHUTDOWN,
+/// `Ok(false)` if the peer closed between frames. Before each DOE request is handled,
+/// the trace is drained (see the module documentation).
+pub fn serve(stream: &mut TcpStream, device: &Mutex<Device>) -> io::Result<bool> {
+    {
+        let mut d = lock(device);
+        d.drain();
+        d.write_state_file();
     }
     loop {
         let Some(frame) = qemu_socket::read_frame(stream)? else {
@@ -36,7 +191,15 @@ pub fn serve(stream: &mut TcpStream, dsm: &mut Dsm, state_file: Option<&Path>) -
                 if frame.transport != qemu_socket::TRANSPORT_PCI_DOE {
                     warn!("transport type {} is not PCI DOE", frame.transport);
                 }
-                let r = dsm.handle(&frame.payload);
+                let r = {
+                    let mut d = lock(device);
+                    // Every config write made before this request, first.
+                    d.drain();
+                    let r = d.dsm_mut().handle(&frame.payload);
+                    // The state file is current before the requester sees the response.
+                    d.sync_state_file();
+                    r
+                };
                 if !r.delay.is_zero() {
                     std::thread::sleep(r.delay);
                 }
@@ -79,12 +242,71 @@ pub fn serve(stream: &mut TcpStream, dsm: &mut Dsm, state_file: Option<&Path>) -
                 }
             }
         };
-        // The state file is current before the requester sees the response.
-        if dsm.take_changed() {
-            if let Some(p) = state_file {
-                write_state(p, &dsm.snapshot());
-            }
-        }
         qemu_socket::write_frame(stream, &reply)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Faults;
+    use crate::testbed;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "tsm-server-{}-{tag}-{:?}",
+            std::process::id(),
+            std::time::Instant::now()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_trace_feeds_the_dsm_and_the_state_file_shows_the_offset() {
+        let dir = tmp("device");
+        let trace = dir.join("trace");
+        let state = dir.join("state");
+        let (dsm, _) = testbed::platform(Faults::default()).unwrap();
+        let mut d = Device::new(dsm, Some(TraceFollower::new(&trace)), Some(state.clone()));
+        assert_eq!(d.drain(), 0);
+        d.sync_state_file();
+        let s = std::fs::read_to_string(&state).unwrap();
+        assert!(s.ends_with("trace.offset=0\n"), "{s}");
+        let lines = "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n\
+                     pci_cfg_write nvme 01:00.0 @0x4 <- 0x2\n\
+                     pci_cfg_write nvme 02:00.0 @0x4 <- 0x0\n";
+        std::fs::write(&trace, lines).unwrap();
+        assert_eq!(d.drain(), 3);
+        d.sync_state_file();
+        let s = std::fs::read_to_string(&state).unwrap();
+        assert!(s.contains("host.cfg_writes=2\nhost.events=1\n"), "{s}");
+        assert!(
+            s.ends_with(&format!("trace.offset={}\n", lines.len())),
+            "{s}"
+        );
+        // A new power cycle: the shadow and counters at reset, the offset kept, the
+        // state file untouched until something happens.
+        let (dsm, _) = testbed::platform(Faults::default()).unwrap();
+        d.power_on(dsm);
+        d.sync_state_file();
+        assert_eq!(std::fs::read_to_string(&state).unwrap(), s);
+        assert_eq!(d.trace_offset(), Some(lines.len() as u64));
+        assert_eq!(d.dsm().host_counters().cfg_writes, 0);
+        std::fs::write(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x2\n").unwrap();
+        assert_eq!(d.drain(), 1);
+        d.sync_state_file();
+        let s = std::fs::read_to_string(&state).unwrap();
+        assert!(s.contains("host.cfg_writes=1\nhost.events=0\n"), "{s}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn without_a_trace_nothing_changes() {
+        let (dsm, _) = testbed::platform(Faults::default()).unwrap();
+        let mut d = Device::new(dsm, None, None);
+        assert_eq!(d.drain(), 0);
+        assert_eq!(d.trace_offset(), None);
+        assert!(!d.snapshot().contains("trace.offset"));
     }
 }

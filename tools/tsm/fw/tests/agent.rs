@@ -140,8 +140,8 @@ fn spawn_dsm(
     let state = dir.join("state");
     let h = std::thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
-        let mut dsm = dsm;
-        tsm_engine::server::serve(&mut s, &mut dsm, Some(&state)).unwrap()
+        let dev = std::sync::Mutex::new(tsm_engine::server::Device::new(dsm, None, Some(state)));
+        tsm_engine::server::serve(&mut s, &dev).unwrap()
     });
     (h, addr, cfg.trust_anchor)
 }
