@@ -996,7 +996,8 @@ def dsm_reply(arch, facts, bdf, trace=None, wait=3.0):
     With @trace (the boot's QEMU trace log), the reply waits, up to @wait seconds, until
     the DSM has consumed the log as far as it reached when the query came ("trace.offset"
     in the state file): every config write the guest made before it asked has then been
-    applied. A DSM that does not catch up is answered with "error=trace-behind" added.
+    applied. A DSM that does not catch up is answered with "error=trace-behind" added, one
+    that follows no trace with "error=untraced" (its host.* counters mean nothing).
     """
     try:
         i = facts["devices"].index(bdf)
@@ -1026,6 +1027,9 @@ def dsm_reply(arch, facts, bdf, trace=None, wait=3.0):
     words.append(f"tdi={kv.get('tdi.' + bdf, 'none')}")
     if behind:
         words.append("error=trace-behind")
+    elif "trace.offset" not in kv:
+        # Its host.* counters stay 0 whatever reaches the device: "saw nothing" must fail.
+        words.append("error=untraced")
     return " ".join(words)
 
 

@@ -137,7 +137,8 @@ class JudgeTest(unittest.TestCase):
                             "tdi.0000:02:00.0=RUN\n")
                 facts = {"devices": ["0000:01:00.0", "0000:02:00.0"]}
                 self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:02:00.0"),
-                                 "spdm=established ide.stream0=active tdi=RUN")
+                                 "spdm=established ide.stream0=active tdi=RUN "
+                                 "error=untraced")
                 self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:01:00.0"),
                                  "error=no-state-file")
                 self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:09:00.0"),

@@ -580,7 +580,8 @@ static inline int tsm_dsm_word(const char *all, const char *key, char *buf,
 
 /*
  * Return: 0; -EPROTO if the DSM does not report what it saw (a boot without
- * the trace), -EAGAIN if it had not caught up with the trace in time.
+ * the trace: "error=untraced"), -EAGAIN if it had not caught up with the
+ * trace in time.
  */
 static inline int tsm_dsm_host(const char *bdf, struct tsm_dsm_host *h)
 {
@@ -592,6 +593,8 @@ static inline int tsm_dsm_host(const char *bdf, struct tsm_dsm_host *h)
 	memset(h, 0, sizeof(*h));
 	if (strstr(all, "error=trace-behind"))
 		return -EAGAIN;
+	if (strstr(all, "error=untraced"))
+		return -EPROTO;
 	if (tsm_dsm_word(all, "host.cfg_writes", w, sizeof(w)))
 		return -EPROTO;
 	h->cfg_writes = strtol(w, NULL, 10);
