@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,42 @@ static inline int tsm_read_config(const char *bdf, void *cfg, size_t len)
 		return -errno;
 	n = pread(fd, cfg, len, 0);
 	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/*
+ * Writes @len bytes at @off of the device's config space as root does it
+ * (setpci): through sysfs, or with @proc through /proc/bus/pci.
+ * Return: 0 or -errno.
+ */
+static inline int tsm_user_write_config(const char *bdf, bool proc, off_t off,
+					const void *val, size_t len)
+{
+	unsigned int dom, bus, dev, fn;
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	if (!proc) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	} else {
+		if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+			return -EINVAL;
+		/* With its domain where the arch says so (arm64), else without */
+		snprintf(path, sizeof(path), "/proc/bus/pci/%04x:%02x/%02x.%x", dom, bus,
+			 dev, fn);
+		if (access(path, F_OK))
+			snprintf(path, sizeof(path), "/proc/bus/pci/%02x/%02x.%x", bus, dev, fn);
+	}
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = pwrite(fd, val, len, off);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return n;
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 

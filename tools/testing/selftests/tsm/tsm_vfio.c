@@ -79,6 +79,27 @@ static int bound(struct _test_data_tsm_vfio *self)
 }
 
 /*
+ * Assigns (with KVM), turns Memory Space and Bus Master on as a guest driver
+ * would (the value into *@cmd), connects and binds. Return: 0 or -errno.
+ */
+static int bind_with_memory_on(struct _test_data_tsm_vfio *self, uint16_t *cmd)
+{
+	int rc = assign(self, 1);
+
+	if (!rc)
+		rc = tsm_cfg_read(self->v.devfd, self->v.cfg_off, PCI_COMMAND, cmd, 2);
+	if (rc)
+		return rc;
+	*cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, cmd, 2);
+	if (!rc)
+		rc = connect_fw(self);
+	if (!rc)
+		rc = tsm_vfio_bind(self->v.devfd, self->v.vdevice_id);
+	return rc;
+}
+
+/*
  * Opens the harness's second test function ("tsm1", its BDF into @other) on
  * vfio-pci-tsm through the cdev, bound to the fixture's iommufd (after
  * assign()) as *@dev_id. Returns its fd.
@@ -1396,6 +1417,41 @@ TEST_F_TIMEOUT(tsm_vfio, concurrent_bind_unbind_reset_close, 400)
 	EXPECT_DSM("CONFIG_UNLOCKED");
 }
 
+/*
+ * Root's own config writes (setpci: the sysfs config file, /proc/bus/pci)
+ * to a bound TDI are refused by the PCI core and never reach the device;
+ * unbound they do.
+ */
+TEST_F_TIMEOUT(tsm_vfio, user_config_writes_refused_while_bound, 240)
+{
+	struct tsm_dsm_host saw, now;
+	uint16_t cmd, v16;
+	int rc;
+
+	ASSERT_EQ(0, bind_with_memory_on(self, &cmd));
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
+	v16 = cmd & ~PCI_COMMAND_MASTER;
+	EXPECT_EQ(-EBUSY, tsm_user_write_config(self->bdf, false, PCI_COMMAND, &v16, 2));
+	EXPECT_EQ(-EBUSY, tsm_user_write_config(self->bdf, true, PCI_COMMAND, &v16, 2));
+	/* Even one that would change nothing */
+	EXPECT_EQ(-EBUSY, tsm_user_write_config(self->bdf, false, PCI_COMMAND, &cmd, 2));
+	EXPECT_DEVICE_SAW_NOTHING(saw);
+
+	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	/* Unbound, the same writes reach the device: the control */
+	DEVICE_SAW(saw);
+	rc = tsm_user_write_config(self->bdf, false, PCI_COMMAND, &v16, 2);
+	EXPECT_EQ(0, rc) TH_LOG("sysfs: %s", strerror(-rc));
+	rc = tsm_user_write_config(self->bdf, true, PCI_COMMAND, &cmd, 2);
+	EXPECT_EQ(0, rc) TH_LOG("procfs: %s", strerror(-rc));
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.cfg_writes + 2, now.cfg_writes);
+	EXPECT_EQ(saw.events + 1, now.events);
+	EXPECT_EQ(saw.violations, now.violations);
+	EXPECT_STREQ("CONFIG_UNLOCKED", now.tdi);
+}
+
 /* Sets vfio-pci-tsm's test seam (CONFIG_VFIO_PCI_TSM_TEST_PASS_WRITES). */
 static int pass_writes(bool on)
 {
@@ -1425,13 +1481,7 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	int rc;
 
 	ASSERT_LT(0, doe);
-	ASSERT_EQ(0, assign(self, 1));
-	ASSERT_EQ(0, tsm_cfg_read(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	ASSERT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &cmd, 2));
-	ASSERT_EQ(0, connect_fw(self));
-	rc = tsm_vfio_bind(self->v.devfd, self->v.vdevice_id);
-	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+	ASSERT_EQ(0, bind_with_memory_on(self, &cmd));
 	DEVICE_SAW(saw);
 	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
 
