@@ -95,6 +95,18 @@ fn ok(fw: &mut Firmware, ep: &mut SocketDsm, cmd: Command) -> Vec<u8> {
     }
 }
 
+/// Connects the test device (IDE stream 0) and expects success.
+fn connect(fw: &mut Firmware, ep: &mut SocketDsm) -> Vec<u8> {
+    ok(
+        fw,
+        ep,
+        Command::Connect {
+            dev: DEV,
+            stream_id: 0,
+        },
+    )
+}
+
 fn wait_exit(child: &mut Child) -> Option<i32> {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10) {
@@ -119,14 +131,7 @@ fn lifecycle_over_the_qemu_socket_with_state_file() {
     let mut d = spawn("life", &[]);
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
-    ok(
-        &mut fw,
-        &mut ep,
-        Command::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-    );
+    connect(&mut fw, &mut ep);
     assert!(
         state(&d.dir).contains("spdm=established"),
         "{}",
@@ -196,14 +201,7 @@ fn knob_from_the_command_line_tdisp_error() {
     let d = spawn("knob", &["--tdisp-error", "lock"]);
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
-    ok(
-        &mut fw,
-        &mut ep,
-        Command::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-    );
+    connect(&mut fw, &mut ep);
     match relay::run(&mut fw, &mut ep, Command::Bind(testbed::bind_params()), T).output {
         Output::Failed { error, .. } => assert!(matches!(error, FwError::TdispError(_))),
         other => panic!("{other:?}"),
@@ -216,14 +214,7 @@ fn knob_error_after_start_shows_in_the_state_file() {
     let d = spawn("err", &["--error-after", "start"]);
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
-    ok(
-        &mut fw,
-        &mut ep,
-        Command::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-    );
+    connect(&mut fw, &mut ep);
     ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
     assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![3]);
@@ -424,14 +415,7 @@ fn bus_master_clear_before_a_doe_request_is_applied_before_it_is_answered() {
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
     append(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
-    ok(
-        &mut fw,
-        &mut ep,
-        Command::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-    );
+    connect(&mut fw, &mut ep);
     ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
     assert!(state(&d.dir).contains("host.violations=0\n"));
     // The line is in the trace before the request is sent, as QEMU logs the DOE GO
