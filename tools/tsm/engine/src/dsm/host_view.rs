@@ -214,9 +214,7 @@ impl Dsm {
         }
         let broke = self.host_event_where(HostEvent::IdeOrSessionLost, |_| true);
         let cause = format!("doe-abort@{offset:#x}");
-        // `broke` (a TDI left CONFIG_LOCKED or RUN) implies `locked`.
-        debug_assert!(!broke || locked);
-        if had_session || locked {
+        if had_session || locked || broke {
             self.violation(cause, value);
         } else {
             info!("host event {cause} <- {value:#x}: seen, no session or locked TDI");
