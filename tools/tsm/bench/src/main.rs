@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tsm_engine::crypto;
 use tsm_engine::faults::Faults;
 use tsm_engine::fw::{Command, Firmware, GuestOp, Output};
-use tsm_engine::relay::{self, DoeEndpoint, LocalDsm};
-use tsm_engine::testbed::{self, DEV, TDI};
+use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::transport::relay::{self, DoeEndpoint, LocalDsm};
 
 /// Times the responder separately.
 struct Timed {

@@ -36,12 +36,12 @@ use clap::Parser;
 use log::{error, info, warn};
 use tsm_engine::args;
 use tsm_engine::certs::{CertError, Identity};
+use tsm_engine::dsm::server::{self, Device};
 use tsm_engine::dsm::{Dsm, DsmConfig};
 use tsm_engine::faults::{Faults, MsgKind};
 use tsm_engine::fw::DevId;
 use tsm_engine::qemu_trace::TraceFollower;
 use tsm_engine::report::{BarInfo, FirstPageUnit, MsixLayout};
-use tsm_engine::server::{self, Device};
 use tsm_engine::tdisp::FunctionId;
 
 /// The MSI-X layout, `None` for "none" (an alias, so clap takes it as one value, not as

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use tsm_engine::certs;
 use tsm_engine::fw::{Command, DoeError, Firmware, FwConfig, FwError, GuestOp, Output};
-use tsm_engine::qemu_socket::{self, Frame};
-use tsm_engine::relay::{self, SocketDsm};
 use tsm_engine::report::FirstPageUnit;
-use tsm_engine::testbed::{self, DEV, TDI};
+use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::transport::qemu_socket::{self, Frame};
+use tsm_engine::transport::relay::{self, SocketDsm};
 
 const T: Duration = Duration::from_secs(5);
 

@@ -1,19 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Engines of the two agents that real TEE-IO hardware provides and QEMU does not:
+//! Engines of the two agents that real TEE-IO hardware provides and QEMU does not, laid
+//! out by concern:
 //!
-//! - [`dsm`]: the device security manager behind a PCIe DOE mailbox (SPDM 1.2 responder,
-//!   IDE-KM responder, TDISP responder), driven one DOE object at a time;
-//! - [`fw`]: the platform TSM firmware (SPDM requester, IDE key programming, TDISP
-//!   LOCK/REPORT/START/STOP), a sans-IO state machine that never touches the device and
-//!   asks for every DOE exchange, exactly as TDX Connect, SEV-TIO or the CCA RMM do;
-//! - [`fwproto`]: the versioned message protocol between the kernel and tsm-fw over the
-//!   `/dev/tsm_fw` character device (`include/uapi/linux/tsm_fw.h`);
-//! - [`qemu_socket`]: QEMU's SPDM socket framing (`spdm_port`);
-//! - [`qemu_trace`]: QEMU's trace log (`-trace pci_cfg_write -D FILE`), followed by the
-//!   DSM to see the host's config writes to its device;
-//! - [`relay`]: a userspace stand-in for the kernel's relay loop, for tests and the
-//!   benchmark.
+//! - [`dsm`]: the device side, the device security manager behind a PCIe DOE mailbox
+//!   (SPDM 1.2 responder, IDE-KM responder, TDISP responder), driven one DOE object at
+//!   a time, and the server that puts it behind QEMU's socket (`dsm::server`);
+//! - [`fw`]: the firmware side, the platform TSM firmware (SPDM requester, IDE key
+//!   programming, TDISP LOCK/REPORT/START/STOP), a sans-IO state machine that never
+//!   touches the device and asks for every DOE exchange, exactly as TDX Connect, SEV-TIO
+//!   or the CCA RMM do, and the agent that serves it to the kernel (`fw::agent`);
+//! - [`transport`]: how bytes reach the engines: QEMU's SPDM socket framing, the
+//!   `/dev/tsm_fw` message channel, and a userspace stand-in for the kernel's relay
+//!   loop;
+//! - [`testing`]: test support: a ready-made platform and a kernel-side simulator of the
+//!   `/dev/tsm_fw` protocol, for the tests and the benchmark.
+//!
+//! Shared by both sides: [`fwproto`], the versioned message protocol between the kernel
+//! and tsm-fw over the `/dev/tsm_fw` character device (`include/uapi/linux/tsm_fw.h`);
+//! [`wire`], owned-buffer encoding of SPDM, IDE-KM and TDISP messages; [`qemu_trace`],
+//! QEMU's trace log (`-trace pci_cfg_write -D FILE`), followed by the DSM to see the
+//! host's config writes to its device; [`faults`], the DSM's misbehaviour knobs;
+//! [`args`], the parsers of both programs' command-line values; [`certs`] and
+//! [`crypto`].
 //!
 //! Every protocol byte is encoded and decoded by the shared `tsm_proto` crate; the
 //! cryptography is RustCrypto's (see [`crypto`]).
@@ -22,7 +31,6 @@
 
 pub use tsm_proto::{self, report, state, tdisp};
 
-pub mod agent;
 pub mod args;
 pub mod certs;
 pub mod crypto;
@@ -30,9 +38,13 @@ pub mod dsm;
 pub mod faults;
 pub mod fw;
 pub mod fwproto;
-pub mod qemu_socket;
 pub mod qemu_trace;
-pub mod relay;
-pub mod server;
-pub mod testbed;
+pub mod testing;
+pub mod transport;
 pub mod wire;
+
+// The tests of `fwproto` name the testbed `super::super::testbed`, its path before
+// `testing` existed; that file is being reworked elsewhere, so the name stays until it
+// is.
+#[cfg(test)]
+use testing::testbed;

@@ -8,12 +8,14 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tsm_engine::agent::{self, AgentError, AgentOptions, Framing, KernelSim};
 use tsm_engine::faults::Faults;
+use tsm_engine::fw::agent::{self, AgentError, AgentOptions};
 use tsm_engine::fw::Firmware;
 use tsm_engine::fwproto::{self, Body};
-use tsm_engine::relay::LocalDsm;
-use tsm_engine::testbed::{self, DEV, TDI};
+use tsm_engine::testing::kernel_sim::KernelSim;
+use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::transport::fw_channel::{self, Framing};
+use tsm_engine::transport::relay::LocalDsm;
 
 /// A message-preserving endpoint: each read() is one recv(), each write() one send().
 struct Dgram(Arc<UnixDatagram>);
@@ -41,7 +43,7 @@ fn agent_over_a_message_device() {
     let fw_side = a.clone();
     let agent = std::thread::spawn(move || {
         let mut fw = Firmware::new(cfg);
-        let rx = agent::reader_thread(Box::new(Dgram(fw_side.clone())), Framing::Datagram);
+        let rx = fw_channel::reader_thread(Box::new(Dgram(fw_side.clone())), Framing::Datagram);
         let mut w = Dgram(fw_side);
         agent::run_agent(
             &mut fw,
@@ -52,7 +54,7 @@ fn agent_over_a_message_device() {
             },
         )
     });
-    let rx = agent::reader_thread(Box::new(Dgram(b.clone())), Framing::Datagram);
+    let rx = fw_channel::reader_thread(Box::new(Dgram(b.clone())), Framing::Datagram);
     let mut k = KernelSim::new(rx, Box::new(Dgram(b.clone())));
     let mut ep = LocalDsm(dsm);
     k.handshake(fwproto::VERSION_1).unwrap();

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tsm_engine::faults::{Faults, MsgKind};
 use tsm_engine::fw::{Command, Firmware, FwError, GuestOp, Output};
-use tsm_engine::relay::{self, LocalDsm};
-use tsm_engine::testbed::{self, DEV, TDI};
+use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::transport::relay::{self, LocalDsm};
 use tsm_proto::state::TdiState;
 
 const T: Duration = Duration::from_secs(2);

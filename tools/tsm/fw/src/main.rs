@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use clap::Parser;
 use log::{error, info};
-use tsm_engine::agent::{self, AgentError, AgentOptions, Framing};
 use tsm_engine::args;
 use tsm_engine::certs::{self, CertError};
+use tsm_engine::fw::agent::{self, AgentError, AgentOptions};
 use tsm_engine::fw::{Firmware, FwConfig};
 use tsm_engine::report::FirstPageUnit;
+use tsm_engine::transport::fw_channel::{self, Framing};
 
 /// Software TSM firmware: SPDM/IDE-KM/TDISP requester behind the kernel's /dev/tsm_fw.
 #[derive(Parser, Debug)]
@@ -85,7 +86,7 @@ fn run(cli: &Cli) -> Result<(), FwMainError> {
     let (rx, mut w): (_, Box<dyn Write>) = if cli.stdio {
         info!("tsm-fw on stdin/stdout");
         (
-            agent::reader_thread(Box::new(std::io::stdin()), Framing::Stream),
+            fw_channel::reader_thread(Box::new(std::io::stdin()), Framing::Stream),
             Box::new(std::io::stdout()),
         )
     } else if let Some(p) = &cli.socket {
@@ -97,7 +98,7 @@ fn run(cli: &Cli) -> Result<(), FwMainError> {
         let r = s.try_clone().map_err(open)?;
         info!("tsm-fw on socket {}", p.display());
         (
-            agent::reader_thread(Box::new(r), Framing::Stream),
+            fw_channel::reader_thread(Box::new(r), Framing::Stream),
             Box::new(s),
         )
     } else {
@@ -113,7 +114,7 @@ fn run(cli: &Cli) -> Result<(), FwMainError> {
         let r = f.try_clone().map_err(open)?;
         info!("tsm-fw on {}", cli.dev.display());
         (
-            agent::reader_thread(Box::new(r), Framing::Datagram),
+            fw_channel::reader_thread(Box::new(r), Framing::Datagram),
             Box::new(f),
         )
     };

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
-use tsm_engine::agent::{self, Framing, KernelSim};
 use tsm_engine::faults::Faults;
 use tsm_engine::fwproto::{self, err, errno, Body, Message};
-use tsm_engine::relay::{LocalDsm, SocketDsm};
-use tsm_engine::testbed::{self, DEV, TDI};
+use tsm_engine::testing::kernel_sim::KernelSim;
+use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::transport::fw_channel::{self, Framing};
+use tsm_engine::transport::relay::{LocalDsm, SocketDsm};
 
 struct Fw {
     child: Child,
@@ -57,7 +58,7 @@ fn spawn_fw(tag: &str, anchor_der: &[u8], extra: &[&str]) -> (Fw, KernelSim<'sta
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let rx = agent::reader_thread(Box::new(child.stdout.take().unwrap()), Framing::Stream);
+    let rx = fw_channel::reader_thread(Box::new(child.stdout.take().unwrap()), Framing::Stream);
     let sim = KernelSim::new(rx, Box::new(child.stdin.take().unwrap()));
     (Fw { child, dir }, sim)
 }
@@ -140,8 +141,9 @@ fn spawn_dsm(
     let state = dir.join("state");
     let h = std::thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
-        let dev = std::sync::Mutex::new(tsm_engine::server::Device::new(dsm, None, Some(state)));
-        tsm_engine::server::serve(&mut s, &dev).unwrap()
+        let dev =
+            std::sync::Mutex::new(tsm_engine::dsm::server::Device::new(dsm, None, Some(state)));
+        tsm_engine::dsm::server::serve(&mut s, &dev).unwrap()
     });
     (h, addr, cfg.trust_anchor)
 }
@@ -260,7 +262,7 @@ fn unanswered_doe_request_times_out_and_busy_is_reported() {
     while seen.len() < 2 {
         match k.expect_complete() {
             Ok((id, c)) => seen.push((id, c.status, c.fw_error)),
-            Err(tsm_engine::agent::SimError::Unexpected(_)) => {} // the DOE_REQUEST
+            Err(tsm_engine::testing::kernel_sim::SimError::Unexpected(_)) => {} // the DOE_REQUEST
             Err(e) => panic!("{e}"),
         }
     }
@@ -278,7 +280,7 @@ fn unanswered_doe_request_times_out_and_busy_is_reported() {
 #[test]
 fn kernel_doe_errors_fail_the_command_cleanly() {
     struct Broken;
-    impl tsm_engine::relay::DoeEndpoint for Broken {
+    impl tsm_engine::transport::relay::DoeEndpoint for Broken {
         fn exchange(&mut self, _: &[u8], _: Duration) -> Result<Vec<u8>, tsm_engine::fw::DoeError> {
             Err(tsm_engine::fw::DoeError::Io(-errno::EIO))
         }
@@ -399,7 +401,7 @@ fn unix_socket_transport() {
     let mut fw = Fw { child, dir };
     let (s, _) = l.accept().unwrap();
     let ctl = s.try_clone().unwrap();
-    let rx = agent::reader_thread(Box::new(s.try_clone().unwrap()), Framing::Stream);
+    let rx = fw_channel::reader_thread(Box::new(s.try_clone().unwrap()), Framing::Stream);
     let mut k = KernelSim::new(rx, Box::new(s));
     k.handshake(fwproto::VERSION_1).unwrap();
     assert_eq!(k.command(connect(), &mut ep).unwrap().status, 0);

@@ -236,8 +236,8 @@ mod tests {
     use super::*;
     use crate::faults::Faults;
     use crate::fw::{Command, Firmware, GuestOp, Output};
-    use crate::relay::{self, LocalDsm};
-    use crate::testbed::{self, DEV, TDI};
+    use crate::testing::testbed::{self, DEV, TDI};
+    use crate::transport::relay::{self, LocalDsm};
 
     const T: Duration = Duration::from_secs(5);
     /// The testbed function's rid.

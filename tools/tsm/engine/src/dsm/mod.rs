@@ -4,9 +4,9 @@
 //! an IDE-KM responder with emulated key slots per stream, and a TDISP responder with
 //! one TDI state machine per function (`tsm_proto::state`).
 //!
-//! Sans-IO: [`Dsm::handle`] takes one DOE data object (exactly what the guest wrote into
-//! the DOE mailbox, as QEMU forwards it) and returns the response object plus how long
-//! to wait before answering (the slow-response knob). The misbehaviour knobs of
+//! The engine is sans-IO: [`Dsm::handle`] takes one DOE data object (exactly what the
+//! guest wrote into the DOE mailbox, as QEMU forwards it) and returns the response
+//! object plus how long to wait before answering (the slow-response knob). The misbehaviour knobs of
 //! [`Faults`] are applied here, so every transport gets them. [`Dsm::config_write`]
 //! takes the host's config writes to the device (from QEMU's trace, `qemu_trace`) and
 //! applies the device-side TDISP rules to them (`host_view`).
@@ -26,6 +26,7 @@
 //! | `tdisp_rsp` | TDISP: the TDI state machines and their messages |
 //! | `report` | the device interface report and its MMIO ranges |
 //! | `host_view` | the host's config writes (QEMU's trace): shadow, TDISP rules, counters |
+//! | [`server`] | the I/O around the engine in tsm-dsm: QEMU's socket, the trace, the state file |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -57,6 +58,7 @@ use tsm_proto::tdisp::{
 mod host_view;
 mod idekm_rsp;
 mod report;
+pub mod server;
 mod session;
 mod spdm_rsp;
 mod tdisp_rsp;

@@ -31,11 +31,20 @@
 //! | `disconnect` | DISCONNECT: K_SET_STOP, END_SESSION |
 //! | `tdisp_op` | BIND, GUEST_REQ, UNBIND: the TDISP requester |
 //! | `report_check` | validation of the interface report against the function's BARs |
+//! | [`agent`] | tsm-fw's loop: [`Firmware`] served to the kernel over `/dev/tsm_fw` |
 //!
-//! `session`, `connect`, `disconnect`, `tdisp_op` and `report_check` are the TSM-side
-//! requester. A vendor firmware model (TDX Connect, SEV-TIO, CCA) is meant to reuse them
-//! and replace only the kernel-facing API of this file; they stay private to `fw` until
-//! the first model needs them.
+//! Where a firmware model plugs in. `session`, `connect`, `ide_km`, `disconnect`,
+//! `tdisp_op` and `report_check` are the TSM-side requester: each command is an op
+//! (`ConnectOp`, `DisconnectOp`, `TdispOp`) that alternates `request`, the next message
+//! to send, and `response`, the check of the device's answer, over the record the
+//! firmware keeps per device (`Device`: negotiated SPDM state, session keys, IDE stream,
+//! TDIs). That is what every platform firmware does with a TDISP device, whatever its
+//! vendor, and a vendor firmware model (TDX Connect's TDX module, SEV-TIO's PSP, the CCA
+//! RMM) reuses it unchanged. What a model replaces is the kernel-facing layer above it:
+//! this file's [`Command`] / [`Input`] / [`Output`] API with [`Firmware`]'s dispatcher,
+//! and [`agent`], which carries them over `/dev/tsm_fw` ([`crate::fwproto`]). A model
+//! is a file beside `agent` (`fw/<vendor>.rs`) that takes its ABI's calls and drives
+//! the same ops; they are `pub(super)`, so it can, and they stay private to `fw`.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +68,7 @@ use tsm_proto::tdisp::{
     ResponseBody,
 };
 
+pub mod agent;
 mod connect;
 mod disconnect;
 mod ide_km;

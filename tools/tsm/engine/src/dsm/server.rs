@@ -31,9 +31,9 @@ use std::time::Duration;
 
 use log::{info, warn};
 
-use super::dsm::Dsm;
-use super::qemu_socket::{self, Frame};
-use super::qemu_trace::{TraceEvent, TraceFollower};
+use super::Dsm;
+use crate::qemu_trace::{TraceEvent, TraceFollower};
+use crate::transport::qemu_socket::{self, Frame};
 
 /// How often the follower thread polls the trace.
 pub const FOLLOW_PERIOD: Duration = Duration::from_millis(5);
@@ -250,7 +250,7 @@ pub fn serve(stream: &mut TcpStream, device: &Mutex<Device>) -> io::Result<bool>
 mod tests {
     use super::*;
     use crate::faults::Faults;
-    use crate::testbed;
+    use crate::testing::testbed;
 
     fn tmp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!(

@@ -14,9 +14,9 @@ use log::debug;
 use tsm_proto::codec::Writer;
 use tsm_proto::doe::{self, DataObject};
 
-use super::dsm::Dsm;
-use super::fw::{Command, DoeError, Firmware, Input, Output};
 use super::qemu_socket::{self, Frame};
+use crate::dsm::Dsm;
+use crate::fw::{Command, DoeError, Firmware, Input, Output};
 
 /// `EIO`.
 pub const EIO: i32 = 5;

@@ -8,10 +8,10 @@
 use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
 use tsm_proto::tdisp::{FunctionId, LockFlags};
 
-use super::certs::{CertError, Identity};
-use super::dsm::{Dsm, DsmConfig};
-use super::faults::Faults;
-use super::fw::{BindParams, DevId, FwConfig};
+use crate::certs::{CertError, Identity};
+use crate::dsm::{Dsm, DsmConfig};
+use crate::faults::Faults;
+use crate::fw::{BindParams, DevId, FwConfig};
 
 /// The device's function 0.
 pub const DEV: DevId = DevId {
