@@ -37,9 +37,13 @@
 //! a small value elsewhere as a byte write; neither changes what the classifier sees of
 //! the registers it watches.
 
-use super::*;
+use std::collections::BTreeMap;
 
+use log::{debug, info, warn};
 use tsm_proto::config::{classify_config_write, ConfigLayout};
+use tsm_proto::state::{HostEvent, HostEvents, TdiState};
+
+use super::{Dsm, DsmConfig};
 
 /// Size of a PCIe function's config space.
 pub const CONFIG_SPACE: usize = 4096;

@@ -3,7 +3,17 @@
 //! The DSM's IDE-KM responder: QUERY_RESP with the emulated IDE registers, key
 //! programming and K_SET_GO/K_SET_STOP on emulated key slots.
 
-use super::*;
+use log::{debug, info, warn};
+use tsm_proto::idekm::{
+    AddressAssociation, IdeKmMessage, KpAck, KpAckStatus, QueryResp, SelectiveStreamHeader,
+};
+use tsm_proto::spdm::ErrorCode;
+use tsm_proto::state::HostEvent;
+use tsm_proto::{codec, idekm};
+
+use super::{ks_index, slot_key, Dsm, Handled};
+use crate::faults::MsgKind;
+use crate::wire;
 
 impl Dsm {
     pub(super) fn ide_km(&mut self, payload: &[u8]) -> (MsgKind, Handled) {
@@ -78,7 +88,7 @@ impl Dsm {
         (kind, rsp.map_err(|_| ErrorCode::Unspecified))
     }
 
-    pub(super) fn ide_regs(&self) -> Vec<u8> {
+    fn ide_regs(&self) -> Vec<u8> {
         let n = self.cfg.ide_streams.max(1);
         let cap = idekm::IDE_CAP_SELECTIVE | idekm::IDE_CAP_IDE_KM | (u32::from(n - 1) << 16);
         let headers: Vec<SelectiveStreamHeader> = (0..n)

@@ -32,28 +32,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use log::{debug, info, warn};
+use log::{info, warn};
 use tsm_proto::codec;
 use tsm_proto::doe::{self, DataObject, SpdmKind};
-use tsm_proto::idekm::{
-    self, AddressAssociation, Direction, IdeKmMessage, KeySet, KpAck, KpAckStatus, QueryResp,
-    SelectiveStreamHeader, StreamKey, SubStream,
-};
-use tsm_proto::report::{BarInfo, FirstPageUnit, InterfaceInfo, InterfaceReport, MsixLayout};
-use tsm_proto::spdm::algo::{self, AlgStruct, AlgStructs, AlgType};
-use tsm_proto::spdm::auth::{meas_attr, meas_op, MeasurementBlock};
-use tsm_proto::spdm::auth_transcript::{AuthTranscript, Message};
-use tsm_proto::spdm::transcript::{Point, SessionTranscript};
-use tsm_proto::spdm::{
-    self, Algorithms, Capabilities, CapabilityFlags, CertificateResponse, ChallengeAuth, Digests,
-    ErrorCode, ErrorResponse, ExtendedError, KeyExchangeRsp, Measurements, Negotiated,
-    VersionNumber, VersionResponse,
-};
-use tsm_proto::state::{self, HostEvent, HostEvents, TdiState};
-use tsm_proto::tdisp::{
-    self, DsmCapabilities, FunctionId, InterfaceId, LockInterfaceParams, MmioAttributes, MmioRange,
-    RequestBody, RequestCode, ResponseBody, TdispError, VersionList,
-};
+use tsm_proto::idekm::{Direction, KeySet, StreamKey, SubStream};
+use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
+use tsm_proto::spdm::auth_transcript::AuthTranscript;
+use tsm_proto::spdm::{self, CapabilityFlags, ErrorCode, ErrorResponse, ExtendedError, Negotiated};
+use tsm_proto::state::{self, HostEvent, TdiState};
+use tsm_proto::tdisp::{self, FunctionId, LockInterfaceParams};
 
 mod host_view;
 mod idekm_rsp;
@@ -67,7 +54,7 @@ pub use host_view::{write_width, HostCounters, CONFIG_SPACE};
 pub use report::build_ranges;
 
 use super::certs::Identity;
-use super::crypto::{self, Ephemeral, Hasher, SessionSecrets, HASH_LEN};
+use super::crypto::{self, SessionSecrets};
 use super::faults::{Faults, MsgKind};
 use super::wire;
 

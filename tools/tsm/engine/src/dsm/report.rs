@@ -3,7 +3,11 @@
 //! The device interface report the DSM writes for GET_DEVICE_INTERFACE_REPORT: MMIO
 //! ranges from the BARs and the MSI-X layout.
 
-use super::*;
+use tsm_proto::report::{BarInfo, FirstPageUnit, InterfaceInfo, InterfaceReport, MsixLayout};
+use tsm_proto::tdisp::{MmioAttributes, MmioRange};
+use tsm_proto::{codec, tdisp};
+
+use super::Dsm;
 
 impl Dsm {
     /// The device interface report of a TDI locked with `mmio_offset`.

@@ -3,7 +3,16 @@
 //! The DSM's secured session (DSP0277 over the DOE binding): KEY_EXCHANGE, FINISH,
 //! decryption and encryption of records, and the vendor-defined requests inside them.
 
-use super::*;
+use log::{info, warn};
+use tsm_proto::doe::SpdmKind;
+use tsm_proto::spdm::transcript::{Point, SessionTranscript};
+use tsm_proto::spdm::{ErrorCode, KeyExchangeRsp, Negotiated};
+use tsm_proto::{idekm, spdm, tdisp};
+
+use super::{Dsm, Handled, Reply, Session};
+use crate::crypto::{Ephemeral, Hasher, SessionSecrets, HASH_LEN};
+use crate::faults::MsgKind;
+use crate::{crypto, wire};
 
 impl Dsm {
     pub(super) fn key_exchange(&mut self, k: &spdm::KeyExchange<'_>, exact: &[u8]) -> Handled {
@@ -166,12 +175,7 @@ impl Dsm {
         }
     }
 
-    pub(super) fn finish_req(
-        &mut self,
-        f: &spdm::Finish<'_>,
-        exact: &[u8],
-        neg: &Negotiated,
-    ) -> Handled {
+    fn finish_req(&mut self, f: &spdm::Finish<'_>, exact: &[u8], neg: &Negotiated) -> Handled {
         let chain_hash = crypto::sha384(&self.cfg.identity.spdm_chain);
         let wrong = [0u8; HASH_LEN];
         let ct: &[u8] = if self.cfg.faults.wrong_transcript {

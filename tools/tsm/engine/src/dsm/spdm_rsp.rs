@@ -3,7 +3,22 @@
 //! The DSM's SPDM responder for plain (unsecured) requests: VCA, digests, certificate,
 //! CHALLENGE and MEASUREMENTS, with the authentication transcripts they sign.
 
-use super::*;
+use log::{debug, info, warn};
+use tsm_proto::doe::SpdmKind;
+use tsm_proto::spdm::algo::{self, AlgStruct, AlgStructs, AlgType};
+use tsm_proto::spdm::auth::{meas_attr, meas_op, MeasurementBlock};
+use tsm_proto::spdm::auth_transcript::Message;
+use tsm_proto::spdm::{
+    Algorithms, Capabilities, CertificateResponse, ChallengeAuth, Digests, ErrorCode, Measurements,
+    Negotiated, VersionNumber, VersionResponse,
+};
+use tsm_proto::state::HostEvent;
+use tsm_proto::{codec, spdm};
+
+use super::{kind_of, rsp_flags, Conn, Dsm, Handled, Reply, DATA_TRANSFER_SIZE, MAX_PORTION};
+use crate::crypto::{Hasher, HASH_LEN};
+use crate::faults::MsgKind;
+use crate::{crypto, wire};
 
 impl Dsm {
     pub(super) fn plain(&mut self, msg: &[u8]) -> Reply {
@@ -48,7 +63,7 @@ impl Dsm {
         self.finish(SpdmKind::Plain, msg, kind)
     }
 
-    pub(super) fn get_version(&mut self, exact: &[u8]) -> Vec<u8> {
+    fn get_version(&mut self, exact: &[u8]) -> Vec<u8> {
         // GET_VERSION resets the connection (DSP0274 §10.3) and so the session.
         if self.session.take().is_some() {
             info!("GET_VERSION: dropping the secured session");
@@ -71,7 +86,7 @@ impl Dsm {
         self.host_event(HostEvent::IdeOrSessionLost);
     }
 
-    pub(super) fn get_capabilities(&mut self, c: &spdm::GetCapabilities, exact: &[u8]) -> Handled {
+    fn get_capabilities(&mut self, c: &spdm::GetCapabilities, exact: &[u8]) -> Handled {
         if self.conn.version.is_none() || self.conn.have_caps {
             return Err(ErrorCode::UnexpectedRequest);
         }
@@ -89,7 +104,7 @@ impl Dsm {
         Ok(out)
     }
 
-    pub(super) fn negotiate(&mut self, a: &spdm::NegotiateAlgorithms<'_>, exact: &[u8]) -> Handled {
+    fn negotiate(&mut self, a: &spdm::NegotiateAlgorithms<'_>, exact: &[u8]) -> Handled {
         if !self.conn.have_caps || self.conn.neg.is_some() {
             return Err(ErrorCode::UnexpectedRequest);
         }
@@ -151,7 +166,7 @@ impl Dsm {
         self.conn.neg.ok_or(ErrorCode::UnexpectedRequest)
     }
 
-    pub(super) fn get_digests(&mut self, exact: &[u8]) -> Handled {
+    fn get_digests(&mut self, exact: &[u8]) -> Handled {
         let neg = self.negotiated()?;
         let d = crypto::sha384(&self.cfg.identity.spdm_chain);
         let rsp = spdm::Response::Digests(Digests {
@@ -167,7 +182,7 @@ impl Dsm {
         Ok(out)
     }
 
-    pub(super) fn get_certificate(&mut self, c: &spdm::GetCertificate, exact: &[u8]) -> Handled {
+    fn get_certificate(&mut self, c: &spdm::GetCertificate, exact: &[u8]) -> Handled {
         let neg = self.negotiated()?;
         if c.slot_id != 0 {
             return Err(ErrorCode::InvalidRequest);
@@ -205,7 +220,7 @@ impl Dsm {
         sig
     }
 
-    pub(super) fn challenge(&mut self, c: &spdm::Challenge, exact: &[u8]) -> Handled {
+    fn challenge(&mut self, c: &spdm::Challenge, exact: &[u8]) -> Handled {
         let mut neg = self.negotiated()?;
         if c.slot_id != 0 {
             return Err(ErrorCode::InvalidRequest);
@@ -240,7 +255,7 @@ impl Dsm {
             .map_err(|_| ErrorCode::Unspecified)
     }
 
-    pub(super) fn measurement_record(&self) -> Vec<u8> {
+    fn measurement_record(&self) -> Vec<u8> {
         // Index 1: firmware digest; index 2: the BAR layout digest (the device config).
         let fw = crypto::sha384(b"tsm-dsm emulated firmware 1.0");
         let mut cfg = Vec::new();
@@ -274,7 +289,7 @@ impl Dsm {
         out
     }
 
-    pub(super) fn measurements(&mut self, m: &spdm::GetMeasurements, exact: &[u8]) -> Handled {
+    fn measurements(&mut self, m: &spdm::GetMeasurements, exact: &[u8]) -> Handled {
         let neg = self.negotiated()?;
         let record = self.measurement_record();
         let (count, record): (u8, &[u8]) = match m.operation {

@@ -3,10 +3,21 @@
 //! The DSM's TDISP responder: one TDI state machine per function
 //! (`tsm_proto::state`), the nonce of LOCK/START, and the requests' fault knobs.
 
-use super::*;
+use log::{debug, warn};
+use tsm_proto::spdm::ErrorCode;
+use tsm_proto::state::TdiState;
+use tsm_proto::tdisp::{
+    DsmCapabilities, FunctionId, InterfaceId, RequestBody, RequestCode, ResponseBody, TdispError,
+    VersionList,
+};
+use tsm_proto::{codec, state, tdisp};
+
+use super::{bdf, Dsm, Handled, Tdi, MAX_PORTION};
+use crate::faults::MsgKind;
+use crate::{crypto, wire};
 
 impl Dsm {
-    pub(super) fn tdisp_error(
+    fn tdisp_error(
         iface: InterfaceId,
         code: tdisp::ErrorCode,
         data: u32,
@@ -86,7 +97,7 @@ impl Dsm {
         (kind, out)
     }
 
-    pub(super) fn tdisp_body(
+    fn tdisp_body(
         &mut self,
         f: FunctionId,
         state_now: TdiState,
@@ -204,7 +215,7 @@ impl Dsm {
     }
 }
 
-pub(super) fn tdisp_kind(c: RequestCode) -> MsgKind {
+fn tdisp_kind(c: RequestCode) -> MsgKind {
     match c {
         RequestCode::GetVersion => MsgKind::TdispVersion,
         RequestCode::GetCapabilities => MsgKind::TdispCapabilities,

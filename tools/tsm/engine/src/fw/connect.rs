@@ -4,12 +4,25 @@
 //! MEASUREMENTS, KEY_EXCHANGE/FINISH), then the IDE-KM key programming of one stream
 //! (`ide_km`).
 
+use log::{debug, info};
+use p384::ecdsa::VerifyingKey;
+use tsm_proto::spdm::algo::{self, AlgStruct, AlgStructs, AlgType};
+use tsm_proto::spdm::auth::{meas_attr, meas_op, SignedMeasurementRequest};
+use tsm_proto::spdm::auth_transcript::{AuthTranscript, Message};
+use tsm_proto::spdm::transcript::{Point, SessionTranscript};
+use tsm_proto::spdm::{CapabilityFlags, Negotiated, Version};
+use tsm_proto::{codec, spdm};
+
 use super::ide_km::IdeStep;
-use super::*;
-use crate::crypto::Digest48;
+use super::session::{plain_response, req_flags};
+use super::{
+    Device, FwConfig, FwError, Next, ReqSession, Spdm, DATA_TRANSFER_SIZE, MAX_CHAIN, PORTION,
+};
+use crate::crypto::{CryptoError, Digest48, Ephemeral, Hasher, SessionSecrets, HASH_LEN};
+use crate::{certs, crypto, wire};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CPhase {
+enum CPhase {
     Version,
     Caps,
     Algs,

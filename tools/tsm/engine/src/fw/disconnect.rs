@@ -2,7 +2,13 @@
 
 //! DISCONNECT: K_SET_STOP of the stream's keys, then END_SESSION.
 
-use super::*;
+use tsm_proto::idekm::IdeKmMessage;
+use tsm_proto::{idekm, spdm};
+
+use super::ide_km::ide_target;
+use super::session::{neg_of, seal, secured_spdm, vendor_req, vendor_rsp};
+use super::{Device, FwError, Next};
+use crate::wire;
 
 pub(super) struct DisconnectOp {
     /// 0..6: K_SET_STOP of key i; 6: END_SESSION; 7: done.

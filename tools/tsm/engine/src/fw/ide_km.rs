@@ -15,7 +15,7 @@ use super::{Device, FwError, Next};
 use crate::{crypto, wire};
 
 /// Keys of one selective stream: RX and TX, each for posted, non-posted and completion.
-pub(super) const STREAM_KEYS: usize = 6;
+const STREAM_KEYS: usize = 6;
 
 /// Key `i` (`0..STREAM_KEYS`) of selective stream `stream_id`: RX first, then TX.
 pub(super) fn ide_target(stream_id: u8, i: usize) -> StreamKey {

@@ -48,25 +48,13 @@
 
 use std::collections::BTreeMap;
 
-use log::{debug, info, warn};
-use p384::ecdsa::VerifyingKey;
+use log::{info, warn};
 use tsm_proto::codec;
 use tsm_proto::doe;
-use tsm_proto::idekm::{self, IdeKmMessage};
-use tsm_proto::report::{
-    self, BarInfo, FirstPageUnit, InterfaceReport, MsixLayout, Progress, ReportAssembler,
-    ReportError, ValidationParams,
-};
-use tsm_proto::spdm::algo::{self, AlgStruct, AlgStructs, AlgType};
-use tsm_proto::spdm::auth::{meas_attr, meas_op, SignedMeasurementRequest};
-use tsm_proto::spdm::auth_transcript::{AuthTranscript, Message};
-use tsm_proto::spdm::transcript::{Point, SessionTranscript};
-use tsm_proto::spdm::{self, CapabilityFlags, ErrorCode, Negotiated, Version};
-use tsm_proto::state::{self, TdiState};
-use tsm_proto::tdisp::{
-    self, FunctionId, InterfaceId, LockFlags, LockInterfaceParams, RequestBody, RequestCode,
-    ResponseBody,
-};
+use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout, ReportError};
+use tsm_proto::spdm::{ErrorCode, Negotiated};
+use tsm_proto::state::TdiState;
+use tsm_proto::tdisp::{self, FunctionId, LockFlags, LockInterfaceParams};
 
 pub mod agent;
 mod connect;
@@ -78,14 +66,11 @@ mod tdisp_op;
 
 use connect::ConnectOp;
 use disconnect::DisconnectOp;
-use ide_km::ide_target;
-use report_check::validate_report;
-use session::*;
+use session::pad;
 use tdisp_op::{TdispKind, TdispOp};
 
-use super::certs::{self, CertError};
-use super::crypto::{self, CryptoError, Ephemeral, Hasher, SessionSecrets, HASH_LEN};
-use super::wire;
+use super::certs::CertError;
+use super::crypto::{CryptoError, SessionSecrets};
 
 /// DataTransferSize the firmware declares and enforces on responses.
 pub const DATA_TRANSFER_SIZE: u32 = 4096;

@@ -3,7 +3,10 @@
 //! Validation of a TDI's interface report against the function's BARs and MSI-X
 //! layout, as BIND and GUEST_REQ need it.
 
-use super::*;
+use tsm_proto::report::{self, InterfaceReport, ValidationParams};
+use tsm_proto::tdisp::LockFlags;
+
+use super::{FwConfig, FwError, Tdi};
 
 pub(super) fn validate_report(bytes: &[u8], t: &Tdi, cfg: &FwConfig) -> Result<(), FwError> {
     let r = InterfaceReport::parse(bytes)?;

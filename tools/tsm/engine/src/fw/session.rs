@@ -3,7 +3,12 @@
 //! The requester's SPDM framing and secured session: DOE padding, plain responses,
 //! sealing and opening secured records, and PCI-SIG vendor-defined requests in them.
 
-use super::*;
+use tsm_proto::spdm::{CapabilityFlags, Negotiated};
+use tsm_proto::{codec, doe, spdm};
+
+use super::{Device, FwError, Next, ReqSession};
+use crate::crypto::CryptoError;
+use crate::wire;
 
 pub(super) fn pad(mut m: Vec<u8>) -> Vec<u8> {
     m.resize(doe::padded_len(m.len()), 0);

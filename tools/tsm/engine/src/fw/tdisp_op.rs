@@ -2,7 +2,15 @@
 
 //! BIND, GUEST_REQ and UNBIND: the TDISP requester with its TDI state tracking.
 
-use super::*;
+use log::{info, warn};
+use tsm_proto::report::{Progress, ReportAssembler};
+use tsm_proto::tdisp::{FunctionId, InterfaceId, RequestBody, RequestCode, ResponseBody};
+use tsm_proto::{state, tdisp};
+
+use super::report_check::validate_report;
+use super::session::{vendor_req, vendor_rsp};
+use super::{Device, FwConfig, FwError, Next, Tdi, MAX_REPORT, PORTION};
+use crate::wire;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TdispKind {
@@ -14,7 +22,7 @@ pub(super) enum TdispKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TPhase {
+enum TPhase {
     Version,
     Caps,
     Lock,
