@@ -4,67 +4,55 @@
 //! port): the firmware engine drives it the way the guest kernel would through QEMU;
 //! and with `--trace`, fed config writes through a file as QEMU's trace log.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Proc, Stdio};
+use std::path::Path;
+use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
 use tsm_engine::certs;
 use tsm_engine::fw::{Command, DoeError, Firmware, FwConfig, FwError, GuestOp, Output};
 use tsm_engine::report::FirstPageUnit;
-use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::testing::process::TestProcess;
+use tsm_engine::testing::scratch::{self, ScratchDir};
+use tsm_engine::testing::testbed::{self, connect, guest, DEV, TDI};
 use tsm_engine::transport::qemu_socket::{self, Frame};
 use tsm_engine::transport::relay::{self, SocketDsm};
 
 const T: Duration = Duration::from_secs(5);
+/// How long a test waits for tsm-dsm to exit.
+const EXIT: Duration = Duration::from_secs(10);
 
+/// A tsm-dsm process (killed first when dropped) and its directory.
 struct Dsm {
-    child: Child,
+    process: TestProcess,
     addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Dsm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "tsm-dsm-test-{}-{tag}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    dir: ScratchDir,
 }
 
 fn spawn(tag: &str, extra: &[&str]) -> Dsm {
-    let dir = tmpdir(tag);
-    let mut child = Proc::new(env!("CARGO_BIN_EXE_tsm-dsm"))
-        .args(["--port", "0", "--once", "--msix", "0:0x2000:32:0:0x3000"])
-        .args([
-            "--bar",
-            "0:0x10000000:0x4000:64",
-            "--bar",
-            "2:0x10010000:0x2000",
-        ])
-        .arg("--state-file")
-        .arg(dir.join("state"))
-        .arg("--root-cert-out")
-        .arg(dir.join("root.pem"))
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let dir = ScratchDir::new(&format!("dsm-{tag}")).unwrap();
+    let mut process = TestProcess::spawn(
+        Proc::new(env!("CARGO_BIN_EXE_tsm-dsm"))
+            .args(["--port", "0", "--once", "--msix", "0:0x2000:32:0:0x3000"])
+            .args([
+                "--bar",
+                "0:0x10000000:0x4000:64",
+                "--bar",
+                "2:0x10010000:0x2000",
+            ])
+            .arg("--state-file")
+            .arg(dir.join("state"))
+            .arg("--root-cert-out")
+            .arg(dir.join("root.pem"))
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(process.child().stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr = line
@@ -73,10 +61,10 @@ fn spawn(tag: &str, extra: &[&str]) -> Dsm {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .parse()
         .unwrap();
-    Dsm { child, addr, dir }
+    Dsm { process, addr, dir }
 }
 
-fn firmware(dir: &Path) -> Firmware {
+fn firmware(dir: &ScratchDir) -> Firmware {
     let pem = std::fs::read(dir.join("root.pem")).unwrap();
     Firmware::new(FwConfig {
         trust_anchor: certs::der_from_file_bytes(&pem).unwrap(),
@@ -84,46 +72,12 @@ fn firmware(dir: &Path) -> Firmware {
     })
 }
 
-fn state(dir: &Path) -> String {
+fn state(dir: &ScratchDir) -> String {
     std::fs::read_to_string(dir.join("state")).unwrap_or_default()
 }
 
 fn ok(fw: &mut Firmware, ep: &mut SocketDsm, cmd: Command) -> Vec<u8> {
-    match relay::run(fw, ep, cmd.clone(), T).output {
-        Output::Done { payload, .. } => payload,
-        other => panic!("{cmd:?}: {other:?}"),
-    }
-}
-
-/// Connects the test device (IDE stream 0) and expects success.
-fn connect(fw: &mut Firmware, ep: &mut SocketDsm) -> Vec<u8> {
-    ok(
-        fw,
-        ep,
-        Command::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-    )
-}
-
-fn wait_exit(child: &mut Child) -> Option<i32> {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10) {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
-fn guest(op: GuestOp) -> Command {
-    Command::GuestReq {
-        dev: DEV,
-        tdi: TDI,
-        op,
-    }
+    testbed::run_ok(fw, ep, cmd, T).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -131,7 +85,7 @@ fn lifecycle_over_the_qemu_socket_with_state_file() {
     let mut d = spawn("life", &[]);
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
-    connect(&mut fw, &mut ep);
+    ok(&mut fw, &mut ep, connect());
     assert!(
         state(&d.dir).contains("spdm=established"),
         "{}",
@@ -149,7 +103,7 @@ fn lifecycle_over_the_qemu_socket_with_state_file() {
     ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
     ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
     ep.shutdown().unwrap();
-    assert_eq!(wait_exit(&mut d.child), Some(0));
+    assert_eq!(d.process.wait_exit(EXIT).unwrap(), Some(0));
     let s = state(&d.dir);
     assert!(s.contains("tdi.0000:01:00.0=CONFIG_UNLOCKED"), "{s}");
     assert!(s.contains("spdm=none"), "{s}");
@@ -201,7 +155,7 @@ fn knob_from_the_command_line_tdisp_error() {
     let d = spawn("knob", &["--tdisp-error", "lock"]);
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
-    connect(&mut fw, &mut ep);
+    ok(&mut fw, &mut ep, connect());
     match relay::run(&mut fw, &mut ep, Command::Bind(testbed::bind_params()), T).output {
         Output::Failed { error, .. } => assert!(matches!(error, FwError::TdispError(_))),
         other => panic!("{other:?}"),
@@ -214,7 +168,7 @@ fn knob_error_after_start_shows_in_the_state_file() {
     let d = spawn("err", &["--error-after", "start"]);
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
-    connect(&mut fw, &mut ep);
+    ok(&mut fw, &mut ep, connect());
     ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
     assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![3]);
@@ -234,15 +188,7 @@ fn slow_response_times_out() {
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
     let t = Instant::now();
-    let r = relay::run(
-        &mut fw,
-        &mut ep,
-        Command::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-        Duration::from_millis(300),
-    );
+    let r = relay::run(&mut fw, &mut ep, connect(), Duration::from_millis(300));
     assert!(t.elapsed() < Duration::from_secs(3));
     match r.output {
         Output::Failed { error, .. } => {
@@ -258,16 +204,7 @@ fn bad_signature_over_the_socket() {
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
     assert!(matches!(
-        relay::run(
-            &mut fw,
-            &mut ep,
-            Command::Connect {
-                dev: DEV,
-                stream_id: 0
-            },
-            T
-        )
-        .output,
+        relay::run(&mut fw, &mut ep, connect(), T).output,
         Output::Failed {
             error: FwError::Crypto(_),
             ..
@@ -279,7 +216,7 @@ fn bad_signature_over_the_socket() {
 fn peer_closing_without_shutdown_is_a_failure_exit() {
     let mut d = spawn("closed", &[]);
     drop(TcpStream::connect(d.addr).unwrap());
-    assert_eq!(wait_exit(&mut d.child), Some(1));
+    assert_eq!(d.process.wait_exit(EXIT).unwrap(), Some(1));
 }
 
 #[test]
@@ -338,16 +275,11 @@ fn port_in_use_is_reported() {
 }
 
 fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
+    scratch::append(path, text).unwrap();
 }
 
 /// The state file once its `trace.offset` equals the trace file's size.
-fn caught_up(dir: &Path, trace: &Path) -> String {
+fn caught_up(dir: &ScratchDir, trace: &Path) -> String {
     let t = Instant::now();
     let size = std::fs::metadata(trace).unwrap().len();
     let want = format!("trace.offset={size}\n");
@@ -366,7 +298,7 @@ fn caught_up(dir: &Path, trace: &Path) -> String {
 
 #[test]
 fn config_writes_from_the_trace_are_counted_without_a_connection() {
-    let tdir = tmpdir("trace-log");
+    let tdir = ScratchDir::new("dsm-trace-log").unwrap();
     let trace = tdir.join("qemu.log");
     let d = spawn(
         "trace",
@@ -404,18 +336,17 @@ fn config_writes_from_the_trace_are_counted_without_a_connection() {
     assert!(s.contains("host.cfg_writes=3\n"), "{s}");
     assert!(s.contains("host.events=2\n"), "{s}");
     assert!(s.contains("host.violations=0\n"), "{s}");
-    let _ = std::fs::remove_dir_all(&tdir);
 }
 
 #[test]
 fn bus_master_clear_before_a_doe_request_is_applied_before_it_is_answered() {
-    let tdir = tmpdir("trace-order");
+    let tdir = ScratchDir::new("dsm-trace-order").unwrap();
     let trace = tdir.join("qemu.log");
     let d = spawn("order", &["--trace", trace.to_str().unwrap()]);
     let mut fw = firmware(&d.dir);
     let mut ep = SocketDsm::connect(d.addr).unwrap();
     append(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
-    connect(&mut fw, &mut ep);
+    ok(&mut fw, &mut ep, connect());
     ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
     assert!(state(&d.dir).contains("host.violations=0\n"));
     // The line is in the trace before the request is sent, as QEMU logs the DOE GO
@@ -432,5 +363,4 @@ fn bus_master_clear_before_a_doe_request_is_applied_before_it_is_answered() {
     );
     let size = std::fs::metadata(&trace).unwrap().len();
     assert!(s.contains(&format!("trace.offset={size}\n")), "{s}");
-    let _ = std::fs::remove_dir_all(&tdir);
 }

@@ -266,9 +266,8 @@ impl TraceFollower {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
+    use crate::testing::scratch::{self, ScratchDir};
 
     fn cfg(bus: u8, slot: u8, func: u8, offset: u16, value: u32) -> TraceEvent {
         TraceEvent::CfgWrite {
@@ -324,28 +323,20 @@ mod tests {
         }
     }
 
-    fn tmpfile(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "tsm-trace-{}-{tag}-{:?}",
-            std::process::id(),
-            std::time::Instant::now()
-        ));
-        let _ = std::fs::remove_file(&d);
-        d
+    /// A fresh file path in a directory removed when the test ends.
+    fn scratch_log(tag: &str) -> (ScratchDir, PathBuf) {
+        let d = ScratchDir::new(tag).unwrap();
+        let p = d.join("qemu.log");
+        (d, p)
     }
 
     fn append(p: &Path, s: &str) {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .unwrap();
-        f.write_all(s.as_bytes()).unwrap();
+        scratch::append(p, s).unwrap();
     }
 
     #[test]
     fn follows_appends_partial_lines_and_a_missing_file() {
-        let p = tmpfile("follow");
+        let (_dir, p) = scratch_log("trace-follow");
         let mut t = TraceFollower::new(&p);
         assert_eq!(t.poll().unwrap(), vec![]);
         assert_eq!(t.offset(), 0);
@@ -366,12 +357,11 @@ mod tests {
             vec![cfg(1, 0, 0, 4, 2), cfg(1, 0, 0, 0x10, 0xfebf_0000)]
         );
         assert_eq!(t.offset(), std::fs::metadata(&p).unwrap().len());
-        let _ = std::fs::remove_file(&p);
     }
 
     #[test]
     fn a_truncated_or_replaced_file_is_read_from_the_start() {
-        let p = tmpfile("trunc");
+        let (_dir, p) = scratch_log("trace-trunc");
         let mut t = TraceFollower::new(&p);
         append(&p, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
         append(&p, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x7\n");
@@ -389,12 +379,11 @@ mod tests {
         std::fs::write(&p, &long).unwrap();
         assert_eq!(t.poll().unwrap().len(), 3);
         assert_eq!(t.offset(), long.len() as u64);
-        let _ = std::fs::remove_file(&p);
     }
 
     #[test]
     fn an_overlong_line_is_skipped_whole() {
-        let p = tmpfile("long");
+        let (_dir, p) = scratch_log("trace-long");
         let mut t = TraceFollower::new(&p);
         // An event followed by more than MAX_LINE of zeroes: the value is not 0x6.
         let junk = format!(
@@ -407,6 +396,5 @@ mod tests {
         append(&p, "\npci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
         assert_eq!(t.poll().unwrap(), vec![cfg(1, 0, 0, 4, 6)]);
         assert_eq!(t.offset(), std::fs::metadata(&p).unwrap().len());
-        let _ = std::fs::remove_file(&p);
     }
 }

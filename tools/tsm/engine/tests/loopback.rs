@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tsm_engine::faults::{Faults, MsgKind};
 use tsm_engine::fw::{Command, Firmware, FwError, GuestOp, Output};
-use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::testing::testbed::{self, connect, guest, DEV, TDI};
 use tsm_engine::transport::relay::{self, LocalDsm};
 use tsm_proto::state::TdiState;
 
@@ -19,25 +19,7 @@ fn setup(faults: Faults) -> (Firmware, LocalDsm) {
 }
 
 fn ok(fw: &mut Firmware, ep: &mut LocalDsm, cmd: Command) -> Vec<u8> {
-    match relay::run(fw, ep, cmd.clone(), T).output {
-        Output::Done { payload, .. } => payload,
-        other => panic!("{cmd:?} failed: {other:?}"),
-    }
-}
-
-fn connect() -> Command {
-    Command::Connect {
-        dev: DEV,
-        stream_id: 0,
-    }
-}
-
-fn guest(op: GuestOp) -> Command {
-    Command::GuestReq {
-        dev: DEV,
-        tdi: TDI,
-        op,
-    }
+    testbed::run_ok(fw, ep, cmd, T).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

@@ -4,63 +4,55 @@
 //! driven by a userspace stand-in for the kernel backend, against an in-process DSM or a
 //! tsm-dsm process behind QEMU's socket framing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Proc, Stdio};
+use std::path::PathBuf;
+use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
 use tsm_engine::faults::Faults;
 use tsm_engine::fwproto::{self, err, errno, Body, Message};
 use tsm_engine::testing::kernel_sim::KernelSim;
+use tsm_engine::testing::process::TestProcess;
+use tsm_engine::testing::scratch::ScratchDir;
 use tsm_engine::testing::testbed::{self, DEV, TDI};
 use tsm_engine::transport::fw_channel::{self, Framing};
 use tsm_engine::transport::relay::{LocalDsm, SocketDsm};
 
+/// How long a test waits for tsm-fw to exit.
+const EXIT: Duration = Duration::from_secs(10);
+
+/// A tsm-fw process (killed first when dropped) and its directory.
 struct Fw {
-    child: Child,
-    dir: PathBuf,
+    process: TestProcess,
+    _dir: ScratchDir,
 }
 
-impl Drop for Fw {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "tsm-fw-test-{}-{tag}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// Writes the trust anchor `der` as `name` (PEM) in `dir`.
+fn anchor_file(dir: &ScratchDir, name: &str, der: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, tsm_engine::certs::pem_from_der(der).unwrap()).unwrap();
+    path
 }
 
 /// Spawns tsm-fw trusting `anchor_der`; returns the process and a kernel simulator.
 fn spawn_fw(tag: &str, anchor_der: &[u8], extra: &[&str]) -> (Fw, KernelSim<'static>) {
-    let dir = tmpdir(tag);
-    let anchor = dir.join("root.pem");
-    std::fs::write(
-        &anchor,
-        tsm_engine::certs::pem_from_der(anchor_der).unwrap(),
+    let dir = ScratchDir::new(&format!("fw-{tag}")).unwrap();
+    let anchor = anchor_file(&dir, "root.pem", anchor_der);
+    let mut process = TestProcess::spawn(
+        Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
+            .arg("--stdio")
+            .arg("--trust-anchor")
+            .arg(&anchor)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
     )
     .unwrap();
-    let mut child = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
-        .arg("--stdio")
-        .arg("--trust-anchor")
-        .arg(&anchor)
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = process.child();
     let rx = fw_channel::reader_thread(Box::new(child.stdout.take().unwrap()), Framing::Stream);
     let sim = KernelSim::new(rx, Box::new(child.stdin.take().unwrap()));
-    (Fw { child, dir }, sim)
+    (Fw { process, _dir: dir }, sim)
 }
 
 fn connect() -> Body {
@@ -76,17 +68,6 @@ fn guest(op: u32) -> Body {
         tdi: TDI,
         op,
     }
-}
-
-fn wait_exit(child: &mut Child) -> Option<i32> {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10) {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 #[test]
@@ -132,7 +113,7 @@ fn lifecycle_through_the_firmware_process() {
 /// A DSM served on an ephemeral 127.0.0.1 port through QEMU's socket framing, by the
 /// same server code as tsm-dsm (the tsm-dsm process itself is tested in its crate).
 fn spawn_dsm(
-    dir: &Path,
+    dir: &ScratchDir,
     faults: Faults,
 ) -> (std::thread::JoinHandle<bool>, std::net::SocketAddr, Vec<u8>) {
     let (dsm, cfg) = testbed::platform(faults).unwrap();
@@ -150,7 +131,7 @@ fn spawn_dsm(
 
 #[test]
 fn whole_chain_kernel_sim_fw_process_qemu_socket_dsm() {
-    let dir = tmpdir("chain");
+    let dir = ScratchDir::new("fw-chain").unwrap();
     let faults = Faults {
         tdisp_error: Some(tsm_engine::faults::MsgKind::Start),
         ..Faults::default()
@@ -192,7 +173,6 @@ fn whole_chain_kernel_sim_fw_process_qemu_socket_dsm() {
     );
     ep.shutdown().unwrap();
     assert!(dsm.join().unwrap(), "server saw SHUTDOWN");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -298,16 +278,16 @@ fn refused_version_and_closed_peer_exit_non_zero() {
     let (_, cfg) = testbed::platform(Faults::default()).unwrap();
     let (mut fw, mut k) = spawn_fw("ver", &cfg.trust_anchor, &[]);
     k.handshake(0).unwrap();
-    assert_eq!(wait_exit(&mut fw.child), Some(1));
+    assert_eq!(fw.process.wait_exit(EXIT).unwrap(), Some(1));
 
     let (mut fw, k) = spawn_fw("closed", &cfg.trust_anchor, &[]);
     drop(k);
-    assert_eq!(wait_exit(&mut fw.child), Some(1));
+    assert_eq!(fw.process.wait_exit(EXIT).unwrap(), Some(1));
 }
 
 #[test]
 fn bad_arguments_exit_non_zero_with_a_message() {
-    let dir = tmpdir("args");
+    let dir = ScratchDir::new("fw-args").unwrap();
     let junk = dir.join("junk.pem");
     std::fs::write(&junk, b"not a certificate").unwrap();
     let missing = dir.join("missing.pem");
@@ -352,12 +332,7 @@ fn bad_arguments_exit_non_zero_with_a_message() {
     }
     // A valid anchor but a device node that does not exist: the message names it.
     let id = tsm_engine::certs::Identity::generate("x").unwrap();
-    let good = dir.join("good.pem");
-    std::fs::write(
-        &good,
-        tsm_engine::certs::pem_from_der(&id.root_der).unwrap(),
-    )
-    .unwrap();
+    let good = anchor_file(&dir, "good.pem", &id.root_der);
     let out = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
         .arg("--dev")
         .arg(dir.join("no-such-dev"))
@@ -373,32 +348,27 @@ fn bad_arguments_exit_non_zero_with_a_message() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--trust-anchor"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn unix_socket_transport() {
     let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
     let mut ep = LocalDsm(dsm);
-    let dir = tmpdir("sock");
+    let dir = ScratchDir::new("fw-sock").unwrap();
     let path = dir.join("fw.sock");
     let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
-    let anchor = dir.join("root.pem");
-    std::fs::write(
-        &anchor,
-        tsm_engine::certs::pem_from_der(&cfg.trust_anchor).unwrap(),
+    let anchor = anchor_file(&dir, "root.pem", &cfg.trust_anchor);
+    let process = TestProcess::spawn(
+        Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
+            .arg("--socket")
+            .arg(&path)
+            .arg("--trust-anchor")
+            .arg(&anchor)
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null()),
     )
     .unwrap();
-    let child = Proc::new(env!("CARGO_BIN_EXE_tsm-fw"))
-        .arg("--socket")
-        .arg(&path)
-        .arg("--trust-anchor")
-        .arg(&anchor)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut fw = Fw { child, dir };
+    let mut fw = Fw { process, _dir: dir };
     let (s, _) = l.accept().unwrap();
     let ctl = s.try_clone().unwrap();
     let rx = fw_channel::reader_thread(Box::new(s.try_clone().unwrap()), Framing::Stream);
@@ -414,5 +384,5 @@ fn unix_socket_transport() {
     // The kernel side goes away: the firmware reports it and exits non-zero.
     ctl.shutdown(std::net::Shutdown::Both).unwrap();
     drop(k);
-    assert_eq!(wait_exit(&mut fw.child), Some(1));
+    assert_eq!(fw.process.wait_exit(EXIT).unwrap(), Some(1));
 }

@@ -239,19 +239,16 @@ mod tests {
 
     use super::*;
     use crate::faults::Faults;
-    use crate::fw::{Command, Firmware, GuestOp, Output};
-    use crate::testing::testbed::{self, DEV, TDI};
-    use crate::transport::relay::{self, LocalDsm};
+    use crate::fw::{Command, Firmware, GuestOp};
+    use crate::testing::testbed::{self, TDI};
+    use crate::transport::relay::LocalDsm;
 
     const T: Duration = Duration::from_secs(5);
     /// The testbed function's rid.
     const RID: u16 = TDI.requester_id();
 
     fn ok(fw: &mut Firmware, ep: &mut LocalDsm, cmd: Command) {
-        match relay::run(fw, ep, cmd.clone(), T).output {
-            Output::Done { .. } => {}
-            other => panic!("{cmd:?}: {other:?}"),
-        }
+        testbed::run_ok(fw, ep, cmd, T).unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// A testbed DSM, connected (session established, IDE keys active) and, with `lock`,
@@ -264,29 +261,14 @@ mod tests {
         let mut ep = LocalDsm(dsm);
         ep.0.config_write(RID, 0x10, 0x1000_0004);
         ep.0.config_write(RID, 0x04, 0x0006);
-        ok(
-            &mut fw,
-            &mut ep,
-            Command::Connect {
-                dev: DEV,
-                stream_id: 0,
-            },
-        );
+        ok(&mut fw, &mut ep, testbed::connect());
         assert!(ep.0.session_established());
         if lock {
             ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
             assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
         }
         if start {
-            ok(
-                &mut fw,
-                &mut ep,
-                Command::GuestReq {
-                    dev: DEV,
-                    tdi: TDI,
-                    op: GuestOp::Start,
-                },
-            );
+            ok(&mut fw, &mut ep, testbed::guest(GuestOp::Start));
             assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Run));
         }
         let c = ep.0.host_counters();

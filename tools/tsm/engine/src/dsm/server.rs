@@ -250,21 +250,12 @@ pub fn serve(stream: &mut TcpStream, device: &Mutex<Device>) -> io::Result<bool>
 mod tests {
     use super::*;
     use crate::faults::Faults;
+    use crate::testing::scratch::ScratchDir;
     use crate::testing::testbed;
-
-    fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "tsm-server-{}-{tag}-{:?}",
-            std::process::id(),
-            std::time::Instant::now()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
 
     #[test]
     fn the_trace_feeds_the_dsm_and_the_state_file_shows_the_offset() {
-        let dir = tmp("device");
+        let dir = ScratchDir::new("server-device").unwrap();
         let trace = dir.join("trace");
         let state = dir.join("state");
         let (dsm, _) = testbed::platform(Faults::default()).unwrap();
@@ -298,7 +289,6 @@ mod tests {
         d.sync_state_file();
         let s = std::fs::read_to_string(&state).unwrap();
         assert!(s.contains("host.cfg_writes=1\nhost.events=0\n"), "{s}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

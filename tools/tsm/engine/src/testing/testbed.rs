@@ -3,7 +3,10 @@
 //! A ready-made emulated platform for tests and the benchmark: an NVMe-like function
 //! (BAR0 16 KiB with the MSI-X table and PBA in it, BAR2 8 KiB; PM capability at 0x60,
 //! PCI Express capability at 0x80, DOE at 0x100), a DSM with a fresh identity, and a
-//! firmware that trusts that identity's root.
+//! firmware that trusts that identity's root; the commands of its lifecycle, and a
+//! command run that must succeed.
+
+use std::time::Duration;
 
 use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
 use tsm_proto::tdisp::{FunctionId, LockFlags};
@@ -11,7 +14,8 @@ use tsm_proto::tdisp::{FunctionId, LockFlags};
 use crate::certs::{CertError, Identity};
 use crate::dsm::{Dsm, DsmConfig};
 use crate::faults::Faults;
-use crate::fw::{BindParams, DevId, FwConfig};
+use crate::fw::{BindParams, Command, DevId, Firmware, FwConfig, GuestOp, Output};
+use crate::transport::relay::{self, DoeEndpoint};
 
 /// The device's function 0.
 pub const DEV: DevId = DevId {
@@ -100,5 +104,46 @@ pub fn bind_params() -> BindParams {
         mmio_reporting_offset: 0,
         bars: bars(),
         msix: Some(msix()),
+    }
+}
+
+/// CONNECT of the test device, keying selective IDE stream 0.
+pub fn connect() -> Command {
+    Command::Connect {
+        dev: DEV,
+        stream_id: 0,
+    }
+}
+
+/// The guest request `op` about the test TDI.
+pub fn guest(op: GuestOp) -> Command {
+    Command::GuestReq {
+        dev: DEV,
+        tdi: TDI,
+        op,
+    }
+}
+
+/// A command that did not succeed, and what the firmware answered instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{command:?}: {output:?}")]
+pub struct CommandFailed {
+    /// The command.
+    pub command: Command,
+    /// The firmware's last output for it.
+    pub output: Output,
+}
+
+/// Runs `command` through the relay to `ep` (`timeout` per exchange); its payload if it
+/// succeeded.
+pub fn run_ok(
+    fw: &mut Firmware,
+    ep: &mut dyn DoeEndpoint,
+    command: Command,
+    timeout: Duration,
+) -> Result<Vec<u8>, CommandFailed> {
+    match relay::run(fw, ep, command.clone(), timeout).output {
+        Output::Done { payload, .. } => Ok(payload),
+        output => Err(CommandFailed { command, output }),
     }
 }
