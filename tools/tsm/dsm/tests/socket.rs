@@ -64,12 +64,17 @@ fn spawn(tag: &str, extra: &[&str]) -> Dsm {
     Dsm { process, addr, dir }
 }
 
-fn firmware(dir: &ScratchDir) -> Firmware {
-    let pem = std::fs::read(dir.join("root.pem")).unwrap();
-    Firmware::new(FwConfig {
+/// A tsm-dsm process with `extra` arguments, a firmware that trusts its identity, and
+/// QEMU's end of its socket.
+fn attach(tag: &str, extra: &[&str]) -> (Dsm, Firmware, SocketDsm) {
+    let d = spawn(tag, extra);
+    let pem = std::fs::read(d.dir.join("root.pem")).unwrap();
+    let fw = Firmware::new(FwConfig {
         trust_anchor: certs::der_from_file_bytes(&pem).unwrap(),
         first_page_unit: FirstPageUnit::PageNumber,
-    })
+    });
+    let ep = SocketDsm::connect(d.addr).unwrap();
+    (d, fw, ep)
 }
 
 fn state(dir: &ScratchDir) -> String {
@@ -82,9 +87,7 @@ fn ok(fw: &mut Firmware, ep: &mut SocketDsm, cmd: Command) -> Vec<u8> {
 
 #[test]
 fn lifecycle_over_the_qemu_socket_with_state_file() {
-    let mut d = spawn("life", &[]);
-    let mut fw = firmware(&d.dir);
-    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    let (mut d, mut fw, mut ep) = attach("life", &[]);
     ok(&mut fw, &mut ep, connect());
     assert!(
         state(&d.dir).contains("spdm=established"),
@@ -113,48 +116,34 @@ fn lifecycle_over_the_qemu_socket_with_state_file() {
 fn test_and_unknown_socket_commands() {
     let d = spawn("cmds", &[]);
     let mut s = TcpStream::connect(d.addr).unwrap();
-    qemu_socket::write_frame(
-        &mut s,
-        &Frame {
-            command: qemu_socket::CMD_TEST,
+    // (command sent, its payload, command of the answer, least answer payload): TEST is
+    // echoed, an unknown command is answered UNKNOWN, and a garbage DOE object is
+    // answered (with an SPDM ERROR), not dropped.
+    for (command, payload, answer, least) in [
+        (qemu_socket::CMD_TEST, vec![], qemu_socket::CMD_TEST, 0),
+        (0x1234, vec![], qemu_socket::CMD_UNKNOWN, 0),
+        (
+            qemu_socket::CMD_NORMAL,
+            vec![1, 2, 3],
+            qemu_socket::CMD_NORMAL,
+            12,
+        ),
+    ] {
+        let frame = Frame {
+            command,
             transport: qemu_socket::TRANSPORT_PCI_DOE,
-            payload: vec![],
-        },
-    )
-    .unwrap();
-    let r = qemu_socket::read_frame(&mut s).unwrap().unwrap();
-    assert_eq!(r.command, qemu_socket::CMD_TEST);
-    qemu_socket::write_frame(
-        &mut s,
-        &Frame {
-            command: 0x1234,
-            transport: qemu_socket::TRANSPORT_PCI_DOE,
-            payload: vec![],
-        },
-    )
-    .unwrap();
-    let r = qemu_socket::read_frame(&mut s).unwrap().unwrap();
-    assert_eq!(r.command, qemu_socket::CMD_UNKNOWN);
-    // A garbage DOE object is answered (with an SPDM ERROR), not dropped.
-    qemu_socket::write_frame(
-        &mut s,
-        &Frame {
-            command: qemu_socket::CMD_NORMAL,
-            transport: qemu_socket::TRANSPORT_PCI_DOE,
-            payload: vec![1, 2, 3],
-        },
-    )
-    .unwrap();
-    let r = qemu_socket::read_frame(&mut s).unwrap().unwrap();
-    assert_eq!(r.command, qemu_socket::CMD_NORMAL);
-    assert!(r.payload.len() >= 12);
+            payload,
+        };
+        qemu_socket::write_frame(&mut s, &frame).unwrap();
+        let r = qemu_socket::read_frame(&mut s).unwrap().unwrap();
+        assert_eq!(r.command, answer, "{command:#x}");
+        assert!(r.payload.len() >= least, "{command:#x}: {:?}", r.payload);
+    }
 }
 
 #[test]
 fn knob_from_the_command_line_tdisp_error() {
-    let d = spawn("knob", &["--tdisp-error", "lock"]);
-    let mut fw = firmware(&d.dir);
-    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    let (d, mut fw, mut ep) = attach("knob", &["--tdisp-error", "lock"]);
     ok(&mut fw, &mut ep, connect());
     match relay::run(&mut fw, &mut ep, Command::Bind(testbed::bind_params()), T).output {
         Output::Failed { error, .. } => assert!(matches!(error, FwError::TdispError(_))),
@@ -165,9 +154,7 @@ fn knob_from_the_command_line_tdisp_error() {
 
 #[test]
 fn knob_error_after_start_shows_in_the_state_file() {
-    let d = spawn("err", &["--error-after", "start"]);
-    let mut fw = firmware(&d.dir);
-    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    let (d, mut fw, mut ep) = attach("err", &["--error-after", "start"]);
     ok(&mut fw, &mut ep, connect());
     ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
@@ -181,12 +168,10 @@ fn knob_error_after_start_shows_in_the_state_file() {
 
 #[test]
 fn slow_response_times_out() {
-    let d = spawn(
+    let (_dsm, mut fw, mut ep) = attach(
         "slow",
         &["--delay-ms", "3000", "--delay-at", "key_exchange"],
     );
-    let mut fw = firmware(&d.dir);
-    let mut ep = SocketDsm::connect(d.addr).unwrap();
     let t = Instant::now();
     let r = relay::run(&mut fw, &mut ep, connect(), Duration::from_millis(300));
     assert!(t.elapsed() < Duration::from_secs(3));
@@ -200,9 +185,7 @@ fn slow_response_times_out() {
 
 #[test]
 fn bad_signature_over_the_socket() {
-    let d = spawn("sig", &["--bad-signature"]);
-    let mut fw = firmware(&d.dir);
-    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    let (_dsm, mut fw, mut ep) = attach("sig", &["--bad-signature"]);
     assert!(matches!(
         relay::run(&mut fw, &mut ep, connect(), T).output,
         Output::Failed {
@@ -342,9 +325,7 @@ fn config_writes_from_the_trace_are_counted_without_a_connection() {
 fn bus_master_clear_before_a_doe_request_is_applied_before_it_is_answered() {
     let tdir = ScratchDir::new("dsm-trace-order").unwrap();
     let trace = tdir.join("qemu.log");
-    let d = spawn("order", &["--trace", trace.to_str().unwrap()]);
-    let mut fw = firmware(&d.dir);
-    let mut ep = SocketDsm::connect(d.addr).unwrap();
+    let (d, mut fw, mut ep) = attach("order", &["--trace", trace.to_str().unwrap()]);
     append(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
     ok(&mut fw, &mut ep, connect());
     ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use tsm_engine::crypto::CryptoError;
 use tsm_engine::faults::{Faults, MsgKind};
-use tsm_engine::fw::{Command, Firmware, FwError, GuestOp, Output};
+use tsm_engine::fw::{Command, DoeError, Firmware, FwError, GuestOp, Output};
 use tsm_engine::testing::testbed::{self, connect, guest, DEV, TDI};
 use tsm_engine::transport::relay::{self, LocalDsm};
 use tsm_proto::state::TdiState;
@@ -85,37 +86,27 @@ fn lifecycle(faults: Faults) -> Option<(&'static str, FwError, Option<TdiState>)
 }
 
 #[test]
-fn bad_signature_fails_authentication() {
-    let f = Faults {
-        bad_signature: true,
-        ..Faults::default()
-    };
-    let (step, err, _) = lifecycle(f).expect("must fail");
-    assert_eq!(step, "connect");
-    assert!(
-        matches!(
-            err,
-            FwError::Crypto(tsm_engine::crypto::CryptoError::BadSignature)
+fn a_bad_signature_or_transcript_fails_the_connect() {
+    for (faults, want) in [
+        (
+            Faults {
+                bad_signature: true,
+                ..Faults::default()
+            },
+            CryptoError::BadSignature,
         ),
-        "{err:?}"
-    );
-}
-
-#[test]
-fn wrong_transcript_fails_the_verify_data() {
-    let f = Faults {
-        wrong_transcript: true,
-        ..Faults::default()
-    };
-    let (step, err, _) = lifecycle(f).expect("must fail");
-    assert_eq!(step, "connect");
-    assert!(
-        matches!(
-            err,
-            FwError::Crypto(tsm_engine::crypto::CryptoError::BadMac)
+        (
+            Faults {
+                wrong_transcript: true,
+                ..Faults::default()
+            },
+            CryptoError::BadMac,
         ),
-        "{err:?}"
-    );
+    ] {
+        let (step, err, _) = lifecycle(faults.clone()).expect("must fail");
+        assert_eq!(step, "connect", "{faults:?}");
+        assert_eq!(err, FwError::Crypto(want), "{faults:?}");
+    }
 }
 
 fn expected_step(k: MsgKind) -> Option<&'static str> {
@@ -142,38 +133,46 @@ fn expected_step(k: MsgKind) -> Option<&'static str> {
     })
 }
 
-#[test]
-fn every_truncated_response_is_a_clean_error() {
-    for k in MsgKind::all() {
-        let f = Faults {
-            truncate: Some(k),
-            ..Faults::default()
-        };
-        let (step, err, _) = lifecycle(f).unwrap_or_else(|| panic!("truncate {k}: no failure"));
-        assert_eq!(Some(step), expected_step(k), "truncate {k}: {err:?}");
-        assert!(
-            matches!(
-                err,
-                FwError::Codec(_) | FwError::Protocol(_) | FwError::Report(_)
-            ),
-            "truncate {k}: {err:?}"
-        );
-    }
+/// A knob that spoils the response to one request, and the errors it may end in.
+struct Spoiler {
+    name: &'static str,
+    faults: fn(MsgKind) -> Faults,
+    expected: fn(&FwError) -> bool,
 }
 
 #[test]
-fn every_oversized_response_is_refused() {
-    for k in MsgKind::all() {
-        let f = Faults {
-            oversize: Some(k),
-            ..Faults::default()
-        };
-        let (step, err, _) = lifecycle(f).unwrap_or_else(|| panic!("oversize {k}: no failure"));
-        assert_eq!(Some(step), expected_step(k), "oversize {k}: {err:?}");
-        assert!(
-            matches!(err, FwError::Oversized(_)),
-            "oversize {k}: {err:?}"
-        );
+fn every_truncated_or_oversized_response_is_a_clean_error() {
+    let spoilers = [
+        Spoiler {
+            name: "truncate",
+            faults: |k| Faults {
+                truncate: Some(k),
+                ..Faults::default()
+            },
+            expected: |e| {
+                matches!(
+                    e,
+                    FwError::Codec(_) | FwError::Protocol(_) | FwError::Report(_)
+                )
+            },
+        },
+        Spoiler {
+            name: "oversize",
+            faults: |k| Faults {
+                oversize: Some(k),
+                ..Faults::default()
+            },
+            expected: |e| matches!(e, FwError::Oversized(_)),
+        },
+    ];
+    for s in &spoilers {
+        let name = s.name;
+        for k in MsgKind::all() {
+            let (step, err, _) =
+                lifecycle((s.faults)(k)).unwrap_or_else(|| panic!("{name} {k}: no failure"));
+            assert_eq!(Some(step), expected_step(k), "{name} {k}: {err:?}");
+            assert!((s.expected)(&err), "{name} {k}: {err:?}");
+        }
     }
 }
 
@@ -249,19 +248,23 @@ fn spontaneous_error_state_is_seen_and_stop_recovers() {
 
 #[test]
 fn slow_responses_time_out_cleanly_or_pass_under_the_limit() {
-    let f = Faults {
-        delay: Some(Duration::from_secs(30)),
-        delay_at: Some(MsgKind::KeyExchange),
-        ..Faults::default()
-    };
-    let (step, err, _) = lifecycle(f).expect("must time out");
-    assert_eq!(step, "connect");
-    assert_eq!(err, FwError::Transport(tsm_engine::fw::DoeError::Timeout));
-    let f = Faults {
-        delay: Some(Duration::from_millis(2)),
-        ..Faults::default()
-    };
-    assert_eq!(lifecycle(f), None);
+    // (delay, the request it holds up (all if none), where the lifecycle fails).
+    for (delay, delay_at, failure) in [
+        (
+            Duration::from_secs(30),
+            Some(MsgKind::KeyExchange),
+            Some(("connect", FwError::Transport(DoeError::Timeout))),
+        ),
+        (Duration::from_millis(2), None, None),
+    ] {
+        let f = Faults {
+            delay: Some(delay),
+            delay_at,
+            ..Faults::default()
+        };
+        let r = lifecycle(f).map(|(step, err, _)| (step, err));
+        assert_eq!(r, failure, "{delay:?} at {delay_at:?}");
+    }
 }
 
 #[test]
@@ -323,7 +326,7 @@ fn transport_errors_mid_command_leave_a_consistent_firmware() {
     impl relay::DoeEndpoint for Flaky {
         fn exchange(&mut self, o: &[u8], t: Duration) -> Result<Vec<u8>, tsm_engine::fw::DoeError> {
             if self.1 == 0 {
-                return Err(tsm_engine::fw::DoeError::Io(-5));
+                return Err(DoeError::Io(-5));
             }
             self.1 -= 1;
             self.0.exchange(o, t)
