@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tsm_engine::crypto;
 use tsm_engine::faults::Faults;
 use tsm_engine::fw::{Command, Firmware, GuestOp, Output};
-use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::testing::testbed;
 use tsm_engine::transport::relay::{self, DoeEndpoint, LocalDsm};
 
 /// Times the responder separately.
@@ -46,6 +46,15 @@ struct Acc {
 }
 
 impl Acc {
+    /// Counts the steps accumulated in `steps` as one operation.
+    fn add_op(&mut self, steps: &Acc) {
+        self.n += 1;
+        self.total += steps.total;
+        self.crypto += steps.crypto;
+        self.dsm += steps.dsm;
+        self.exchanges += steps.exchanges;
+    }
+
     fn line(&self, name: &str) -> String {
         let n = self.n.max(1);
         let total = self.total / n;
@@ -92,54 +101,21 @@ fn run(iterations: u32) -> Result<(), String> {
     let mut disconnect = Acc::default();
     let mut cycle = Acc::default();
     // Warm-up.
-    step(
-        &mut fw,
-        &mut ep,
-        Command::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-        &mut Acc::default(),
-    )?;
-    step(
-        &mut fw,
-        &mut ep,
-        Command::Disconnect { dev: DEV },
-        &mut Acc::default(),
-    )?;
+    for cmd in [testbed::connect(), testbed::disconnect()] {
+        step(&mut fw, &mut ep, cmd, &mut Acc::default())?;
+    }
     for _ in 0..iterations {
-        step(
-            &mut fw,
-            &mut ep,
-            Command::Connect {
-                dev: DEV,
-                stream_id: 0,
-            },
-            &mut connect,
-        )?;
+        step(&mut fw, &mut ep, testbed::connect(), &mut connect)?;
         let mut c = Acc::default();
         for cmd in [
-            Command::Bind(testbed::bind_params()),
-            Command::GuestReq {
-                dev: DEV,
-                tdi: TDI,
-                op: GuestOp::Start,
-            },
-            Command::Unbind { dev: DEV, tdi: TDI },
+            testbed::bind(),
+            testbed::guest(GuestOp::Start),
+            testbed::unbind(),
         ] {
             step(&mut fw, &mut ep, cmd, &mut c)?;
         }
-        cycle.n += 1;
-        cycle.total += c.total;
-        cycle.crypto += c.crypto;
-        cycle.dsm += c.dsm;
-        cycle.exchanges += c.exchanges;
-        step(
-            &mut fw,
-            &mut ep,
-            Command::Disconnect { dev: DEV },
-            &mut disconnect,
-        )?;
+        cycle.add_op(&c);
+        step(&mut fw, &mut ep, testbed::disconnect(), &mut disconnect)?;
     }
     println!("tsm-bench: {iterations} iterations, loopback, one thread, P-384/SHA-384/AES-256-GCM");
     println!("{}", connect.line("connect (SPDM+IDE)"));

@@ -15,7 +15,7 @@ use tsm_engine::fw::{Command, DoeError, Firmware, FwConfig, FwError, GuestOp, Ou
 use tsm_engine::report::FirstPageUnit;
 use tsm_engine::testing::process::TestProcess;
 use tsm_engine::testing::scratch::{self, ScratchDir};
-use tsm_engine::testing::testbed::{self, connect, guest, DEV, TDI};
+use tsm_engine::testing::testbed::{self, bind, connect, disconnect, guest, unbind};
 use tsm_engine::transport::qemu_socket::{self, Frame};
 use tsm_engine::transport::relay::{self, SocketDsm};
 
@@ -95,7 +95,7 @@ fn lifecycle_over_the_qemu_socket_with_state_file() {
         state(&d.dir)
     );
     assert!(state(&d.dir).contains("ide.stream0=active"));
-    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, bind());
     // The state file is rewritten before each response is sent.
     assert!(state(&d.dir).contains("tdi.0000:01:00.0=CONFIG_LOCKED"));
     let report = ok(&mut fw, &mut ep, guest(GuestOp::GetReport));
@@ -103,8 +103,8 @@ fn lifecycle_over_the_qemu_socket_with_state_file() {
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
     assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![2]);
     assert!(state(&d.dir).contains("tdi.0000:01:00.0=RUN"));
-    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
-    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+    ok(&mut fw, &mut ep, unbind());
+    ok(&mut fw, &mut ep, disconnect());
     ep.shutdown().unwrap();
     assert_eq!(d.process.wait_exit(EXIT).unwrap(), Some(0));
     let s = state(&d.dir);
@@ -145,7 +145,7 @@ fn test_and_unknown_socket_commands() {
 fn knob_from_the_command_line_tdisp_error() {
     let (d, mut fw, mut ep) = attach("knob", &["--tdisp-error", "lock"]);
     ok(&mut fw, &mut ep, connect());
-    match relay::run(&mut fw, &mut ep, Command::Bind(testbed::bind_params()), T).output {
+    match relay::run(&mut fw, &mut ep, bind(), T).output {
         Output::Failed { error, .. } => assert!(matches!(error, FwError::TdispError(_))),
         other => panic!("{other:?}"),
     }
@@ -156,13 +156,13 @@ fn knob_from_the_command_line_tdisp_error() {
 fn knob_error_after_start_shows_in_the_state_file() {
     let (d, mut fw, mut ep) = attach("err", &["--error-after", "start"]);
     ok(&mut fw, &mut ep, connect());
-    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, bind());
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
     assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![3]);
     assert!(state(&d.dir).contains("tdi.0000:01:00.0=ERROR"));
-    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    ok(&mut fw, &mut ep, unbind());
     assert!(state(&d.dir).contains("tdi.0000:01:00.0=CONFIG_UNLOCKED"));
-    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+    ok(&mut fw, &mut ep, disconnect());
     assert!(state(&d.dir).contains("ide.stream0=idle"));
 }
 
@@ -328,7 +328,7 @@ fn bus_master_clear_before_a_doe_request_is_applied_before_it_is_answered() {
     let (d, mut fw, mut ep) = attach("order", &["--trace", trace.to_str().unwrap()]);
     append(&trace, "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n");
     ok(&mut fw, &mut ep, connect());
-    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, bind());
     assert!(state(&d.dir).contains("host.violations=0\n"));
     // The line is in the trace before the request is sent, as QEMU logs the DOE GO
     // write before the object reaches the socket: the answer must already see it,

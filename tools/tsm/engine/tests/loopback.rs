@@ -8,7 +8,7 @@ use std::time::Duration;
 use tsm_engine::crypto::CryptoError;
 use tsm_engine::faults::{Faults, MsgKind};
 use tsm_engine::fw::{Command, DoeError, Firmware, FwError, GuestOp, Output};
-use tsm_engine::testing::testbed::{self, connect, guest, DEV, TDI};
+use tsm_engine::testing::testbed::{self, bind, connect, disconnect, guest, unbind, DEV, TDI};
 use tsm_engine::transport::relay::{self, LocalDsm};
 use tsm_proto::state::TdiState;
 
@@ -30,7 +30,7 @@ fn full_lifecycle() {
     assert!(fw.connected(DEV));
     assert!(ep.0.session_established());
     assert!(ep.0.ide_stream_active(0));
-    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, bind());
     assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
     let report = ok(&mut fw, &mut ep, guest(GuestOp::GetReport));
     assert_eq!(report, ep.0.report(0).unwrap());
@@ -38,9 +38,9 @@ fn full_lifecycle() {
     assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Run));
     assert_eq!(fw.tdi_state(DEV, TDI), Some(TdiState::Run));
     assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![2]);
-    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    ok(&mut fw, &mut ep, unbind());
     assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
-    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+    ok(&mut fw, &mut ep, disconnect());
     assert!(!fw.connected(DEV));
     assert!(!ep.0.session_established());
     assert!(!ep.0.ide_stream_active(0));
@@ -49,10 +49,10 @@ fn full_lifecycle() {
     assert!(snap.contains("spdm=none"), "{snap}");
     // And again, on the same DSM: reconnect works.
     ok(&mut fw, &mut ep, connect());
-    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, bind());
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
-    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
-    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+    ok(&mut fw, &mut ep, unbind());
+    ok(&mut fw, &mut ep, disconnect());
 }
 
 /// Runs connect, bind, report, start, state, unbind, disconnect; returns the first
@@ -61,12 +61,12 @@ fn lifecycle(faults: Faults) -> Option<(&'static str, FwError, Option<TdiState>)
     let (mut fw, mut ep) = setup(faults);
     let steps: Vec<(&'static str, Command)> = vec![
         ("connect", connect()),
-        ("bind", Command::Bind(testbed::bind_params())),
+        ("bind", bind()),
         ("report", guest(GuestOp::GetReport)),
         ("start", guest(GuestOp::Start)),
         ("state", guest(GuestOp::GetState)),
-        ("unbind", Command::Unbind { dev: DEV, tdi: TDI }),
-        ("disconnect", Command::Disconnect { dev: DEV }),
+        ("unbind", unbind()),
+        ("disconnect", disconnect()),
     ];
     for (name, cmd) in steps {
         let r = relay::run(&mut fw, &mut ep, cmd, T);
@@ -211,7 +211,7 @@ fn spontaneous_error_state_is_seen_and_stop_recovers() {
     };
     let (mut fw, mut ep) = setup(f);
     ok(&mut fw, &mut ep, connect());
-    match relay::run(&mut fw, &mut ep, Command::Bind(testbed::bind_params()), T).output {
+    match relay::run(&mut fw, &mut ep, bind(), T).output {
         Output::Failed { error, tdi_state } => {
             assert_eq!(
                 error,
@@ -223,9 +223,9 @@ fn spontaneous_error_state_is_seen_and_stop_recovers() {
     }
     assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Error));
     assert!(ep.0.snapshot().contains("=ERROR"));
-    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    ok(&mut fw, &mut ep, unbind());
     assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
-    ok(&mut fw, &mut ep, Command::Disconnect { dev: DEV });
+    ok(&mut fw, &mut ep, disconnect());
 
     // ERROR right after START: the guest's state query sees ERROR.
     let f = Faults {
@@ -234,7 +234,7 @@ fn spontaneous_error_state_is_seen_and_stop_recovers() {
     };
     let (mut fw, mut ep) = setup(f);
     ok(&mut fw, &mut ep, connect());
-    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, bind());
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
     assert_eq!(ok(&mut fw, &mut ep, guest(GuestOp::GetState)), vec![3]);
     assert_eq!(fw.tdi_state(DEV, TDI), Some(TdiState::Error));
@@ -242,7 +242,7 @@ fn spontaneous_error_state_is_seen_and_stop_recovers() {
         Output::Failed { tdi_state, .. } => assert_eq!(tdi_state, Some(TdiState::Error)),
         other => panic!("{other:?}"),
     }
-    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    ok(&mut fw, &mut ep, unbind());
     assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
 }
 
@@ -289,12 +289,7 @@ fn untrusted_root_is_refused() {
 #[test]
 fn commands_out_of_order_are_refused() {
     let (mut fw, mut ep) = setup(Faults::default());
-    for cmd in [
-        Command::Bind(testbed::bind_params()),
-        guest(GuestOp::Start),
-        Command::Unbind { dev: DEV, tdi: TDI },
-        Command::Disconnect { dev: DEV },
-    ] {
+    for cmd in [bind(), guest(GuestOp::Start), unbind(), disconnect()] {
         let r = relay::run(&mut fw, &mut ep, cmd, T);
         assert!(matches!(
             r.output,
@@ -314,7 +309,7 @@ fn commands_out_of_order_are_refused() {
         }
     ));
     // START before LOCK: the firmware has no nonce and refuses without asking the device.
-    ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+    ok(&mut fw, &mut ep, bind());
     ok(&mut fw, &mut ep, guest(GuestOp::Start));
     let r = relay::run(&mut fw, &mut ep, guest(GuestOp::Start), T);
     assert!(matches!(r.output, Output::Failed { .. }), "{:?}", r.output);
@@ -491,7 +486,7 @@ fn report_not_matching_the_bars_fails_bind_and_unbind_recovers() {
         }
         other => panic!("{other:?}"),
     }
-    ok(&mut fw, &mut ep, Command::Unbind { dev: DEV, tdi: TDI });
+    ok(&mut fw, &mut ep, unbind());
     assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
     // An MMIO_REPORTING_OFFSET is applied by the device and removed by the check.
     let mut p = testbed::bind_params();

@@ -264,7 +264,7 @@ mod tests {
         ok(&mut fw, &mut ep, testbed::connect());
         assert!(ep.0.session_established());
         if lock {
-            ok(&mut fw, &mut ep, Command::Bind(testbed::bind_params()));
+            ok(&mut fw, &mut ep, testbed::bind());
             assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
         }
         if start {

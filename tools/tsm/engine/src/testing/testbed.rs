@@ -115,6 +115,21 @@ pub fn connect() -> Command {
     }
 }
 
+/// DISCONNECT of the test device.
+pub fn disconnect() -> Command {
+    Command::Disconnect { dev: DEV }
+}
+
+/// BIND of the test TDI with [`bind_params`].
+pub fn bind() -> Command {
+    Command::Bind(bind_params())
+}
+
+/// UNBIND of the test TDI.
+pub fn unbind() -> Command {
+    Command::Unbind { dev: DEV, tdi: TDI }
+}
+
 /// The guest request `op` about the test TDI.
 pub fn guest(op: GuestOp) -> Command {
     Command::GuestReq {
