@@ -39,15 +39,8 @@ pub fn read_message(r: &mut dyn Read, framing: Framing) -> io::Result<Option<Vec
         }
         Framing::Stream => {
             let mut head = vec![0u8; size::HDR];
-            let mut got = 0;
-            while got < head.len() {
-                match r.read(&mut head[got..]) {
-                    Ok(0) if got == 0 => return Ok(None),
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+            if !super::read_head(r, &mut head)? {
+                return Ok(None);
             }
             let len = Message::declared_len(&head).unwrap_or(0);
             if !(size::HDR..=fwproto::MAX_MSG_SIZE).contains(&len) {

@@ -49,15 +49,8 @@ pub struct Frame {
 /// Reads one frame; `Ok(None)` on a clean end of stream before the first byte.
 pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Frame>> {
     let mut head = [0u8; 12];
-    let mut got = 0;
-    while got < head.len() {
-        match r.read(&mut head[got..]) {
-            Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    if !super::read_head(r, &mut head)? {
+        return Ok(None);
     }
     let word = |i: usize| {
         head.get(i..i + 4)
