@@ -304,16 +304,5 @@ fn run(cli: &Cli) -> Result<(), DsmError> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
-        .init();
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!("{e}");
-            eprintln!("tsm-dsm: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tsm_engine::program::main("tsm-dsm", module_path!(), || run(&Cli::parse()))
 }

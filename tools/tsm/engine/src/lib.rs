@@ -21,8 +21,8 @@
 //! [`wire`], owned-buffer encoding of SPDM, IDE-KM and TDISP messages; [`qemu_trace`],
 //! QEMU's trace log (`-trace pci_cfg_write -D FILE`), followed by the DSM to see the
 //! host's config writes to its device; [`faults`], the DSM's misbehaviour knobs;
-//! [`args`], the parsers of both programs' command-line values; [`certs`] and
-//! [`crypto`].
+//! [`args`], the parsers of both programs' command-line values, and [`program`], what
+//! their `main` shares; [`certs`] and [`crypto`].
 //!
 //! Every protocol byte is encoded and decoded by the shared `tsm_proto` crate; the
 //! cryptography is RustCrypto's (see [`crypto`]).
@@ -38,6 +38,7 @@ pub mod dsm;
 pub mod faults;
 pub mod fw;
 pub mod fwproto;
+pub mod program;
 pub mod qemu_trace;
 pub mod testing;
 pub mod transport;

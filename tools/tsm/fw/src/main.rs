@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use log::{error, info};
+use log::info;
 use tsm_engine::args;
 use tsm_engine::certs::{self, CertError};
 use tsm_engine::fw::agent::{self, AgentError, AgentOptions};
@@ -123,16 +123,5 @@ fn run(cli: &Cli) -> Result<(), FwMainError> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
-        .init();
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!("{e}");
-            eprintln!("tsm-fw: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tsm_engine::program::main("tsm-fw", module_path!(), || run(&Cli::parse()))
 }
