@@ -33,18 +33,28 @@ pub fn spdm_response(m: &spdm::Response<'_>, neg: &Negotiated) -> codec::Result<
     build(|w| m.encode(w, neg))
 }
 
+/// `m`, decoded from the start of `buf`, with its exact bytes: as many bytes of `buf` as
+/// `encode` makes of it, the DOE padding after them left out.
+fn with_exact<M>(
+    buf: &[u8],
+    m: M,
+    encode: impl FnOnce(&M) -> codec::Result<Vec<u8>>,
+) -> codec::Result<(M, &[u8])> {
+    let n = encode(&m)?.len();
+    let exact = buf.get(..n).ok_or(codec::Error::Truncated {
+        offset: 0,
+        needed: n,
+    })?;
+    Ok((m, exact))
+}
+
 /// Decodes a (possibly DOE-padded) SPDM response and returns it with its exact bytes.
 pub fn decode_response<'a>(
     buf: &'a [u8],
     neg: &Negotiated,
 ) -> codec::Result<(spdm::Response<'a>, &'a [u8])> {
     let m = spdm::Response::decode_padded(buf, neg)?;
-    let n = spdm_response(&m, neg)?.len();
-    let exact = buf.get(..n).ok_or(codec::Error::Truncated {
-        offset: 0,
-        needed: n,
-    })?;
-    Ok((m, exact))
+    with_exact(buf, m, |m| spdm_response(m, neg))
 }
 
 /// Decodes a (possibly DOE-padded) SPDM request and returns it with its exact bytes.
@@ -53,12 +63,7 @@ pub fn decode_request<'a>(
     neg: &Negotiated,
 ) -> codec::Result<(spdm::Request<'a>, &'a [u8])> {
     let m = spdm::Request::decode_padded(buf, neg)?;
-    let n = spdm_request(&m, neg)?.len();
-    let exact = buf.get(..n).ok_or(codec::Error::Truncated {
-        offset: 0,
-        needed: n,
-    })?;
-    Ok((m, exact))
+    with_exact(buf, m, |m| spdm_request(m, neg))
 }
 
 /// Encodes an IDE-KM object (protocol id first).
