@@ -6,10 +6,11 @@
 //!
 //! The engine is sans-IO: [`Dsm::handle`] takes one DOE data object (exactly what the
 //! guest wrote into the DOE mailbox, as QEMU forwards it) and returns the response
-//! object plus how long to wait before answering (the slow-response knob). The misbehaviour knobs of
-//! [`Faults`] are applied here, so every transport gets them. [`Dsm::config_write`]
-//! takes the host's config writes to the device (from QEMU's trace, `qemu_trace`) and
-//! applies the device-side TDISP rules to them (`host_view`).
+//! object plus how long to wait before answering (the slow-response knob). The
+//! misbehaviour knobs of [`Faults`] are applied here, so every transport gets them.
+//! [`Dsm::config_write`] takes the host's config writes to the device (from QEMU's
+//! trace, `qemu_trace`) and applies the device-side TDISP rules to them (`host_view`).
+//! [`server`] puts the engine behind QEMU's socket and trace in tsm-dsm.
 //!
 //! Transcripts (DSP0274 1.2): VCA is GET_VERSION..ALGORITHMS; CHALLENGE_AUTH signs
 //! `VCA || B || C` (B: digests and certificate exchanges, C: CHALLENGE and

@@ -44,7 +44,8 @@
 //! this file's [`Command`] / [`Input`] / [`Output`] API with [`Firmware`]'s dispatcher,
 //! and [`agent`], which carries them over `/dev/tsm_fw` ([`crate::fwproto`]). A model
 //! is a file beside `agent` (`fw/<vendor>.rs`) that takes its ABI's calls and drives
-//! the same ops; they are `pub(super)`, so it can, and they stay private to `fw`.
+//! the same ops, which are `pub(super)` for that: visible to every file of `fw`, to
+//! nothing outside it.
 
 use std::collections::BTreeMap;
 
