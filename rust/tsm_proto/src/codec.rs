@@ -93,6 +93,15 @@ impl fmt::Display for Error {
 /// Result type of every codec in this crate.
 pub type Result<T> = core::result::Result<T, Error>;
 
+/// `len` as the value of a length or count field of type `T` (`u8`, `u16`, `u32`): a
+/// value the field cannot hold is an [`Error::InvalidField`] named `field`, carrying `len`.
+pub fn len_field<T: TryFrom<usize>>(field: &'static str, len: usize) -> Result<T> {
+    T::try_from(len).map_err(|_| Error::InvalidField {
+        field,
+        value: len as u64,
+    })
+}
+
 /// A cursor that reads little-endian fields from a byte slice without ever panicking.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {

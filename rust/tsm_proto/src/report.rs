@@ -21,7 +21,7 @@
 
 use core::fmt;
 
-use super::codec::{Error, Reader, Result, Writer};
+use super::codec::{len_field, Error, Reader, Result, Writer};
 use super::tdisp::{MmioAttributes, MmioRange, MMIO_RANGE_LEN};
 
 /// Size of a 4K page, the granule of every MMIO range.
@@ -173,10 +173,7 @@ fn write_header(
     tph: u32,
     count: usize,
 ) -> Result<()> {
-    let count = u32::try_from(count).map_err(|_| Error::InvalidField {
-        field: "report.mmio_range_count",
-        value: count as u64,
-    })?;
+    let count = len_field("report.mmio_range_count", count)?;
     w.u16(info.bits())?;
     w.zeros(2)?;
     w.u16(msix)?;
@@ -186,11 +183,7 @@ fn write_header(
 }
 
 fn write_dsi(w: &mut Writer<'_>, dsi: &[u8]) -> Result<()> {
-    let n = u32::try_from(dsi.len()).map_err(|_| Error::InvalidField {
-        field: "report.device_specific_info_len",
-        value: dsi.len() as u64,
-    })?;
-    w.u32(n)?;
+    w.u32(len_field("report.device_specific_info_len", dsi.len())?)?;
     w.bytes(dsi)
 }
 

@@ -23,7 +23,7 @@
 //! runs extract/expand. This module lays out bytes, derives nonces and builds the
 //! `BinConcat` info strings.
 
-use super::codec::{Error, Reader, Result, Writer};
+use super::codec::{len_field, Error, Reader, Result, Writer};
 use super::spdm::Version;
 
 /// Size of the SequenceNumber field on the wire for the PCIe DOE binding.
@@ -209,10 +209,7 @@ pub fn seal_record<A: Aead + ?Sized>(
     padding: &[u8],
     out: &mut [u8],
 ) -> Result<usize> {
-    let app_len = u16::try_from(app.len()).map_err(|_| Error::InvalidField {
-        field: "secured.application_data_length",
-        value: app.len() as u64,
-    })?;
+    let app_len: u16 = len_field("secured.application_data_length", app.len())?;
     let ct_len = APP_LEN_LEN
         .checked_add(app.len())
         .and_then(|v| v.checked_add(padding.len()))
@@ -309,10 +306,7 @@ pub fn expand_label<H: Hkdf + ?Sized>(
     context: &[u8],
     out: &mut [u8],
 ) -> Result<()> {
-    let length = u16::try_from(out.len()).map_err(|_| Error::InvalidField {
-        field: "secured.expand_length",
-        value: out.len() as u64,
-    })?;
+    let length = len_field("secured.expand_length", out.len())?;
     let mut info = [0u8; MAX_BIN_CONCAT_LEN];
     let mut w = Writer::new(&mut info);
     bin_concat(&mut w, length, version, label, context)?;

@@ -3,7 +3,7 @@
 //! NEGOTIATE_ALGORITHMS / ALGORITHMS (DSP0274 1.3.0 §10.5) and the algorithm bit values
 //! with the sizes they imply.
 
-use super::super::codec::{Error, Reader, Result, Writer};
+use super::super::codec::{len_field, Error, Reader, Result, Writer};
 use super::{code, end, put_header, Ctx, Header, Negotiated, Version};
 
 /// BaseAsymAlgo / BaseAsymSel / ReqBaseAsymAlg bits (DSP0274 1.3.0 §10.5, Table
@@ -448,10 +448,7 @@ impl<'a> NegotiateAlgorithms<'a> {
         let a = ext_count("spdm.ext_asym", self.ext_asym)?;
         let e = ext_count("spdm.ext_hash", self.ext_hash)?;
         self.alg_structs.validate()?;
-        let len = u16::try_from(self.len()).map_err(|_| Error::InvalidField {
-            field: "spdm.algorithms_length",
-            value: self.len() as u64,
-        })?;
+        let len = len_field("spdm.algorithms_length", self.len())?;
         put_header(
             w,
             neg,
@@ -568,10 +565,7 @@ impl<'a> Algorithms<'a> {
         let a = ext_count("spdm.ext_asym_sel", self.ext_asym_sel)?;
         let e = ext_count("spdm.ext_hash_sel", self.ext_hash_sel)?;
         self.alg_structs.validate()?;
-        let len = u16::try_from(self.len()).map_err(|_| Error::InvalidField {
-            field: "spdm.algorithms_length",
-            value: self.len() as u64,
-        })?;
+        let len = len_field("spdm.algorithms_length", self.len())?;
         put_header(w, neg, code::ALGORITHMS, self.alg_structs.count, 0)?;
         w.u16(len)?;
         w.u8(self.measurement_specification_sel)?;

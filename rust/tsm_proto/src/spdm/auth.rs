@@ -5,7 +5,7 @@
 //! GET_MEASUREMENTS/MEASUREMENTS (§10.11) with the measurement block format (§10.11.1)
 //! and the DMTF measurement value format (§10.11.1.1).
 
-use super::super::codec::{Error, Reader, Result, Writer};
+use super::super::codec::{len_field, Error, Reader, Result, Writer};
 use super::{
     code, fixed, put_fixed, put_header, put_len16, Ctx, Header, Negotiated, Version, NONCE_LEN,
     REQUESTER_CONTEXT_LEN,
@@ -238,10 +238,7 @@ impl<'a> CertificateResponse<'a> {
         } else {
             0
         };
-        let n = u16::try_from(self.portion.len()).map_err(|_| Error::InvalidField {
-            field: "spdm.portion_length",
-            value: self.portion.len() as u64,
-        })?;
+        let n = len_field("spdm.portion_length", self.portion.len())?;
         put_header(w, neg, code::CERTIFICATE, self.slot_id, p2)?;
         w.u16(n)?;
         w.u16(self.remainder_length)?;

@@ -19,7 +19,7 @@
 //! Decoded messages borrow every variable-length field from the input buffer. Reserved
 //! fields are ignored on decode and written as zero on encode, so `decode(encode(m)) == m`.
 
-use super::codec::{Error, Reader, Result, Writer};
+use super::codec::{len_field, Error, Reader, Result, Writer};
 
 pub mod algo;
 pub mod auth;
@@ -418,11 +418,7 @@ fn put_fixed(w: &mut Writer<'_>, field: &'static str, data: &[u8], len: usize) -
 
 /// Writes `data` after a little-endian u16 length, checking it fits.
 fn put_len16(w: &mut Writer<'_>, field: &'static str, data: &[u8]) -> Result<()> {
-    let n = u16::try_from(data.len()).map_err(|_| Error::InvalidField {
-        field,
-        value: data.len() as u64,
-    })?;
-    w.u16(n)?;
+    w.u16(len_field(field, data.len())?)?;
     w.bytes(data)
 }
 

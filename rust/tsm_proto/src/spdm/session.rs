@@ -6,7 +6,7 @@
 //! END_SESSION (§10.21). HEARTBEAT/HEARTBEAT_ACK (§10.18) are header-only and live in
 //! the message enums directly.
 
-use super::super::codec::{Error, Reader, Result, Writer};
+use super::super::codec::{len_field, Error, Reader, Result, Writer};
 use super::auth::{put_opaque, read_opaque, summary_hash};
 use super::{code, fixed, put_fixed, put_header, Ctx, Header, Negotiated, NONCE_LEN};
 
@@ -291,13 +291,6 @@ pub struct PskExchange<'a> {
     pub opaque: &'a [u8],
 }
 
-fn len16(field: &'static str, d: &[u8]) -> Result<u16> {
-    u16::try_from(d.len()).map_err(|_| Error::InvalidField {
-        field,
-        value: d.len() as u64,
-    })
-}
-
 fn check_opaque_len(n: usize) -> Result<()> {
     if n > super::auth::MAX_OPAQUE_LEN {
         return Err(Error::InvalidField {
@@ -330,9 +323,12 @@ impl<'a> PskExchange<'a> {
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         check_summary_type(self.summary_hash_type)?;
         check_opaque_len(self.opaque.len())?;
-        let p = len16("spdm.psk_hint_length", self.psk_hint)?;
-        let q = len16("spdm.requester_context_length", self.requester_context)?;
-        let o = len16("spdm.opaque_length", self.opaque)?;
+        let p = len_field("spdm.psk_hint_length", self.psk_hint.len())?;
+        let q = len_field(
+            "spdm.requester_context_length",
+            self.requester_context.len(),
+        )?;
+        let o = len_field("spdm.opaque_length", self.opaque.len())?;
         put_header(
             w,
             neg,
@@ -396,8 +392,11 @@ impl<'a> PskExchangeRsp<'a> {
     /// Encodes the whole message.
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         check_opaque_len(self.opaque.len())?;
-        let q = len16("spdm.responder_context_length", self.responder_context)?;
-        let o = len16("spdm.opaque_length", self.opaque)?;
+        let q = len_field(
+            "spdm.responder_context_length",
+            self.responder_context.len(),
+        )?;
+        let o = len_field("spdm.opaque_length", self.opaque.len())?;
         put_header(w, neg, code::PSK_EXCHANGE_RSP, self.heartbeat_period, 0)?;
         w.u16(self.rsp_session_id)?;
         w.u16(0)?;

@@ -9,7 +9,7 @@
 //! first payload byte is the protocol ID: 00h IDE-KM, 01h TDISP. The payload is exposed
 //! whole (protocol ID included) for the IDE-KM and TDISP codecs.
 
-use super::super::codec::{Error, Reader, Result, Writer};
+use super::super::codec::{len_field, Reader, Result, Writer};
 
 /// StandardID of DMTF (DSP0274 1.3.0 Table "Registry or standards body ID").
 pub const STANDARD_ID_DMTF: u16 = 0;
@@ -80,14 +80,8 @@ impl<'a> VendorDefined<'a> {
 
     /// Encodes the body after the four-byte header.
     pub fn encode_body(&self, w: &mut Writer<'_>) -> Result<()> {
-        let n = u8::try_from(self.vendor_id.len()).map_err(|_| Error::InvalidField {
-            field: "spdm.vendor_id_len",
-            value: self.vendor_id.len() as u64,
-        })?;
-        let len = u16::try_from(self.payload.len()).map_err(|_| Error::InvalidField {
-            field: "spdm.vendor_payload_length",
-            value: self.payload.len() as u64,
-        })?;
+        let n = len_field("spdm.vendor_id_len", self.vendor_id.len())?;
+        let len = len_field("spdm.vendor_payload_length", self.payload.len())?;
         w.u16(self.standard_id)?;
         w.u8(n)?;
         w.bytes(self.vendor_id)?;

@@ -4,7 +4,7 @@
 //! ranges and their attributes, vendor-defined data, the DSM's capabilities, the version
 //! list and the TDISP_ERROR payload (PCIe Base 6.x §11.3.4-§11.3.26).
 
-use super::super::codec::{Error, Reader, Result, Writer};
+use super::super::codec::{len_field, Error, Reader, Result, Writer};
 use super::{ErrorCode, RequestCode};
 
 /// LOCK_INTERFACE_REQUEST FLAGS (Table 11-10): a bit set with reserved bits 15:5
@@ -194,10 +194,7 @@ impl<'a> VendorData<'a> {
 
     /// Writes the structure.
     pub fn write(&self, w: &mut Writer<'_>) -> Result<()> {
-        let len = u8::try_from(self.vendor_id.len()).map_err(|_| Error::InvalidField {
-            field: "tdisp.vendor_id_len",
-            value: self.vendor_id.len() as u64,
-        })?;
+        let len = len_field("tdisp.vendor_id_len", self.vendor_id.len())?;
         w.u8(self.registry_id)?;
         w.u8(len)?;
         w.bytes(self.vendor_id)?;

@@ -3,7 +3,7 @@
 //! TDISP responses (PCIe Base 6.x §11.3.5-§11.3.26): the bodies, and decoding and
 //! encoding of a whole response payload.
 
-use super::super::codec::{Error, Reader, Result, Writer};
+use super::super::codec::{len_field, Error, Reader, Result, Writer};
 use super::{
     nonce, Body, DsmCapabilities, Envelope, ErrorCode, ResponseCode, TdiState, TdispError,
     VendorData, VersionList, NONCE_LEN,
@@ -141,11 +141,7 @@ impl<'a> ResponseBody<'a> {
     fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
         match self {
             ResponseBody::Version(v) => {
-                let n = u8::try_from(v.entries().len()).map_err(|_| Error::InvalidField {
-                    field: "tdisp.version_num_count",
-                    value: v.entries().len() as u64,
-                })?;
-                w.u8(n)?;
+                w.u8(len_field("tdisp.version_num_count", v.entries().len())?)?;
                 w.bytes(v.entries())
             }
             ResponseBody::Capabilities(c) => {
@@ -162,11 +158,7 @@ impl<'a> ResponseBody<'a> {
                 portion,
                 remainder_length,
             } => {
-                let n = u16::try_from(portion.len()).map_err(|_| Error::InvalidField {
-                    field: "tdisp.portion_length",
-                    value: portion.len() as u64,
-                })?;
-                w.u16(n)?;
+                w.u16(len_field("tdisp.portion_length", portion.len())?)?;
                 w.u16(*remainder_length)?;
                 w.bytes(portion)
             }
