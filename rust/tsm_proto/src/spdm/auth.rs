@@ -18,30 +18,28 @@ pub const SLOT_COUNT: u8 = 8;
 /// Slot ID meaning "the pre-provisioned public key" in CHALLENGE and KEY_EXCHANGE.
 pub const SLOT_PROVISIONED_KEY: u8 = 0xff;
 
-fn opaque<'a>(r: &mut Reader<'a>) -> Result<&'a [u8]> {
-    let n = usize::from(r.u16()?);
+/// Checks an OpaqueDataLength against the 1024-byte limit.
+pub(super) fn check_opaque_len(n: usize) -> Result<()> {
     if n > MAX_OPAQUE_LEN {
         return Err(Error::InvalidField {
             field: "spdm.opaque_length",
             value: n as u64,
         });
     }
+    Ok(())
+}
+
+/// Reads OpaqueDataLength + OpaqueData, enforcing the 1024-byte limit.
+pub(super) fn read_opaque<'a>(r: &mut Reader<'a>) -> Result<&'a [u8]> {
+    let n = usize::from(r.u16()?);
+    check_opaque_len(n)?;
     r.bytes(n)
 }
 
 /// Writes OpaqueDataLength + OpaqueData, enforcing the 1024-byte limit.
 pub(super) fn put_opaque(w: &mut Writer<'_>, data: &[u8]) -> Result<()> {
-    if data.len() > MAX_OPAQUE_LEN {
-        return Err(Error::InvalidField {
-            field: "spdm.opaque_length",
-            value: data.len() as u64,
-        });
-    }
+    check_opaque_len(data.len())?;
     put_len16(w, "spdm.opaque_length", data)
-}
-
-pub(super) fn read_opaque<'a>(r: &mut Reader<'a>) -> Result<&'a [u8]> {
-    opaque(r)
 }
 
 fn req_ctx(r: &mut Reader<'_>, cx: Ctx<'_>) -> Result<Option<[u8; REQUESTER_CONTEXT_LEN]>> {
@@ -67,7 +65,8 @@ fn put_req_ctx(
     }
 }
 
-fn check_slot(slot: u8, allow_provisioned: bool) -> Result<()> {
+/// Checks a SlotID: 0..=7, or with `allow_provisioned` also [`SLOT_PROVISIONED_KEY`].
+pub(super) fn check_slot(slot: u8, allow_provisioned: bool) -> Result<()> {
     if slot < SLOT_COUNT || (allow_provisioned && slot == SLOT_PROVISIONED_KEY) {
         Ok(())
     } else {
@@ -256,7 +255,8 @@ pub mod summary_hash {
     pub const ALL: u8 = 0xff;
 }
 
-fn check_summary_type(t: u8) -> Result<()> {
+/// Checks a MeasurementSummaryHashType against the [`summary_hash`] values.
+pub(super) fn check_summary_type(t: u8) -> Result<()> {
     match t {
         summary_hash::NONE | summary_hash::TCB | summary_hash::ALL => Ok(()),
         v => Err(Error::InvalidField {
@@ -339,7 +339,7 @@ impl<'a> ChallengeAuth<'a> {
             cert_chain_hash: fixed(r, n.hash_size)?,
             nonce: r.array()?,
             measurement_summary_hash: fixed(r, n.summary_hash_len())?,
-            opaque: opaque(r)?,
+            opaque: read_opaque(r)?,
             requester_context: req_ctx(r, cx)?,
             signature: fixed(r, n.signature_size)?,
         })
@@ -637,7 +637,7 @@ impl<'a> Measurements<'a> {
         };
         record.validate()?;
         let nonce = r.array()?;
-        let opaque = opaque(r)?;
+        let opaque = read_opaque(r)?;
         let requester_context = req_ctx(r, cx)?;
         let s = cx.neg.signature_size;
         let left = r.remaining();

@@ -7,29 +7,8 @@
 //! the message enums directly.
 
 use super::super::codec::{len_field, Error, Reader, Result, Writer};
-use super::auth::{put_opaque, read_opaque, summary_hash};
+use super::auth::{check_opaque_len, check_slot, check_summary_type, put_opaque, read_opaque};
 use super::{code, fixed, put_fixed, put_header, Ctx, Header, Negotiated, NONCE_LEN};
-
-fn check_summary_type(t: u8) -> Result<()> {
-    match t {
-        summary_hash::NONE | summary_hash::TCB | summary_hash::ALL => Ok(()),
-        v => Err(Error::InvalidField {
-            field: "spdm.measurement_summary_hash_type",
-            value: u64::from(v),
-        }),
-    }
-}
-
-fn check_slot(slot: u8) -> Result<()> {
-    if slot < super::auth::SLOT_COUNT || slot == super::auth::SLOT_PROVISIONED_KEY {
-        Ok(())
-    } else {
-        Err(Error::InvalidField {
-            field: "spdm.slot_id",
-            value: u64::from(slot),
-        })
-    }
-}
 
 /// KEY_EXCHANGE request (DSP0274 1.3.0 §10.14, Table "KEY_EXCHANGE request message
 /// format").
@@ -54,7 +33,7 @@ pub struct KeyExchange<'a> {
 impl<'a> KeyExchange<'a> {
     pub(super) fn decode_body(h: &Header, r: &mut Reader<'a>, cx: Ctx<'_>) -> Result<Self> {
         check_summary_type(h.param1)?;
-        check_slot(h.param2)?;
+        check_slot(h.param2, true)?;
         let req_session_id = r.u16()?;
         let session_policy = r.u8()?;
         r.skip(1)?;
@@ -72,7 +51,7 @@ impl<'a> KeyExchange<'a> {
     /// Encodes the whole message.
     pub fn encode(&self, w: &mut Writer<'_>, neg: &Negotiated) -> Result<()> {
         check_summary_type(self.summary_hash_type)?;
-        check_slot(self.slot_id)?;
+        check_slot(self.slot_id, true)?;
         put_header(
             w,
             neg,
@@ -289,16 +268,6 @@ pub struct PskExchange<'a> {
     pub requester_context: &'a [u8],
     /// OpaqueData.
     pub opaque: &'a [u8],
-}
-
-fn check_opaque_len(n: usize) -> Result<()> {
-    if n > super::auth::MAX_OPAQUE_LEN {
-        return Err(Error::InvalidField {
-            field: "spdm.opaque_length",
-            value: n as u64,
-        });
-    }
-    Ok(())
 }
 
 impl<'a> PskExchange<'a> {
