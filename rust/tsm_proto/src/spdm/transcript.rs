@@ -113,40 +113,20 @@ const TH1: &[Part] = &[
     KeyExchange,
     KeyExchangeRsp(BeforeVerifyData),
 ];
-const FIN_SIG: &[Part] = &[
-    Vca,
-    CertChainHash,
-    KeyExchange,
-    KeyExchangeRsp(Whole),
-    MutCertChainHash,
-    Finish(BeforeSignature),
-];
-const FIN_HMAC: &[Part] = &[
-    Vca,
-    CertChainHash,
-    KeyExchange,
-    KeyExchangeRsp(Whole),
-    MutCertChainHash,
-    Finish(BeforeVerifyData),
-];
-const FIN_RSP_HMAC: &[Part] = &[
-    Vca,
-    CertChainHash,
-    KeyExchange,
-    KeyExchangeRsp(Whole),
-    MutCertChainHash,
-    Finish(Whole),
-    FinishRsp(BeforeVerifyData),
-];
-const TH2: &[Part] = &[
-    Vca,
-    CertChainHash,
-    KeyExchange,
-    KeyExchangeRsp(Whole),
-    MutCertChainHash,
-    Finish(Whole),
-    FinishRsp(Whole),
-];
+
+/// The parts of a FINISH-phase point: the whole KEY_EXCHANGE handshake (VCA, Ct, K,
+/// K_RSP, CM if any) followed by `$part`s.
+macro_rules! after_key_exchange {
+    ($($part:expr),+) => {
+        &[Vca, CertChainHash, KeyExchange, KeyExchangeRsp(Whole), MutCertChainHash, $($part),+]
+    };
+}
+
+const FIN_SIG: &[Part] = after_key_exchange![Finish(BeforeSignature)];
+const FIN_HMAC: &[Part] = after_key_exchange![Finish(BeforeVerifyData)];
+const FIN_RSP_HMAC: &[Part] = after_key_exchange![Finish(Whole), FinishRsp(BeforeVerifyData)];
+const TH2: &[Part] = after_key_exchange![Finish(Whole), FinishRsp(Whole)];
+
 const PSK_TH1: &[Part] = &[Vca, PskExchange, PskExchangeRsp(BeforeVerifyData)];
 const PSK_FIN_HMAC: &[Part] = &[
     Vca,
