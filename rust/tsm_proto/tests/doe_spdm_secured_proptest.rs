@@ -5,9 +5,11 @@
 //! panic), and every SPDM message built from arbitrary field values round-trips through
 //! encode and decode (strict and DOE-padded).
 
+mod common;
+
 use proptest::collection::vec;
 use proptest::prelude::*;
-use tsm_proto::codec::Writer;
+use tsm_proto::codec::{Result, Writer};
 use tsm_proto::doe::{self, DataObject, DiscoveryRequest, DiscoveryResponse};
 use tsm_proto::secured::SecuredRecord;
 use tsm_proto::spdm::auth::{DmtfValue, SignedMeasurementRequest};
@@ -54,22 +56,23 @@ fn ctx(neg: &Negotiated, c: [u8; 8]) -> Option<[u8; 8]> {
     (neg.version == Version::V13).then_some(c)
 }
 
+/// What `encode` writes, and the same bytes zero-padded to a dword as DOE carries them.
+fn encoded_and_padded(encode: impl FnOnce(&mut Writer<'_>) -> Result<()>) -> (Vec<u8>, Vec<u8>) {
+    let b = common::encoded(1 << 17, encode);
+    let mut padded = b.clone();
+    padded.resize(doe::padded_len(b.len()), 0);
+    (b, padded)
+}
+
 fn check_req(m: Request<'_>, neg: &Negotiated) {
-    let mut buf = vec![0u8; 1 << 17];
-    let mut w = Writer::new(&mut buf);
-    m.encode(&mut w, neg).expect("encode");
-    let n = w.finish();
-    assert_eq!(Request::decode(&buf[..n], neg), Ok(m));
-    let padded = doe::padded_len(n);
-    assert_eq!(Request::decode_padded(&buf[..padded], neg), Ok(m));
+    let (b, padded) = encoded_and_padded(|w| m.encode(w, neg));
+    assert_eq!(Request::decode(&b, neg), Ok(m));
+    assert_eq!(Request::decode_padded(&padded, neg), Ok(m));
 }
 
 fn check_rsp(m: Response<'_>, neg: &Negotiated) {
-    let mut buf = vec![0u8; 1 << 17];
-    let mut w = Writer::new(&mut buf);
-    m.encode(&mut w, neg).expect("encode");
-    let n = w.finish();
-    assert_eq!(Response::decode(&buf[..n], neg), Ok(m));
+    let (b, padded) = encoded_and_padded(|w| m.encode(w, neg));
+    assert_eq!(Response::decode(&b, neg), Ok(m));
     let vendor_error = matches!(
         m,
         Response::Error(ErrorResponse {
@@ -78,8 +81,7 @@ fn check_rsp(m: Response<'_>, neg: &Negotiated) {
         })
     );
     if !vendor_error {
-        let padded = doe::padded_len(n);
-        assert_eq!(Response::decode_padded(&buf[..padded], neg), Ok(m));
+        assert_eq!(Response::decode_padded(&padded, neg), Ok(m));
     }
 }
 
@@ -154,11 +156,8 @@ proptest! {
     #[test]
     fn doe_round_trip(vendor in any::<u16>(), t in any::<u8>(), payload in bytes(64)) {
         let obj = DataObject { vendor_id: vendor, object_type: t, payload: &payload };
-        let mut buf = vec![0u8; obj.encoded_len()];
-        let mut w = Writer::new(&mut buf);
-        obj.encode(&mut w).unwrap();
-        let n = w.finish();
-        let back = DataObject::decode(&buf[..n]).unwrap();
+        let buf = common::encoded(obj.encoded_len(), |w| obj.encode(w));
+        let back = DataObject::decode(&buf).unwrap();
         prop_assert_eq!(back.vendor_id, vendor);
         prop_assert_eq!(back.object_type, t);
         prop_assert_eq!(&back.payload[..payload.len()], &payload[..]);

@@ -8,17 +8,14 @@
 //! IDE register layout of §7.9.26 (IDE Capability/Control, Link IDE and Selective IDE
 //! stream register blocks).
 
+mod common;
+
 use proptest::prelude::*;
 use tsm_proto::codec::{Error, Writer};
 use tsm_proto::idekm::*;
 
 fn encode(m: &IdeKmMessage<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; 1024];
-    let mut w = Writer::new(&mut buf);
-    m.encode(&mut w).unwrap();
-    let n = w.finish();
-    buf.truncate(n);
-    buf
+    common::encoded(1024, |w| m.encode(w))
 }
 
 /// QUERY: protocol 00h, object 00h, reserved, port index 2.
@@ -172,50 +169,30 @@ fn every_vector_reencodes_exactly() {
 #[test]
 fn truncation_at_every_length_is_an_error() {
     for v in vectors() {
-        for n in 0..v.len() {
-            assert!(
-                IdeKmMessage::decode(&v[..n]).is_err(),
-                "len {n} of {v:02x?}"
-            );
-        }
-        let mut longer = v.clone();
-        longer.push(0);
-        assert!(matches!(
-            IdeKmMessage::decode(&longer),
-            Err(Error::TrailingBytes { count: 1 })
-        ));
+        common::assert_exact_length(&v, |b| IdeKmMessage::decode(b).err());
     }
 }
 
 #[test]
 fn unknown_codes_are_typed_errors() {
+    let with = |v: &[u8], at: usize, byte: u8| {
+        let mut v = v.to_vec();
+        v[at] = byte;
+        v
+    };
+    for (bytes, space) in [
+        (vec![0x01, 0x00, 0x00, 0x00], "pci.protocol_id"),
+        (vec![0x00, 0x07, 0x00, 0x00], "idekm.object_id"),
+        (with(KP_ACK, 5, 0x05), "idekm.kp_ack_status"),
+    ] {
+        let got = IdeKmMessage::decode(&bytes);
+        assert!(
+            matches!(got, Err(Error::UnknownCode { space: s, .. }) if s == space),
+            "{bytes:02x?}: {got:?}, not an unknown {space}"
+        );
+    }
     assert!(matches!(
-        IdeKmMessage::decode(&[0x01, 0x00, 0x00, 0x00]),
-        Err(Error::UnknownCode {
-            space: "pci.protocol_id",
-            ..
-        })
-    ));
-    assert!(matches!(
-        IdeKmMessage::decode(&[0x00, 0x07, 0x00, 0x00]),
-        Err(Error::UnknownCode {
-            space: "idekm.object_id",
-            ..
-        })
-    ));
-    let mut bad_status = KP_ACK.to_vec();
-    bad_status[5] = 0x05;
-    assert!(matches!(
-        IdeKmMessage::decode(&bad_status),
-        Err(Error::UnknownCode {
-            space: "idekm.kp_ack_status",
-            ..
-        })
-    ));
-    let mut bad_sub = K_SET_GO.to_vec();
-    bad_sub[6] = 0x30;
-    assert!(matches!(
-        IdeKmMessage::decode(&bad_sub),
+        IdeKmMessage::decode(&with(K_SET_GO, 6, 0x30)),
         Err(Error::InvalidField { .. })
     ));
 }

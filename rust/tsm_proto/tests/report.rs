@@ -9,6 +9,8 @@
 //! FIRST_PAGE 8, number of pages 4, attributes 15:0 + range ID 31:16),
 //! DEVICE_SPECIFIC_INFO_LEN (4), DEVICE_SPECIFIC_INFO.
 
+mod common;
+
 use proptest::prelude::*;
 use tsm_proto::codec::Writer;
 use tsm_proto::report::*;
@@ -80,21 +82,9 @@ fn range(page: u64, pages: u32, attrs: u16, id: u16) -> MmioRange {
 }
 
 fn build(ranges: &[MmioRange], msix_ctl: u16) -> Vec<u8> {
-    let mut buf = vec![0u8; 64 + ranges.len() * 16];
-    let mut w = Writer::new(&mut buf);
-    InterfaceReport::write_parts(
-        &mut w,
-        InterfaceInfo::from_bits(2),
-        msix_ctl,
-        0,
-        0,
-        ranges,
-        &[],
-    )
-    .unwrap();
-    let n = w.finish();
-    buf.truncate(n);
-    buf
+    common::encoded(64 + ranges.len() * 16, |w| {
+        InterfaceReport::write_parts(w, InterfaceInfo::from_bits(2), msix_ctl, 0, 0, ranges, &[])
+    })
 }
 
 fn check(ranges: &[MmioRange]) -> Result<Vec<MappedRange>, ReportError> {
@@ -119,10 +109,7 @@ fn golden_report_parses_and_validates() {
         build(&good(), 0x8003)[..GOLDEN.len() - 6],
         GOLDEN[..GOLDEN.len() - 6]
     );
-    let mut out = vec![0u8; GOLDEN.len()];
-    let mut w = Writer::new(&mut out);
-    r.encode(&mut w).unwrap();
-    assert_eq!(out, GOLDEN);
+    assert_eq!(common::encoded(GOLDEN.len(), |w| r.encode(w)), GOLDEN);
     let b = bars();
     let v: Vec<_> = validate(&r, &params(&b)).unwrap().collect();
     assert_eq!(
@@ -152,9 +139,7 @@ fn golden_report_parses_and_validates() {
 
 #[test]
 fn golden_truncation_at_every_length() {
-    for n in 0..GOLDEN.len() {
-        assert!(InterfaceReport::parse(&GOLDEN[..n]).is_err(), "len {n}");
-    }
+    common::assert_prefixes_refused(GOLDEN, |b| InterfaceReport::parse(b).err());
     let mut longer = GOLDEN.to_vec();
     longer.push(0);
     assert!(InterfaceReport::parse(&longer).is_err());
@@ -338,28 +323,18 @@ fn rejects_msix_inconsistencies() {
 fn rejects_bad_bars() {
     let bytes = build(&good(), 0x8003);
     let r = InterfaceReport::parse(&bytes).unwrap();
-    let mut b = bars();
-    b[1].index = 6;
+    // `bars()` with its second BAR changed by `change`.
+    let refused = |change: fn(&mut BarInfo)| {
+        let mut b = bars();
+        change(&mut b[1]);
+        validate(&r, &params(&b)).err()
+    };
+    let invalid = |bar| Some(ReportError::InvalidBar { bar });
+    assert_eq!(refused(|b| b.index = 6), invalid(6));
+    assert_eq!(refused(|b| b.size = 0x3000), invalid(2));
+    assert_eq!(refused(|b| b.index = 0), invalid(0));
     assert_eq!(
-        validate(&r, &params(&b)).err(),
-        Some(ReportError::InvalidBar { bar: 6 })
-    );
-    let mut b = bars();
-    b[1].size = 0x3000;
-    assert_eq!(
-        validate(&r, &params(&b)).err(),
-        Some(ReportError::InvalidBar { bar: 2 })
-    );
-    let mut b = bars();
-    b[1].index = 0;
-    assert_eq!(
-        validate(&r, &params(&b)).err(),
-        Some(ReportError::InvalidBar { bar: 0 })
-    );
-    let mut b = bars();
-    b[1].base = 0xfe08_0000;
-    assert_eq!(
-        validate(&r, &params(&b)).err(),
+        refused(|b| b.base = 0xfe08_0000),
         Some(ReportError::OverlappingBars { a: 0, b: 2 })
     );
     let b = [BarInfo {
@@ -369,10 +344,7 @@ fn rejects_bad_bars() {
         is_64bit: false,
         prefetchable: false,
     }];
-    assert_eq!(
-        validate(&r, &params(&b)).err(),
-        Some(ReportError::InvalidBar { bar: 0 })
-    );
+    assert_eq!(validate(&r, &params(&b)).err(), invalid(0));
 }
 
 #[test]

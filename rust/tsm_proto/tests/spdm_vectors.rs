@@ -4,6 +4,8 @@
 //! 1.3.0 message tables, plus the negative rules every vector must obey: each proper
 //! prefix fails, a wrong version fails, padding is only accepted by `decode_padded`.
 
+mod common;
+
 use tsm_proto::codec::{Error, Writer};
 use tsm_proto::spdm::{
     self, CapabilityFlags, ErrorCode, ExtendedError, Negotiated, Request, Response, Version,
@@ -342,15 +344,10 @@ fn decode<'a>(dir: Dir, b: &'a [u8], neg: &Negotiated, padded: bool) -> Result<M
 }
 
 fn encode(m: &Msg<'_>, neg: &Negotiated) -> Vec<u8> {
-    let mut buf = vec![0u8; 4096];
-    let mut w = Writer::new(&mut buf);
-    match m {
-        Msg::Req(r) => r.encode(&mut w, neg).unwrap(),
-        Msg::Rsp(r) => r.encode(&mut w, neg).unwrap(),
-    }
-    let n = w.finish();
-    buf.truncate(n);
-    buf
+    common::encoded(4096, |w| match m {
+        Msg::Req(r) => r.encode(w, neg),
+        Msg::Rsp(r) => r.encode(w, neg),
+    })
 }
 
 #[test]
