@@ -153,9 +153,7 @@ impl<'a> SecuredRecord<'a> {
     /// Re-encodes the record as split (header recomputed from the parts).
     pub fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
         let length = record_length(self.ciphertext.len())?;
-        w.u32(self.session_id)?;
-        w.zeros(PCIE_SEQ_NUM_WIRE_LEN)?;
-        w.u16(length)?;
+        put_record_header(w, self.session_id, length)?;
         w.bytes(self.ciphertext)?;
         w.bytes(&self.tag)
     }
@@ -184,6 +182,13 @@ impl<'a> SecuredRecord<'a> {
             actual: n.saturating_sub(APP_LEN_LEN),
         })
     }
+}
+
+/// Writes a record header: SessionID, the SequenceNumber (nothing for PCIe DOE), Length.
+fn put_record_header(w: &mut Writer<'_>, session_id: u32, length: u16) -> Result<()> {
+    w.u32(session_id)?;
+    w.zeros(PCIE_SEQ_NUM_WIRE_LEN)?;
+    w.u16(length)
 }
 
 fn record_length(ciphertext_len: usize) -> Result<u16> {
@@ -216,27 +221,19 @@ pub fn seal_record<A: Aead + ?Sized>(
         .ok_or(Error::BufferTooSmall { needed: usize::MAX })?;
     let length = record_length(ct_len)?;
     let total = HEADER_LEN + usize::from(length);
-    if out.len() < total {
-        return Err(Error::BufferTooSmall { needed: total });
-    }
-    let (header, rest) = out
-        .split_at_mut_checked(HEADER_LEN)
-        .ok_or(Error::BufferTooSmall { needed: total })?;
-    let mut w = Writer::new(header);
-    w.u32(session_id)?;
-    w.zeros(PCIE_SEQ_NUM_WIRE_LEN)?;
-    w.u16(length)?;
-    let (ct, rest) = rest
-        .split_at_mut_checked(ct_len)
-        .ok_or(Error::BufferTooSmall { needed: total })?;
-    let mut w = Writer::new(ct);
+    let too_small = Error::BufferTooSmall { needed: total };
+    // The record is the header and the plaintext, written in place, then the tag.
+    let (plain, tag) = out
+        .get_mut(..total)
+        .and_then(|rec| rec.split_at_mut_checked(HEADER_LEN + ct_len))
+        .ok_or(too_small)?;
+    let mut w = Writer::new(plain);
+    put_record_header(&mut w, session_id, length)?;
     w.u16(app_len)?;
     w.bytes(app)?;
     w.bytes(padding)?;
-    let tag: &mut [u8; TAG_LEN] = rest
-        .get_mut(..TAG_LEN)
-        .and_then(|t| t.try_into().ok())
-        .ok_or(Error::BufferTooSmall { needed: total })?;
+    let (header, ct) = plain.split_at_mut_checked(HEADER_LEN).ok_or(too_small)?;
+    let tag: &mut [u8; TAG_LEN] = tag.try_into().map_err(|_| too_small)?;
     aead.seal(&nonce(iv, seq), header, ct, tag)?;
     Ok(total)
 }
