@@ -9,27 +9,25 @@
 
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::encoded;
 use libfuzzer_sys::fuzz_target;
-use tsm_proto::codec::Writer;
 use tsm_proto::doe::{unwrap_spdm, wrap_spdm, DataObject, DiscoveryRequest, DiscoveryResponse};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(obj) = DataObject::decode(data) {
-        let mut buf = vec![0u8; obj.encoded_len()];
-        let mut w = Writer::new(&mut buf);
-        obj.encode(&mut w).expect("re-encode");
-        let n = w.finish();
-        assert_eq!(n, data.len());
-        assert_eq!(DataObject::decode(&buf[..n]).expect("re-decode"), obj);
+        let b = encoded(obj.encoded_len(), |w| obj.encode(w));
+        assert_eq!(b.len(), data.len());
+        assert_eq!(DataObject::decode(&b), Ok(obj));
     }
     if let Ok(r) = DiscoveryRequest::decode(data) {
-        let mut b = [0u8; 4];
-        r.encode(&mut Writer::new(&mut b)).expect("encode");
+        let b = encoded(DiscoveryRequest::LEN, |w| r.encode(w));
         assert_eq!(DiscoveryRequest::decode(&b), Ok(r));
     }
     if let Ok(r) = DiscoveryResponse::decode(data) {
-        let mut b = [0u8; 4];
-        r.encode(&mut Writer::new(&mut b)).expect("encode");
+        let b = encoded(DiscoveryResponse::LEN, |w| r.encode(w));
         assert_eq!(DiscoveryResponse::decode(&b), Ok(r));
     }
     if let Ok((kind, payload)) = unwrap_spdm(data) {

@@ -5,18 +5,17 @@
 
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::encoded;
 use libfuzzer_sys::fuzz_target;
-use tsm_proto::codec::Writer;
 use tsm_proto::idekm::IdeKmMessage;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = IdeKmMessage::decode(data) {
-        let mut buf = vec![0u8; data.len()];
-        let mut w = Writer::new(&mut buf);
-        m.encode(&mut w).expect("re-encode of a decoded message");
-        let n = w.finish();
-        assert_eq!(n, data.len());
-        let again = IdeKmMessage::decode(&buf[..n]).expect("re-decode");
-        assert_eq!(m, again);
+        let b = encoded(data.len(), |w| m.encode(w));
+        assert_eq!(b.len(), data.len());
+        assert_eq!(IdeKmMessage::decode(&b), Ok(m));
     }
 });

@@ -6,8 +6,12 @@
 
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::encoded;
 use libfuzzer_sys::fuzz_target;
-use tsm_proto::codec::{Reader, Writer};
+use tsm_proto::codec::Reader;
 use tsm_proto::report::{
     validate, BarInfo, FirstPageUnit, InterfaceReport, MsixLayout, ReportAssembler,
     ValidationParams, PAGE_SIZE,
@@ -71,10 +75,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = InterfaceReport::parse(report) else {
         return;
     };
-    let mut out = vec![0u8; report.len()];
-    let mut w = Writer::new(&mut out);
-    parsed.encode(&mut w).expect("re-encode");
-    assert_eq!(w.finish(), report.len());
+    let out = encoded(report.len(), |w| parsed.encode(w));
+    assert_eq!(out.len(), report.len());
     assert_eq!(InterfaceReport::parse(&out), Ok(parsed));
     assert_eq!(parsed.ranges().count(), parsed.range_count());
 

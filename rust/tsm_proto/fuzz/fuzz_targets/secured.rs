@@ -9,8 +9,12 @@
 
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::encoded;
 use libfuzzer_sys::fuzz_target;
-use tsm_proto::codec::{Result, Writer};
+use tsm_proto::codec::Result;
 use tsm_proto::secured::{seal_record, Aead, SecuredRecord, IV_LEN, TAG_LEN};
 
 /// Not a cipher: XOR with the nonce and an all-zero tag, enough to drive the layout code.
@@ -49,11 +53,8 @@ fuzz_target!(|data: &[u8]| {
     .into_iter()
     .flatten()
     {
-        let mut buf = vec![0u8; rec.len()];
-        let mut w = Writer::new(&mut buf);
-        rec.encode(&mut w).expect("re-encode");
-        let n = w.finish();
-        assert_eq!(SecuredRecord::split(&buf[..n]).expect("re-split"), rec);
+        let b = encoded(rec.len(), |w| rec.encode(w));
+        assert_eq!(SecuredRecord::split(&b), Ok(rec));
         let _ = rec.open(&mut Toy, &iv, 7, &mut scratch);
     }
     if let [seq, split, rest @ ..] = data {

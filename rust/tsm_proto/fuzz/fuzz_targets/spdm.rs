@@ -10,8 +10,11 @@
 
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::encoded;
 use libfuzzer_sys::fuzz_target;
-use tsm_proto::codec::Writer;
 use tsm_proto::spdm::{Negotiated, Request, Response, Version};
 
 fn params(a: u8, b: u8) -> Negotiated {
@@ -36,35 +39,23 @@ fn params(a: u8, b: u8) -> Negotiated {
 fuzz_target!(|data: &[u8]| {
     let [a, b, msg @ ..] = data else { return };
     let neg = params(*a, *b);
-    let mut buf = vec![0u8; msg.len() + 64];
+    let cap = msg.len() + 64;
     for padded in [false, true] {
-        let req = if padded {
-            Request::decode_padded(msg, &neg)
+        let (req, rsp) = if padded {
+            (
+                Request::decode_padded(msg, &neg),
+                Response::decode_padded(msg, &neg),
+            )
         } else {
-            Request::decode(msg, &neg)
+            (Request::decode(msg, &neg), Response::decode(msg, &neg))
         };
         if let Ok(m) = req {
-            let mut w = Writer::new(&mut buf);
-            m.encode(&mut w, &neg).expect("re-encode request");
-            let n = w.finish();
-            assert_eq!(
-                Request::decode(&buf[..n], &neg).expect("re-decode request"),
-                m
-            );
+            let b = encoded(cap, |w| m.encode(w, &neg));
+            assert_eq!(Request::decode(&b, &neg), Ok(m), "re-decode request");
         }
-        let rsp = if padded {
-            Response::decode_padded(msg, &neg)
-        } else {
-            Response::decode(msg, &neg)
-        };
         if let Ok(m) = rsp {
-            let mut w = Writer::new(&mut buf);
-            m.encode(&mut w, &neg).expect("re-encode response");
-            let n = w.finish();
-            assert_eq!(
-                Response::decode(&buf[..n], &neg).expect("re-decode response"),
-                m
-            );
+            let b = encoded(cap, |w| m.encode(w, &neg));
+            assert_eq!(Response::decode(&b, &neg), Ok(m), "re-decode response");
         }
     }
 });

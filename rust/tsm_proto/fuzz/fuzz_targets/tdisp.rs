@@ -6,8 +6,11 @@
 
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::encoded;
 use libfuzzer_sys::fuzz_target;
-use tsm_proto::codec::Writer;
 use tsm_proto::tdisp::{Message, Request, Response};
 
 fuzz_target!(|data: &[u8]| {
@@ -22,12 +25,8 @@ fuzz_target!(|data: &[u8]| {
             Message::Request(r) => assert_eq!(Ok(r), req),
             Message::Response(r) => assert_eq!(Ok(r), rsp),
         }
-        let mut buf = vec![0u8; data.len()];
-        let mut w = Writer::new(&mut buf);
-        m.encode(&mut w).expect("re-encode of a decoded message");
-        let n = w.finish();
-        assert_eq!(n, data.len());
-        let again = Message::decode(&buf[..n]).expect("re-decode");
-        assert_eq!(m, again);
+        let b = encoded(data.len(), |w| m.encode(w));
+        assert_eq!(b.len(), data.len());
+        assert_eq!(Message::decode(&b), Ok(m));
     }
 });
