@@ -5,7 +5,8 @@
 //! Every message codec in this crate is written on top of [`Reader`] and [`Writer`]: they
 //! never index out of bounds, never allocate and report shortfalls as [`Error`] values,
 //! which is what makes the parsers total. All PCIe, SPDM, IDE-KM and TDISP multi-byte
-//! fields are little-endian.
+//! fields are little-endian. [`Records`] iterates over a run of fixed-layout records and
+//! [`len_field`] checks that a length fits its field.
 
 use core::fmt;
 
@@ -195,6 +196,45 @@ impl<'a> Reader<'a> {
             0 => Ok(()),
             count => Err(Error::TrailingBytes { count }),
         }
+    }
+}
+
+/// Iterator over a counted run of fixed-layout records (register blocks, table entries)
+/// read back to back from a [`Reader`] by a read function. It ends after the count, or
+/// at the first record that does not read (its makers hand it bytes they validated).
+#[derive(Clone)]
+pub struct Records<'a, T> {
+    r: Reader<'a>,
+    left: usize,
+    read: fn(&mut Reader<'a>) -> Result<T>,
+}
+
+impl<'a, T> Records<'a, T> {
+    /// Reads at most `count` records from `r` with `read`.
+    pub const fn new(r: Reader<'a>, count: usize, read: fn(&mut Reader<'a>) -> Result<T>) -> Self {
+        Self {
+            r,
+            left: count,
+            read,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Records<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Records")
+            .field("r", &self.r)
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+impl<T> Iterator for Records<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.left = self.left.checked_sub(1)?;
+        (self.read)(&mut self.r).ok()
     }
 }
 

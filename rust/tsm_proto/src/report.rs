@@ -21,7 +21,7 @@
 
 use core::fmt;
 
-use super::codec::{len_field, Error, Reader, Result, Writer};
+use super::codec::{len_field, Error, Reader, Records, Result, Writer};
 use super::tdisp::{MmioAttributes, MmioRange, MMIO_RANGE_LEN};
 
 /// Size of a 4K page, the granule of every MMIO range.
@@ -121,9 +121,11 @@ impl<'a> InterfaceReport<'a> {
 
     /// Iterates over the MMIO ranges in report order, decoding them lazily.
     pub fn ranges(&self) -> MmioRanges<'a> {
-        MmioRanges {
-            r: Reader::new(self.ranges),
-        }
+        Records::new(
+            Reader::new(self.ranges),
+            self.range_count(),
+            MmioRange::read,
+        )
     }
 
     /// Encodes the report.
@@ -188,18 +190,7 @@ fn write_dsi(w: &mut Writer<'_>, dsi: &[u8]) -> Result<()> {
 }
 
 /// Lazy iterator over the MMIO ranges of a report.
-#[derive(Debug, Clone)]
-pub struct MmioRanges<'a> {
-    r: Reader<'a>,
-}
-
-impl Iterator for MmioRanges<'_> {
-    type Item = MmioRange;
-
-    fn next(&mut self) -> Option<MmioRange> {
-        MmioRange::read(&mut self.r).ok()
-    }
-}
+pub type MmioRanges<'a> = Records<'a, MmioRange>;
 
 /// Why a report could not be assembled or was rejected by [`validate`].
 ///

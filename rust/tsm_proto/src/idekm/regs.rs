@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use super::super::codec::{Error, Reader, Result, Writer};
+use super::super::codec::{Error, Reader, Records, Result, Writer};
 
 /// One Link IDE register block (PCIe Base 6.x §7.9.26.4): stream control and status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,15 @@ pub struct LinkStreamRegs {
     pub control: u32,
     /// Link IDE Stream Status Register.
     pub status: u32,
+}
+
+impl LinkStreamRegs {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Self {
+            control: r.u32()?,
+            status: r.u32()?,
+        })
+    }
 }
 
 /// One Selective IDE address association register block (§7.9.26.5.4): three registers.
@@ -26,6 +35,19 @@ pub struct AddressAssociation {
     pub reg2: u32,
     /// IDE Address Association Register 3 (memory base upper).
     pub reg3: u32,
+}
+
+/// Size of an [`AddressAssociation`] block.
+const ADDRESS_ASSOCIATION_LEN: usize = 12;
+
+impl AddressAssociation {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Self {
+            reg1: r.u32()?,
+            reg2: r.u32()?,
+            reg3: r.u32()?,
+        })
+    }
 }
 
 /// One Selective IDE stream register block (§7.9.26.5), borrowed from a QUERY_RESP.
@@ -66,9 +88,8 @@ impl<'a> SelectiveStreamRegs<'a> {
 
     /// Iterates over the stream's address association register blocks.
     pub fn address_associations(&self) -> AddressAssociations<'a> {
-        AddressAssociations {
-            r: Reader::new(self.assoc),
-        }
+        let n = self.assoc.len() / ADDRESS_ASSOCIATION_LEN;
+        Records::new(Reader::new(self.assoc), n, AddressAssociation::read)
     }
 
     fn parse(r: &mut Reader<'a>) -> Result<Self> {
@@ -79,7 +100,7 @@ impl<'a> SelectiveStreamRegs<'a> {
         let rid_association_2 = r.u32()?;
         let n = (capability & 0xf) as usize;
         // n <= 15, so the product cannot overflow.
-        let assoc = r.bytes(n * 12)?;
+        let assoc = r.bytes(n * ADDRESS_ASSOCIATION_LEN)?;
         Ok(Self {
             capability,
             control,
@@ -92,22 +113,7 @@ impl<'a> SelectiveStreamRegs<'a> {
 }
 
 /// Iterator over [`AddressAssociation`] blocks.
-#[derive(Debug, Clone)]
-pub struct AddressAssociations<'a> {
-    r: Reader<'a>,
-}
-
-impl Iterator for AddressAssociations<'_> {
-    type Item = AddressAssociation;
-
-    fn next(&mut self) -> Option<AddressAssociation> {
-        Some(AddressAssociation {
-            reg1: self.r.u32().ok()?,
-            reg2: self.r.u32().ok()?,
-            reg3: self.r.u32().ok()?,
-        })
-    }
-}
+pub type AddressAssociations<'a> = Records<'a, AddressAssociation>;
 
 /// IDE capability register bit: Link IDE Stream Supported (§7.9.26.2).
 pub const IDE_CAP_LINK: u32 = 1 << 0;
@@ -187,10 +193,7 @@ impl<'a> IdeRegs<'a> {
         let mut r = Reader::new(self.raw);
         let n = self.link_stream_count();
         let ok = r.skip(8).is_ok();
-        LinkStreams {
-            r,
-            left: if ok { n } else { 0 },
-        }
+        Records::new(r, if ok { n } else { 0 }, LinkStreamRegs::read)
     }
 
     /// Iterates over the Selective IDE stream register blocks.
@@ -198,10 +201,7 @@ impl<'a> IdeRegs<'a> {
         let mut r = Reader::new(self.raw);
         let n = self.selective_stream_count();
         let ok = r.skip(8 + self.link_stream_count() * 8).is_ok();
-        SelectiveStreams {
-            r,
-            left: if ok { n } else { 0 },
-        }
+        Records::new(r, if ok { n } else { 0 }, SelectiveStreamRegs::parse)
     }
 }
 
@@ -222,39 +222,10 @@ fn selective_count(cap: u32) -> usize {
 }
 
 /// Iterator over [`LinkStreamRegs`].
-#[derive(Debug, Clone)]
-pub struct LinkStreams<'a> {
-    r: Reader<'a>,
-    left: usize,
-}
-
-impl Iterator for LinkStreams<'_> {
-    type Item = LinkStreamRegs;
-
-    fn next(&mut self) -> Option<LinkStreamRegs> {
-        self.left = self.left.checked_sub(1)?;
-        Some(LinkStreamRegs {
-            control: self.r.u32().ok()?,
-            status: self.r.u32().ok()?,
-        })
-    }
-}
+pub type LinkStreams<'a> = Records<'a, LinkStreamRegs>;
 
 /// Iterator over [`SelectiveStreamRegs`].
-#[derive(Debug, Clone)]
-pub struct SelectiveStreams<'a> {
-    r: Reader<'a>,
-    left: usize,
-}
-
-impl<'a> Iterator for SelectiveStreams<'a> {
-    type Item = SelectiveStreamRegs<'a>;
-
-    fn next(&mut self) -> Option<SelectiveStreamRegs<'a>> {
-        self.left = self.left.checked_sub(1)?;
-        SelectiveStreamRegs::parse(&mut self.r).ok()
-    }
-}
+pub type SelectiveStreams<'a> = Records<'a, SelectiveStreamRegs<'a>>;
 
 /// Writes an IDE register dump (for a device emulator building a QUERY_RESP).
 ///
