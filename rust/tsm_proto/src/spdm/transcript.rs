@@ -318,13 +318,26 @@ impl<'a> SessionTranscript<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::Version;
     use super::*;
 
-    struct Log<'b> {
+    /// A [`TranscriptHash`] that keeps what it absorbs, as far as its buffer goes (for the
+    /// transcript tests of this module and `auth_transcript`).
+    pub(in super::super) struct Log<'b> {
         buf: &'b mut [u8],
         len: usize,
+    }
+
+    impl<'b> Log<'b> {
+        pub(in super::super) fn new(buf: &'b mut [u8]) -> Self {
+            Self { buf, len: 0 }
+        }
+
+        /// What was absorbed.
+        pub(in super::super) fn bytes(&self) -> &[u8] {
+            &self.buf[..self.len]
+        }
     }
 
     impl TranscriptHash for Log<'_> {
@@ -354,31 +367,20 @@ mod tests {
             ..Default::default()
         };
         let mut buf = [0u8; 32];
-        let mut log = Log {
-            buf: &mut buf,
-            len: 0,
-        };
+        let mut log = Log::new(&mut buf);
         t.feed(Point::Th1, &neg, &mut log).unwrap();
-        let n = log.len;
         assert_eq!(
-            &buf[..n],
+            log.bytes(),
             &[
                 0xa0, 0xa1, 0xc0, 0xc1, 0x12, 0xe4, 0, 0, 0xe0, 0x12, 0x64, 0, 0, 0x70, 0x51, 0x52,
                 0x53
             ]
         );
         let mut buf = [0u8; 32];
-        let mut log = Log {
-            buf: &mut buf,
-            len: 0,
-        };
+        let mut log = Log::new(&mut buf);
         t.feed(Point::KeyExchangeRspSignature, &neg, &mut log)
             .unwrap();
-        assert_eq!(log.len, 14);
-        let mut log = Log {
-            buf: &mut [],
-            len: 0,
-        };
-        assert!(t.feed(Point::Th2, &neg, &mut log).is_err());
+        assert_eq!(log.bytes().len(), 14);
+        assert!(t.feed(Point::Th2, &neg, &mut Log::new(&mut [])).is_err());
     }
 }
