@@ -145,16 +145,36 @@ fn request_vectors() -> Vec<(Vec<u8>, Request<'static>)> {
 
 const REPORT_PORTION: [u8; 4] = [0xaa, 0xbb, 0xcc, 0xdd];
 
-/// (wire bytes, expected response) for every response code and every error code.
-fn response_vectors() -> Vec<(Vec<u8>, Response<'static>)> {
-    let mut caps = DsmCapabilities {
+/// DSM capabilities announcing no request yet: every lock flag, 52 address bits, one
+/// outstanding request for this TDI, four for all.
+fn caps() -> DsmCapabilities {
+    DsmCapabilities {
         dsm_caps: 0,
         req_msgs_supported: [0; 16],
         lock_interface_flags_supported: 0x001f,
         dev_addr_width: 52,
         num_req_this: 1,
         num_req_all: 4,
+    }
+}
+
+#[test]
+fn caps_supports_bitmap() {
+    // Reserved lock flag bits are dropped.
+    let mut c = DsmCapabilities {
+        lock_interface_flags_supported: 0xffff,
+        ..caps()
     };
+    c.set_supported(RequestCode::Vdm);
+    assert_eq!(c.req_msgs_supported[1], 0x08);
+    assert!(c.supports(RequestCode::Vdm));
+    assert!(!c.supports(RequestCode::GetVersion));
+    assert_eq!(c.lock_flags_supported(), LockFlags::ALL);
+}
+
+/// (wire bytes, expected response) for every response code and every error code.
+fn response_vectors() -> Vec<(Vec<u8>, Response<'static>)> {
+    let mut caps = caps();
     for c in RequestCode::ALL.iter().take(7) {
         caps.set_supported(*c);
     }

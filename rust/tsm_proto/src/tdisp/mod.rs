@@ -205,23 +205,6 @@ mod tests {
     }
 
     #[test]
-    fn caps_supports_bitmap() {
-        let mut c = DsmCapabilities {
-            dsm_caps: 0,
-            req_msgs_supported: [0; 16],
-            lock_interface_flags_supported: 0xffff,
-            dev_addr_width: 52,
-            num_req_this: 1,
-            num_req_all: 1,
-        };
-        c.set_supported(RequestCode::Vdm);
-        assert_eq!(c.req_msgs_supported[1], 0x08);
-        assert!(c.supports(RequestCode::Vdm));
-        assert!(!c.supports(RequestCode::GetVersion));
-        assert_eq!(c.lock_flags_supported(), LockFlags::ALL);
-    }
-
-    #[test]
     fn error_vendor_extended_length_checked() {
         let mut buf = [0u8; 64];
         let mut w = Writer::new(&mut buf);
