@@ -7,8 +7,8 @@
 
 use super::super::codec::{len_field, Error, Reader, Result, Writer};
 use super::{
-    code, fixed, put_fixed, put_header, put_len16, Ctx, Header, Negotiated, Version, NONCE_LEN,
-    REQUESTER_CONTEXT_LEN,
+    code, fixed, put_fixed, put_header, put_len16, put_summary_hash, Ctx, Header, Negotiated,
+    Version, NONCE_LEN, REQUESTER_CONTEXT_LEN,
 };
 
 /// Largest OpaqueDataLength allowed (DSP0274 1.3.0: "shall not exceed 1024 bytes").
@@ -381,12 +381,7 @@ impl<'a> ChallengeAuth<'a> {
             neg.hash_size,
         )?;
         w.bytes(&self.nonce)?;
-        put_fixed(
-            w,
-            "spdm.measurement_summary_hash",
-            self.measurement_summary_hash,
-            neg.summary_hash_len(),
-        )?;
+        put_summary_hash(w, neg, self.measurement_summary_hash)?;
         put_opaque(w, self.opaque)?;
         put_req_ctx(w, neg, &self.requester_context)?;
         put_fixed(w, "spdm.signature", self.signature, neg.signature_size)

@@ -416,6 +416,16 @@ fn put_fixed(w: &mut Writer<'_>, field: &'static str, data: &[u8], len: usize) -
     w.bytes(data)
 }
 
+/// Writes a MeasurementSummaryHash: `H` bytes if the request asked for one, else none.
+fn put_summary_hash(w: &mut Writer<'_>, neg: &Negotiated, data: &[u8]) -> Result<()> {
+    put_fixed(
+        w,
+        "spdm.measurement_summary_hash",
+        data,
+        neg.summary_hash_len(),
+    )
+}
+
 /// Writes `data` after a little-endian u16 length, checking it fits.
 fn put_len16(w: &mut Writer<'_>, field: &'static str, data: &[u8]) -> Result<()> {
     w.u16(len_field(field, data.len())?)?;

@@ -8,7 +8,9 @@
 
 use super::super::codec::{len_field, Error, Reader, Result, Writer};
 use super::auth::{check_opaque_len, check_slot, check_summary_type, put_opaque, read_opaque};
-use super::{code, fixed, put_fixed, put_header, Ctx, Header, Negotiated, NONCE_LEN};
+use super::{
+    code, fixed, put_fixed, put_header, put_summary_hash, Ctx, Header, Negotiated, NONCE_LEN,
+};
 
 /// KEY_EXCHANGE request (DSP0274 1.3.0 §10.14, Table "KEY_EXCHANGE request message
 /// format").
@@ -146,12 +148,7 @@ impl<'a> KeyExchangeRsp<'a> {
         w.u8(self.req_slot_id_param)?;
         w.bytes(&self.random)?;
         put_fixed(w, "spdm.exchange_data", self.exchange_data, neg.dhe_size)?;
-        put_fixed(
-            w,
-            "spdm.measurement_summary_hash",
-            self.measurement_summary_hash,
-            neg.summary_hash_len(),
-        )?;
+        put_summary_hash(w, neg, self.measurement_summary_hash)?;
         put_opaque(w, self.opaque)?;
         put_fixed(w, "spdm.signature", self.signature, neg.signature_size)?;
         put_fixed(w, "spdm.verify_data", self.verify_data, verify_len(neg))
@@ -371,12 +368,7 @@ impl<'a> PskExchangeRsp<'a> {
         w.u16(0)?;
         w.u16(q)?;
         w.u16(o)?;
-        put_fixed(
-            w,
-            "spdm.measurement_summary_hash",
-            self.measurement_summary_hash,
-            neg.summary_hash_len(),
-        )?;
+        put_summary_hash(w, neg, self.measurement_summary_hash)?;
         w.bytes(self.responder_context)?;
         w.bytes(self.opaque)?;
         put_fixed(w, "spdm.verify_data", self.verify_data, neg.hash_size)
