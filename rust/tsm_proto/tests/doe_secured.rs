@@ -6,9 +6,10 @@
 
 mod common;
 
+use common::ToyAead;
 use tsm_proto::codec::{Error, Result, Writer};
 use tsm_proto::doe::{self, DataObject, DiscoveryRequest, DiscoveryResponse, SpdmKind};
-use tsm_proto::secured::{self, label, Aead, Hkdf, SecuredRecord, Step, IV_LEN, TAG_LEN};
+use tsm_proto::secured::{self, label, Hkdf, SecuredRecord, Step, IV_LEN};
 use tsm_proto::spdm::transcript::{parts, Point, SessionTranscript, TranscriptHash};
 use tsm_proto::spdm::{Negotiated, Request, Version};
 
@@ -80,33 +81,6 @@ fn doe_truncation_and_length_errors() {
     assert_eq!(doe::unwrap_spdm(&out[..n]).unwrap().1.len(), max.len());
 }
 
-/// Identity "AEAD" with a constant tag, so the golden bytes show the plaintext layout.
-struct Clear;
-
-impl Aead for Clear {
-    fn seal(
-        &mut self,
-        _: &[u8; IV_LEN],
-        _: &[u8],
-        _: &mut [u8],
-        t: &mut [u8; TAG_LEN],
-    ) -> Result<()> {
-        t.fill(0x7a);
-        Ok(())
-    }
-
-    fn open(&mut self, _: &[u8; IV_LEN], _: &[u8], _: &mut [u8], t: &[u8; TAG_LEN]) -> Result<()> {
-        if t.iter().all(|&b| b == 0x7a) {
-            Ok(())
-        } else {
-            Err(Error::InvalidField {
-                field: "secured.mac",
-                value: 0,
-            })
-        }
-    }
-}
-
 /// DSP0277 secured message, PCIe DOE binding (no sequence number on the wire):
 /// SessionID FFFE0001h, Length 24 = 2 + 4 (HEARTBEAT) + 2 (random) + 16 (MAC),
 /// ApplicationDataLength 4, the SPDM message, random data, MAC.
@@ -118,26 +92,32 @@ fn secured_vector() -> Vec<u8> {
     v
 }
 
+/// Seals `app` and `padding` with `aead` as session FFFE0001h into a 64-byte buffer
+/// (zero past the record); returns the buffer and the record length.
+fn seal(
+    mut aead: ToyAead,
+    iv: &[u8; IV_LEN],
+    seq: u64,
+    app: &[u8],
+    padding: &[u8],
+) -> ([u8; 64], usize) {
+    let mut out = [0u8; 64];
+    let id = secured::session_id(0x0001, 0xfffe);
+    let n = secured::seal_record(&mut aead, iv, seq, id, app, padding, &mut out).unwrap();
+    (out, n)
+}
+
 #[test]
 fn secured_golden_vector() {
     let iv = [0u8; IV_LEN];
-    let mut out = [0u8; 64];
-    let n = secured::seal_record(
-        &mut Clear,
-        &iv,
-        0,
-        secured::session_id(0x0001, 0xfffe),
-        &[0x12, 0xe8, 0, 0],
-        &[0xaa, 0xbb],
-        &mut out,
-    )
-    .unwrap();
+    let (out, n) = seal(ToyAead::clear(), &iv, 0, &[0x12, 0xe8, 0, 0], &[0xaa, 0xbb]);
     assert_eq!(&out[..n], &secured_vector()[..]);
     let rec = SecuredRecord::split(&out[..n]).unwrap();
     assert_eq!(rec.header, &out[..6]);
     let mut scratch = [0u8; 64];
     assert_eq!(
-        rec.open(&mut Clear, &iv, 0, &mut scratch).unwrap(),
+        rec.open(&mut ToyAead::clear(), &iv, 0, &mut scratch)
+            .unwrap(),
         &[0x12, 0xe8, 0, 0]
     );
     // Inside a Secured CMA/SPDM DOE object, padded to a dword.
@@ -146,6 +126,45 @@ fn secured_golden_vector() {
     let (kind, payload) = doe::unwrap_spdm(&obj[..m]).unwrap();
     assert_eq!(kind, SpdmKind::Secured);
     assert_eq!(SecuredRecord::split_padded(payload).unwrap(), rec);
+}
+
+#[test]
+fn record_layout_golden() {
+    // DSP0277 + PCIe DOE binding: SessionID 0xFFFE0001 (req 0001, rsp FFFE), no
+    // sequence number, Length = 2 + 4 + 1 + 16 = 23.
+    let iv = [0x10; IV_LEN];
+    let (out, n) = seal(ToyAead::xor_aad_sum(), &iv, 1, &[0x12, 0xe8, 0, 0], &[0xaa]);
+    assert_eq!(n, 29);
+    assert_eq!(out[..6], [0x01, 0x00, 0xfe, 0xff, 23, 0]);
+    // nonce byte 0 = 0x10 ^ 1 = 0x11
+    assert_eq!(
+        out[6..13],
+        [
+            0x04 ^ 0x11,
+            0x11,
+            0x12 ^ 0x11,
+            0xe8 ^ 0x11,
+            0x11,
+            0x11,
+            0xaa ^ 0x11
+        ]
+    );
+    let rec = SecuredRecord::split(&out[..n]).unwrap();
+    assert_eq!(rec.session_id, 0xfffe_0001);
+    let mut scratch = [0u8; 32];
+    assert_eq!(
+        rec.open(&mut ToyAead::xor_aad_sum(), &iv, 1, &mut scratch)
+            .unwrap(),
+        &[0x12, 0xe8, 0, 0]
+    );
+    assert!(SecuredRecord::split(&out[..n + 1]).is_err());
+    assert!(SecuredRecord::split_padded(&out[..n + 3]).is_ok());
+    let mut bad = out;
+    bad[20] ^= 1;
+    let rec = SecuredRecord::split(&bad[..n]).unwrap();
+    assert!(rec
+        .open(&mut ToyAead::xor_aad_sum(), &iv, 1, &mut scratch)
+        .is_err());
 }
 
 #[test]
@@ -163,27 +182,45 @@ fn secured_negative_cases() {
     let rec = SecuredRecord::split(&bad).unwrap();
     let mut scratch = [0u8; 64];
     assert!(matches!(
-        rec.open(&mut Clear, &[0; IV_LEN], 0, &mut scratch),
+        rec.open(&mut ToyAead::clear(), &[0; IV_LEN], 0, &mut scratch),
         Err(Error::LengthMismatch { .. })
     ));
     // Bad MAC.
     let mut bad = v.clone();
     bad[20] = 0;
     let rec = SecuredRecord::split(&bad).unwrap();
-    assert!(rec.open(&mut Clear, &[0; IV_LEN], 0, &mut scratch).is_err());
+    assert!(rec
+        .open(&mut ToyAead::clear(), &[0; IV_LEN], 0, &mut scratch)
+        .is_err());
     // Scratch too small.
     let rec = SecuredRecord::split(&v).unwrap();
     assert!(matches!(
-        rec.open(&mut Clear, &[0; IV_LEN], 0, &mut [0u8; 3]),
+        rec.open(&mut ToyAead::clear(), &[0; IV_LEN], 0, &mut [0u8; 3]),
         Err(Error::BufferTooSmall { .. })
     ));
     // Output too small, application data too large.
-    assert!(
-        secured::seal_record(&mut Clear, &[0; IV_LEN], 0, 1, &[0; 8], &[], &mut [0u8; 10]).is_err()
-    );
+    assert!(secured::seal_record(
+        &mut ToyAead::clear(),
+        &[0; IV_LEN],
+        0,
+        1,
+        &[0; 8],
+        &[],
+        &mut [0u8; 10]
+    )
+    .is_err());
     let huge = vec![0u8; 70_000];
     let mut out = vec![0u8; 70_100];
-    assert!(secured::seal_record(&mut Clear, &[0; IV_LEN], 0, 1, &huge, &[], &mut out).is_err());
+    assert!(secured::seal_record(
+        &mut ToyAead::clear(),
+        &[0; IV_LEN],
+        0,
+        1,
+        &huge,
+        &[],
+        &mut out
+    )
+    .is_err());
 }
 
 #[test]
