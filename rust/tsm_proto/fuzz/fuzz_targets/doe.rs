@@ -12,24 +12,14 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use common::encoded;
+use common::assert_round_trip;
 use libfuzzer_sys::fuzz_target;
 use tsm_proto::doe::{unwrap_spdm, wrap_spdm, DataObject, DiscoveryRequest, DiscoveryResponse};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(obj) = DataObject::decode(data) {
-        let b = encoded(obj.encoded_len(), |w| obj.encode(w));
-        assert_eq!(b.len(), data.len());
-        assert_eq!(DataObject::decode(&b), Ok(obj));
-    }
-    if let Ok(r) = DiscoveryRequest::decode(data) {
-        let b = encoded(DiscoveryRequest::LEN, |w| r.encode(w));
-        assert_eq!(DiscoveryRequest::decode(&b), Ok(r));
-    }
-    if let Ok(r) = DiscoveryResponse::decode(data) {
-        let b = encoded(DiscoveryResponse::LEN, |w| r.encode(w));
-        assert_eq!(DiscoveryResponse::decode(&b), Ok(r));
-    }
+    assert_round_trip!(DataObject::decode, data);
+    assert_round_trip!(DiscoveryRequest::decode, data);
+    assert_round_trip!(DiscoveryResponse::decode, data);
     if let Ok((kind, payload)) = unwrap_spdm(data) {
         let mut buf = vec![0u8; payload.len() + 8];
         let n = wrap_spdm(kind, payload, &mut buf).expect("wrap");

@@ -8,14 +8,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use common::encoded;
 use libfuzzer_sys::fuzz_target;
 use tsm_proto::idekm::IdeKmMessage;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(m) = IdeKmMessage::decode(data) {
-        let b = encoded(data.len(), |w| m.encode(w));
-        assert_eq!(b.len(), data.len());
-        assert_eq!(IdeKmMessage::decode(&b), Ok(m));
-    }
-});
+fuzz_target!(|data: &[u8]| common::assert_round_trip!(IdeKmMessage::decode, data));

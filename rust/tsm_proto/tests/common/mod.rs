@@ -20,6 +20,24 @@ pub fn encoded(cap: usize, encode: impl FnOnce(&mut Writer<'_>) -> Result<()>) -
     buf
 }
 
+/// Asserts the round trip of the decoder `$decode` (bytes to `Result` of a value with an
+/// `encode(&self, &mut Writer)`) on the bytes `$data`: if it accepts them, the value
+/// re-encodes to exactly as many bytes, which decode to it again. (A macro, not a
+/// function, because the value borrows from the bytes it was decoded from.)
+#[allow(unused_macros)]
+macro_rules! assert_round_trip {
+    ($decode:path, $data:expr) => {{
+        let data: &[u8] = $data;
+        if let Ok(m) = $decode(data) {
+            let b = $crate::common::encoded(data.len(), |w| m.encode(w));
+            assert_eq!(b.len(), data.len(), "re-encoded length of {data:02x?}");
+            assert_eq!($decode(&b), Ok(m), "re-decoded {data:02x?}");
+        }
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use assert_round_trip;
+
 /// Asserts that `decode` (returning the error it fails with, if any) refuses every proper
 /// prefix of `v`.
 pub fn assert_prefixes_refused(v: &[u8], decode: impl Fn(&[u8]) -> Option<Error>) {
