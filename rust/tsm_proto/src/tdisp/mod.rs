@@ -24,11 +24,28 @@
 
 use super::codec::{Error, Reader, Result, Writer};
 
-/// Implements [`Body`] for the body type `$body` of one direction, whose codes are
-/// `$code`: the body's own `code`, `decode` and `encode` do the work. (Defined before the
-/// `mod` lines, it is in scope in `request` and `response`.)
+/// Declares the messages `$message` of one direction, an [`Envelope`] of the body type
+/// `$body` whose codes are `$code`: the alias; the body's `code()`, which gives each
+/// listed variant (every variant of `$body`) the code of the same name; and the [`Body`]
+/// implementation, whose decoding and encoding are the body's own `decode` and `encode`.
+/// (Defined before the `mod` lines, it is in scope in `request` and `response`.)
 macro_rules! body_codec {
-    ($body:ident, $code:ident) => {
+    (
+        $(#[$meta:meta])*
+        $message:ident = $body:ident: $code:ident { $($variant:ident),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        pub type $message<'a> = Envelope<$body<'a>>;
+
+        impl $body<'_> {
+            #[doc = concat!("The [`", stringify!($code), "`] of this body.")]
+            pub fn code(&self) -> $code {
+                match self {
+                    $(Self::$variant { .. } => $code::$variant,)+
+                }
+            }
+        }
+
         impl<'a> Body<'a> for $body<'a> {
             fn message_type(&self) -> u8 {
                 self.code() as u8

@@ -53,29 +53,14 @@ pub enum RequestBody<'a> {
     Vdm(VendorData<'a>),
 }
 
-impl RequestBody<'_> {
-    /// The request code of this body.
-    pub fn code(&self) -> RequestCode {
-        match self {
-            Self::GetVersion => RequestCode::GetVersion,
-            Self::GetCapabilities { .. } => RequestCode::GetCapabilities,
-            Self::LockInterface(_) => RequestCode::LockInterface,
-            Self::GetDeviceInterfaceReport { .. } => RequestCode::GetDeviceInterfaceReport,
-            Self::GetDeviceInterfaceState => RequestCode::GetDeviceInterfaceState,
-            Self::StartInterface { .. } => RequestCode::StartInterface,
-            Self::StopInterface => RequestCode::StopInterface,
-            Self::BindP2pStream { .. } => RequestCode::BindP2pStream,
-            Self::UnbindP2pStream { .. } => RequestCode::UnbindP2pStream,
-            Self::SetMmioAttribute(_) => RequestCode::SetMmioAttribute,
-            Self::Vdm(_) => RequestCode::Vdm,
-        }
+body_codec! {
+    /// A TDISP request: version, interface and body.
+    Request = RequestBody: RequestCode {
+        GetVersion, GetCapabilities, LockInterface, GetDeviceInterfaceReport,
+        GetDeviceInterfaceState, StartInterface, StopInterface, BindP2pStream,
+        UnbindP2pStream, SetMmioAttribute, Vdm,
     }
 }
-
-/// A TDISP request: version, interface and body.
-pub type Request<'a> = Envelope<RequestBody<'a>>;
-
-body_codec!(RequestBody, RequestCode);
 
 impl<'a> RequestBody<'a> {
     /// Decodes the fields after the header of a request with code `code`.

@@ -46,30 +46,14 @@ pub enum ResponseBody<'a> {
     Error(TdispError<'a>),
 }
 
-impl ResponseBody<'_> {
-    /// The response code of this body.
-    pub fn code(&self) -> ResponseCode {
-        match self {
-            Self::Version(_) => ResponseCode::Version,
-            Self::Capabilities(_) => ResponseCode::Capabilities,
-            Self::LockInterface { .. } => ResponseCode::LockInterface,
-            Self::DeviceInterfaceReport { .. } => ResponseCode::DeviceInterfaceReport,
-            Self::DeviceInterfaceState(_) => ResponseCode::DeviceInterfaceState,
-            Self::StartInterface => ResponseCode::StartInterface,
-            Self::StopInterface => ResponseCode::StopInterface,
-            Self::BindP2pStream => ResponseCode::BindP2pStream,
-            Self::UnbindP2pStream => ResponseCode::UnbindP2pStream,
-            Self::SetMmioAttribute => ResponseCode::SetMmioAttribute,
-            Self::Vdm(_) => ResponseCode::Vdm,
-            Self::Error(_) => ResponseCode::Error,
-        }
+body_codec! {
+    /// A TDISP response: version, interface and body.
+    Response = ResponseBody: ResponseCode {
+        Version, Capabilities, LockInterface, DeviceInterfaceReport, DeviceInterfaceState,
+        StartInterface, StopInterface, BindP2pStream, UnbindP2pStream, SetMmioAttribute, Vdm,
+        Error,
     }
 }
-
-/// A TDISP response: version, interface and body.
-pub type Response<'a> = Envelope<ResponseBody<'a>>;
-
-body_codec!(ResponseBody, ResponseCode);
 
 impl<'a> ResponseBody<'a> {
     /// Decodes the fields after the header of a response with code `code`.
