@@ -2,7 +2,6 @@
 
 #include <linux/pci.h>
 #include <linux/pci-tsm.h>
-#include <linux/sockptr.h>
 
 #ifdef CONFIG_PCI_TSM
 __rust_helper bool rust_helper_is_pci_tsm_pf0(struct pci_dev *pdev)
@@ -29,30 +28,6 @@ __rust_helper void rust_helper_pci_tsm_device_lock(struct device *dev)
 __rust_helper void rust_helper_pci_tsm_device_unlock(struct device *dev)
 {
 	device_unlock(dev);
-}
-
-__rust_helper int rust_helper_copy_from_sockptr(void *dst, sockptr_t src,
-						size_t size)
-{
-	return copy_from_sockptr(dst, src, size);
-}
-
-__rust_helper int rust_helper_copy_to_sockptr(sockptr_t dst, const void *src,
-					      size_t size)
-{
-	return copy_to_sockptr(dst, src, size);
-}
-#endif
-
-#ifdef CONFIG_PCI_TSM
-__rust_helper ssize_t rust_helper_pci_tsm_guest_req_kernel(struct pci_dev *pdev,
-							   enum pci_tsm_req_scope scope,
-							   void *in, size_t in_len,
-							   void *out, size_t out_len,
-							   u64 *tsm_code)
-{
-	return pci_tsm_guest_req(pdev, scope, KERNEL_SOCKPTR(in), in_len,
-				 KERNEL_SOCKPTR(out), out_len, tsm_code);
 }
 #endif
 

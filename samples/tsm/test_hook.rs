@@ -11,8 +11,8 @@
 //!
 //! A `write()` is one 24-byte command (all little-endian):
 //! `op` u32 (1 bind, 2 unbind, 3 guest request), `segment` u16, `bus` u8, `devfn` u8,
-//! `tdi_id` u32, `vm_fd` i32, `req_op` u32 (the tsm_fw guest op), `scope` u32
-//! (0 info, 1 state change). It returns 24 or the operation's errno. A `read()` then
+//! `tdi_id` u32, `vm_fd` i32, `req_op` u32 (the tsm_fw guest op), `tvm_arch` u32
+//! (`enum iommu_vdevice_tsm_guest_tvm_arch`). It returns 24 or the operation's errno. A `read()` then
 //! returns the result of the last guest request: `status` i32, reserved u32, `tsm_code`
 //! u64 (the TDI state), `length` u32, reserved u32, and `length` bytes of output.
 //! A function a driver is bound to is refused with `EBUSY` (vfio-pci-tsm, for one, keeps
@@ -36,8 +36,9 @@ use kernel::{
     pci::tsm::{
         self,
         Address,
+        GuestReply,
         Kvm,
-        ReqScope, //
+        TvmArch, //
     },
     prelude::*,
     sync::{
@@ -91,7 +92,7 @@ struct Command {
     tdi_id: u32,
     vm_fd: i32,
     req_op: u32,
-    scope: u32,
+    tvm_arch: u32,
 }
 
 fn parse(buf: &[u8]) -> Result<Command> {
@@ -104,7 +105,7 @@ fn parse(buf: &[u8]) -> Result<Command> {
         let tdi_id = r.u32()?;
         let vm_fd = r.u32()? as i32;
         let req_op = r.u32()?;
-        let scope = r.u32()?;
+        let tvm_arch = r.u32()?;
         r.finish()?;
         Ok(Command {
             op,
@@ -116,7 +117,7 @@ fn parse(buf: &[u8]) -> Result<Command> {
             tdi_id,
             vm_fd,
             req_op,
-            scope,
+            tvm_arch,
         })
     };
     f().map_err(|_| EINVAL)
@@ -158,17 +159,17 @@ impl HookFile {
                 Ok(())
             }
             3 => {
-                let scope = match c.scope {
-                    0 => ReqScope::Info,
-                    1 => ReqScope::StateChange,
-                    _ => return Err(EINVAL),
-                };
-                let mut input = c.req_op.to_le_bytes();
+                let arch = TvmArch::from_raw(c.tvm_arch).ok_or(EOPNOTSUPP)?;
                 let mut out = KVVec::from_elem(0u8, MAX_OUT, GFP_KERNEL)?;
-                let res = tsm::guest_req(&pdev, scope, &mut input, &mut out);
-                let (status, n, code) = match res {
-                    Ok((n, code)) => (0, n, code),
-                    Err(e) => (e.to_errno(), 0, 0),
+                let (res, code) = tsm::guest_req(&pdev, arch, c.req_op, &[], &mut out);
+                let res = match res {
+                    Ok(GuestReply::Written(n)) => Ok(n),
+                    Ok(GuestReply::TooSmall(_)) => Err(ENOSPC),
+                    Err(e) => Err(e),
+                };
+                let (status, n) = match res {
+                    Ok(n) => (0, n),
+                    Err(e) => (e.to_errno(), 0),
                 };
                 let mut enc = KVVec::from_elem(0u8, 24 + n, GFP_KERNEL)?;
                 let mut w = Writer::new(&mut enc);

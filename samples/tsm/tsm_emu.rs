@@ -39,10 +39,11 @@ use kernel::{
             self,
             Address,
             Dsm,
+            GuestReply,
             Kvm,
             LinkTsm,
-            ReqScope,
-            Tdi, //
+            Tdi,
+            TvmArch, //
         },
     },
     prelude::*,
@@ -409,23 +410,17 @@ impl LinkTsm for EmuTsm {
     fn guest_req(
         dsm: &mut Dsm<'_, Self>,
         tdi: &mut Tdi<'_, Self>,
-        scope: ReqScope,
+        arch: TvmArch,
+        op: u32,
         input: &[u8],
         output: &mut [u8],
         tsm_code: &mut u64,
-    ) -> Result<usize> {
-        // The request is one little-endian u32: the tsm_fw guest op.
-        let op = crate::tsm_proto::codec::Reader::new(input)
-            .u32()
-            .map_err(|_| EINVAL)?;
-        let allowed = match op {
-            1 | 3 => true,
-            2 => scope == ReqScope::StateChange,
-            _ => false,
-        };
-        if !allowed {
-            return Err(EINVAL);
+    ) -> Result<GuestReply> {
+        // The emulated platform is its own architecture; `op` is a tsm_fw guest op.
+        if arch != TvmArch::Emulated {
+            return Err(EOPNOTSUPP);
         }
+        let offset = guest_payload(op, input)?;
         let out = command(
             dsm,
             msg::Cmd::GuestReq {
@@ -436,10 +431,31 @@ impl LinkTsm for EmuTsm {
             "guest request",
         )?;
         *tsm_code = u64::from(out.tdi_state);
-        let n = out.payload.len().min(output.len());
-        if let (Some(d), Some(src)) = (output.get_mut(..n), out.payload.get(..n)) {
-            d.copy_from_slice(src);
+        let resp = out.payload.get(offset..).ok_or(EINVAL)?;
+        let Some(dst) = output.get_mut(..resp.len()) else {
+            return Ok(GuestReply::TooSmall(resp.len()));
+        };
+        dst.copy_from_slice(resp);
+        Ok(GuestReply::Written(resp.len()))
+    }
+}
+
+/// Decodes the payload of guest op `op` (`TSM_FW_GUEST_*`): `GET_REPORT` takes none, or a
+/// little-endian u32 offset into the report (a report larger than the guest's buffer is
+/// read in parts); `START` and `GET_STATE` take none. Returns the offset (0 without one).
+fn guest_payload(op: u32, input: &[u8]) -> Result<usize> {
+    const GET_REPORT: u32 = 1;
+    const START: u32 = 2;
+    const GET_STATE: u32 = 3;
+    match (op, input.len()) {
+        (GET_REPORT | START | GET_STATE, 0) => Ok(0),
+        (GET_REPORT, 4) => {
+            let off = crate::tsm_proto::codec::Reader::new(input)
+                .u32()
+                .map_err(|_| EINVAL)?;
+            usize::try_from(off).map_err(|_| EINVAL)
         }
-        Ok(n)
+        (GET_REPORT | START | GET_STATE, _) => Err(EINVAL),
+        _ => Err(EOPNOTSUPP),
     }
 }

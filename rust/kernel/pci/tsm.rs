@@ -48,9 +48,6 @@ use core::{
 
 pub mod relay;
 
-/// Largest guest request or response the abstraction copies.
-pub const MAX_GUEST_REQ: usize = 0x1_0000;
-
 /// The PCI address of a function: segment, bus, device and function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Address {
@@ -93,13 +90,61 @@ impl Address {
     }
 }
 
-/// Scope of a guest request (`enum pci_tsm_req_scope`). The core forbids the debug scopes.
+/// Architecture of the confidential VM a guest request comes from
+/// (`enum iommu_vdevice_tsm_guest_tvm_arch`); it says how the request's operation and
+/// payload are encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReqScope {
-    /// Read-only TDISP collateral (interface reports, state).
-    Info,
-    /// TDISP state changes of the TDI (e.g. LOCKED -> RUN).
-    StateChange,
+pub enum TvmArch {
+    /// Arm CCA realm.
+    Cca,
+    /// AMD SEV-SNP guest.
+    Sev,
+    /// Intel TDX guest.
+    Tdx,
+    /// The emulated platform of this project (not an upstream value).
+    Emulated,
+}
+
+impl TvmArch {
+    /// The architecture of a uAPI value; `None` for 0 and values this kernel does not know.
+    pub fn from_raw(v: u32) -> Option<Self> {
+        match v {
+            bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_CCA => {
+                Some(Self::Cca)
+            }
+            bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_SEV => {
+                Some(Self::Sev)
+            }
+            bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_TDX => {
+                Some(Self::Tdx)
+            }
+            bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_EMU => {
+                Some(Self::Emulated)
+            }
+            _ => None,
+        }
+    }
+
+    fn as_raw(self) -> u32 {
+        match self {
+            Self::Cca => bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_CCA,
+            Self::Sev => bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_SEV,
+            Self::Tdx => bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_TDX,
+            Self::Emulated => {
+                bindings::iommu_vdevice_tsm_guest_tvm_arch_IOMMU_VDEVICE_TSM_TVM_ARCH_EMU
+            }
+        }
+    }
+}
+
+/// What a guest request produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestReply {
+    /// The response is the first `n` bytes of the output buffer (`n` at most its length).
+    Written(usize),
+    /// The response needs this many bytes, more than the output buffer has; nothing was
+    /// written. The caller sees `-ENOSPC` with the size.
+    TooSmall(usize),
 }
 
 /// Handle of the confidential VM (`struct kvm`) a TDI is bound to; opaque to the backend
@@ -318,15 +363,20 @@ pub trait LinkTsm: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Serves a guest request on a bound TDI; returns the bytes written to `output`.
+    /// Serves a guest request on a bound TDI: operation `op` of architecture `arch`, the
+    /// payload `input`. A backend refuses an architecture it does not serve, and an `op` it
+    /// does not know, with `EOPNOTSUPP`; it decides what an operation may do (the host
+    /// does not interpret it). `tsm_code` is the result code for the guest, on success
+    /// and on failure.
     fn guest_req(
         _dsm: &mut Dsm<'_, Self>,
         _tdi: &mut Tdi<'_, Self>,
-        _scope: ReqScope,
+        _arch: TvmArch,
+        _op: u32,
         _input: &[u8],
         _output: &mut [u8],
         _tsm_code: &mut u64,
-    ) -> Result<usize> {
+    ) -> Result<GuestReply> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
@@ -478,60 +528,43 @@ impl<T: LinkTsm> Adapter<T> {
 
     /// # Safety
     ///
-    /// `tdi` is a live TDI of this TSM; called under the DSM lock; the sockptrs are valid
-    /// for their lengths.
+    /// `tdi` is a live TDI of this TSM; called under the DSM lock; `req` is valid, and its
+    /// buffers are kernel memory valid for their lengths (or NULL with length 0), not
+    /// otherwise accessed during the call (`struct pci_tsm_guest_req`).
     unsafe extern "C" fn guest_req(
         tdi: *mut bindings::pci_tdi,
-        scope: bindings::pci_tsm_req_scope,
-        req_in: bindings::sockptr_t,
-        in_len: usize,
-        req_out: bindings::sockptr_t,
-        out_len: usize,
-        tsm_code: *mut u64,
-    ) -> isize {
-        let scope = match scope {
-            bindings::pci_tsm_req_scope_PCI_TSM_REQ_INFO => ReqScope::Info,
-            bindings::pci_tsm_req_scope_PCI_TSM_REQ_STATE_CHANGE => ReqScope::StateChange,
-            _ => return EINVAL.to_errno() as isize,
+        req: *mut bindings::pci_tsm_guest_req,
+    ) -> c_int {
+        // SAFETY: `req` is valid and exclusively ours for the call.
+        let req = unsafe { &mut *req };
+        let Some(arch) = TvmArch::from_raw(req.tvm_arch) else {
+            return EOPNOTSUPP.to_errno();
         };
-        if in_len > MAX_GUEST_REQ || out_len > MAX_GUEST_REQ {
-            return E2BIG.to_errno() as isize;
-        }
-        let run = || -> Result<isize> {
-            let mut input = KVVec::from_elem(0u8, in_len, GFP_KERNEL)?;
-            let mut output = KVVec::from_elem(0u8, out_len, GFP_KERNEL)?;
-            if in_len > 0 {
-                // SAFETY: `input` has `in_len` bytes; `req_in` is valid per the requirements.
-                let rc = unsafe {
-                    bindings::copy_from_sockptr(input.as_mut_ptr().cast(), req_in, in_len)
-                };
-                if rc != 0 {
-                    return Err(EFAULT);
-                }
+        // SAFETY: The request buffer is kernel memory of `req_len` bytes, or NULL with 0.
+        let input = unsafe { slice_or_empty(req.req.cast::<u8>(), req.req_len) };
+        // SAFETY: The response buffer is kernel memory of `resp_len` bytes, or NULL with 0,
+        // and nothing else accesses it during the call.
+        let output = unsafe { slice_or_empty_mut(req.resp.cast::<u8>(), req.resp_len) };
+        let out_len = output.len();
+        // SAFETY: `tdi` is the start of a live `TdiCtx<T>`; the DSM lock is held.
+        let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
+        // SAFETY: As above.
+        let mut t = unsafe { Tdi::<T>::from_raw(tdi) };
+        let mut code = 0u64;
+        let res = T::guest_req(&mut dsm, &mut t, arch, req.op, input, output, &mut code);
+        req.tsm_code = code;
+        match res {
+            Ok(GuestReply::Written(n)) if n <= out_len => {
+                req.resp_len = n;
+                0
             }
-            let mut code = 0u64;
-            // SAFETY: `tdi` is the start of a live `TdiCtx<T>`; the DSM lock is held.
-            let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
-            // SAFETY: As above.
-            let mut t = unsafe { Tdi::<T>::from_raw(tdi) };
-            let res = T::guest_req(&mut dsm, &mut t, scope, &input, &mut output, &mut code);
-            if !tsm_code.is_null() {
-                // SAFETY: A non-NULL `tsm_code` is valid per the core's contract.
-                unsafe { *tsm_code = code };
+            // A backend that says it wrote more than the buffer holds is broken.
+            Ok(GuestReply::Written(_)) => EIO.to_errno(),
+            Ok(GuestReply::TooSmall(needed)) => {
+                req.resp_len = needed;
+                ENOSPC.to_errno()
             }
-            let n = res?.min(out_len);
-            if n > 0 {
-                // SAFETY: `output` has at least `n` bytes; `req_out` is valid for `out_len`.
-                let rc = unsafe { bindings::copy_to_sockptr(req_out, output.as_ptr().cast(), n) };
-                if rc != 0 {
-                    return Err(EFAULT);
-                }
-            }
-            Ok((out_len - n) as isize)
-        };
-        match run() {
-            Ok(v) => v,
-            Err(e) => e.to_errno() as isize,
+            Err(e) => e.to_errno(),
         }
     }
 
@@ -864,34 +897,60 @@ impl PinnedDrop for Binding {
     }
 }
 
-/// `pci_tsm_guest_req()` with kernel buffers: returns the bytes written to `output` and
-/// the TSM's result code.
+/// `pci_tsm_guest_req()`: operation `op` of architecture `arch` on the bound TDI of
+/// `pdev`. Returns what the TSM produced (a response in `output`, or the size it needs)
+/// and its result code, which the TSM may set on failure too.
 pub fn guest_req(
     pdev: &pci::Device,
-    scope: ReqScope,
-    input: &mut [u8],
+    arch: TvmArch,
+    op: u32,
+    input: &[u8],
     output: &mut [u8],
-) -> Result<(usize, u64)> {
-    let scope = match scope {
-        ReqScope::Info => bindings::pci_tsm_req_scope_PCI_TSM_REQ_INFO,
-        ReqScope::StateChange => bindings::pci_tsm_req_scope_PCI_TSM_REQ_STATE_CHANGE,
+) -> (Result<GuestReply>, u64) {
+    let mut req = bindings::pci_tsm_guest_req {
+        tvm_arch: arch.as_raw(),
+        op,
+        req: input.as_ptr().cast(),
+        req_len: input.len(),
+        resp: output.as_mut_ptr().cast(),
+        resp_len: output.len(),
+        tsm_code: 0,
     };
-    let mut code = 0u64;
-    // SAFETY: `pdev` is valid; the buffers are valid kernel memory for their lengths.
-    let rc = unsafe {
-        bindings::pci_tsm_guest_req_kernel(
-            pdev.as_raw(),
-            scope,
-            input.as_mut_ptr().cast(),
-            input.len(),
-            output.as_mut_ptr().cast(),
-            output.len(),
-            &mut code,
-        )
+    // SAFETY: `pdev` is valid; the buffers are kernel memory valid for their lengths and
+    // borrowed (so not otherwise accessed) for the call.
+    let rc = unsafe { bindings::pci_tsm_guest_req(pdev.as_raw(), &mut req) };
+    let res = match rc {
+        0 => Ok(GuestReply::Written(req.resp_len)),
+        e if e == ENOSPC.to_errno() => Ok(GuestReply::TooSmall(req.resp_len)),
+        e => Err(Error::from_errno(e)),
     };
-    if rc < 0 {
-        return Err(Error::from_errno(rc as c_int));
+    (res, req.tsm_code)
+}
+
+/// `len` bytes at `ptr` as a slice; empty if `len` is 0 (`ptr` may then be NULL).
+///
+/// # Safety
+///
+/// With `len > 0`, `ptr` is valid for reads of `len` bytes for `'a`, and not written
+/// during `'a`.
+unsafe fn slice_or_empty<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if len == 0 || ptr.is_null() {
+        return &[];
     }
-    let residue = rc as usize;
-    Ok((output.len().saturating_sub(residue), code))
+    // SAFETY: Per the requirements.
+    unsafe { core::slice::from_raw_parts(ptr, len) }
+}
+
+/// As [`slice_or_empty`], mutable.
+///
+/// # Safety
+///
+/// With `len > 0`, `ptr` is valid for reads and writes of `len` bytes for `'a`, and not
+/// otherwise accessed during `'a`.
+unsafe fn slice_or_empty_mut<'a>(ptr: *mut u8, len: usize) -> &'a mut [u8] {
+    if len == 0 || ptr.is_null() {
+        return &mut [];
+    }
+    // SAFETY: Per the requirements.
+    unsafe { core::slice::from_raw_parts_mut(ptr, len) }
 }

@@ -10,6 +10,9 @@
  * cdev (the VFIO driver calls iommufd_device_tsm_bind()/unbind() directly) and
  * IOMMU_VDEVICE_TSM_OP on the iommufd (routed through the VFIO driver's
  * iommufd_tsm_ops so that both serialize with the driver's reset and close).
+ * Guest requests come the same two ways: VFIO_DEVICE_TSM_GUEST_REQ and
+ * IOMMU_VDEVICE_TSM_REQ, one envelope (struct iommufd_tsm_guest_req) that the
+ * VFIO driver decodes for both.
  *
  * It is compiled into iommufd because it needs iommufd's private objects
  * (struct iommufd_device, struct iommufd_vdevice lookup by ID, the igroup
@@ -91,6 +94,31 @@ static struct iommufd_vdevice *tsm_get_vdevice(struct iommufd_device *idev,
 	}
 	return vdev;
 }
+
+/**
+ * iommufd_device_tsm_vdevice() - Check that a vDEVICE names @idev's device
+ * @idev: iommufd device of the calling VFIO device
+ * @ictx: iommufd the caller named @vdevice_id in
+ * @vdevice_id: vDEVICE ID in @ictx
+ *
+ * For a driver serving an iommufd_tsm_ops call that names a vDEVICE without
+ * binding (@guest_req): the vDEVICE may have been looked up before the VFIO
+ * device was closed and opened again.
+ *
+ * Return: 0; -EINVAL if @ictx is not @idev's iommufd or the vDEVICE is
+ * another device's; -ENOENT if @vdevice_id is no vDEVICE.
+ */
+int iommufd_device_tsm_vdevice(struct iommufd_device *idev,
+			       struct iommufd_ctx *ictx, u32 vdevice_id)
+{
+	struct iommufd_vdevice *vdev = tsm_get_vdevice(idev, ictx, vdevice_id);
+
+	if (IS_ERR(vdev))
+		return PTR_ERR(vdev);
+	iommufd_put_object(idev->ictx, &vdev->obj);
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_tsm_vdevice, "IOMMUFD");
 
 /**
  * iommufd_device_tsm_bind() - Bind the device of @idev as a TDI
@@ -227,14 +255,50 @@ void iommufd_vdevice_tsm_abort(struct iommufd_vdevice *vdev)
 		__iommufd_device_tsm_unbind(idev);
 }
 
+/*
+ * The VFIO driver ops of the device of vDEVICE @vdevice_id, pinned (module and
+ * @data): the caller calls tsm_put_ops(). -EOPNOTSUPP if the device's VFIO
+ * driver has none (no TEE-IO support, or not open).
+ */
+static const struct iommufd_tsm_ops *tsm_get_ops(struct iommufd_ucmd *ucmd,
+						 u32 vdevice_id, void **data)
+{
+	const struct iommufd_tsm_ops *ops = NULL;
+	struct iommufd_device *idev;
+	struct iommufd_object *obj;
+
+	obj = iommufd_get_object(ucmd->ictx, vdevice_id, IOMMUFD_OBJ_VDEVICE);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	idev = container_of(obj, struct iommufd_vdevice, obj)->idev;
+
+	mutex_lock(&idev->igroup->lock);
+	if (idev->tsm_ops && try_module_get(idev->tsm_ops->owner)) {
+		ops = idev->tsm_ops;
+		*data = idev->tsm_data;
+		ops->get(*data);
+	}
+	mutex_unlock(&idev->igroup->lock);
+	/*
+	 * Drop the vDEVICE before calling the driver: closing the VFIO device
+	 * destroys the idev, which waits for vDEVICE users while holding the
+	 * driver's lock that @ops take.
+	 */
+	iommufd_put_object(ucmd->ictx, obj);
+	return ops ?: ERR_PTR(-EOPNOTSUPP);
+}
+
+static void tsm_put_ops(const struct iommufd_tsm_ops *ops, void *data)
+{
+	ops->put(data);
+	module_put(ops->owner);
+}
+
 int iommufd_vdevice_tsm_op_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_vdevice_tsm_op *cmd = ucmd->cmd;
-	const struct iommufd_tsm_ops *ops = NULL;
-	struct iommufd_vdevice *vdev;
-	struct iommufd_device *idev;
-	struct iommufd_object *obj;
-	void *data = NULL;
+	const struct iommufd_tsm_ops *ops;
+	void *data;
 	int rc;
 
 	/* iommufd's convention: what this kernel does not know is EOPNOTSUPP */
@@ -244,35 +308,42 @@ int iommufd_vdevice_tsm_op_ioctl(struct iommufd_ucmd *ucmd)
 	    cmd->type != IOMMU_VDEVICE_TSM_UNBIND)
 		return -EOPNOTSUPP;
 
-	obj = iommufd_get_object(ucmd->ictx, cmd->vdevice_id,
-				 IOMMUFD_OBJ_VDEVICE);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	vdev = container_of(obj, struct iommufd_vdevice, obj);
-	idev = vdev->idev;
-
-	mutex_lock(&idev->igroup->lock);
-	if (idev->tsm_ops && try_module_get(idev->tsm_ops->owner)) {
-		ops = idev->tsm_ops;
-		data = idev->tsm_data;
-		ops->get(data);
-	}
-	mutex_unlock(&idev->igroup->lock);
-	/*
-	 * Drop the vDEVICE before calling the driver: closing the VFIO device
-	 * destroys the idev, which waits for vDEVICE users while holding the
-	 * driver's lock that @ops take.
-	 */
-	iommufd_put_object(ucmd->ictx, obj);
-	if (!ops)
-		return -EOPNOTSUPP;
-
+	ops = tsm_get_ops(ucmd, cmd->vdevice_id, &data);
+	if (IS_ERR(ops))
+		return PTR_ERR(ops);
 	if (cmd->type == IOMMU_VDEVICE_TSM_BIND)
 		rc = ops->bind(data, ucmd->ictx, cmd->vdevice_id);
 	else
 		rc = ops->unbind(data, ucmd->ictx, cmd->vdevice_id);
+	tsm_put_ops(ops, data);
+	return rc;
+}
 
-	ops->put(data);
-	module_put(ops->owner);
+int iommufd_vdevice_tsm_req_ioctl(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_vdevice_tsm_req *cmd = ucmd->cmd;
+	struct iommufd_tsm_guest_req req = {
+		.op = cmd->op,
+		.tvm_arch = cmd->tvm_arch,
+		.req_len = cmd->req_len,
+		.resp_len = cmd->resp_len,
+		.req_uptr = cmd->req_uptr,
+		.resp_uptr = cmd->resp_uptr,
+	};
+	const struct iommufd_tsm_ops *ops;
+	void *data;
+	int rc;
+
+	ops = tsm_get_ops(ucmd, cmd->vdevice_id, &data);
+	if (IS_ERR(ops))
+		return PTR_ERR(ops);
+	rc = ops->guest_req(data, ucmd->ictx, cmd->vdevice_id, &req);
+	tsm_put_ops(ops, data);
+
+	/* The TSM's code is for the guest on failure too, the size on ENOSPC */
+	cmd->tsm_code = req.tsm_code;
+	cmd->resp_len = req.resp_len;
+	if (iommufd_ucmd_respond(ucmd, sizeof(*cmd)))
+		return -EFAULT;
 	return rc;
 }

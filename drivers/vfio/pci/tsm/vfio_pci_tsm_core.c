@@ -72,11 +72,9 @@
 #include <linux/pci.h>
 #include <linux/pci-tsm.h>
 #include <linux/sizes.h>
-#include <linux/sockptr.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
-#include <linux/unaligned.h>
 #include <linux/wait.h>
 
 #include "vfio_pci_tsm.h"
@@ -327,14 +325,6 @@ static int tsm_op_unbind(void *data, struct iommufd_ctx *ictx, u32 vdevice_id)
 	return tsm_do_unbind(data, ictx, vdevice_id);
 }
 
-static const struct iommufd_tsm_ops vfio_pci_tsm_iommufd_ops = {
-	.owner = THIS_MODULE,
-	.get = tsm_op_get,
-	.put = tsm_op_put,
-	.bind = tsm_op_bind,
-	.unbind = tsm_op_unbind,
-};
-
 /* Copies a VFIO-style {argsz, flags, ...} argument of @minsz bytes. */
 static int tsm_copy_arg(void *dst, size_t minsz, size_t size,
 			void __user *arg)
@@ -378,73 +368,144 @@ static int tsm_ioctl_unbind(struct vfio_pci_tsm_device *tdev, void __user *arg)
 	return tsm_do_unbind(tdev, NULL, 0);
 }
 
-static int tsm_ioctl_guest_req(struct vfio_pci_tsm_device *tdev,
-			       void __user *arg)
+static bool tsm_tvm_arch_known(u32 tvm_arch)
 {
-	struct vfio_device_tsm_guest_req req;
-	u8 *in = NULL, *out = NULL;
-	u64 code = 0;
-	size_t filled;
-	ssize_t rc = 0;
+	switch (tvm_arch) {
+	case IOMMU_VDEVICE_TSM_TVM_ARCH_CCA:
+	case IOMMU_VDEVICE_TSM_TVM_ARCH_SEV:
+	case IOMMU_VDEVICE_TSM_TVM_ARCH_TDX:
+	case IOMMU_VDEVICE_TSM_TVM_ARCH_EMU:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The one decoder of VFIO_DEVICE_TSM_GUEST_REQ and IOMMU_VDEVICE_TSM_REQ
+ * (@ictx, @vdevice_id: as the latter named them, re-checked here; NULL, 0 for
+ * the former). Each buffer is copied once, with no lock held: the request in
+ * before, the response out after the TSM ran. Returns the residue or -errno;
+ * sets @r->tsm_code, and @r->resp_len only with -ENOSPC (the size needed).
+ */
+static int tsm_guest_req(struct vfio_pci_tsm_device *tdev,
+			 struct iommufd_ctx *ictx, u32 vdevice_id,
+			 struct iommufd_tsm_guest_req *r)
+{
+	struct pci_tsm_guest_req g = {
+		.tvm_arch = r->tvm_arch,
+		.op = r->op,
+		.req_len = r->req_len,
+		.resp_len = r->resp_len,
+	};
+	void *in = NULL, *out = NULL;
 	int ret;
 
-	ret = tsm_copy_arg(&req, offsetofend(typeof(req), residue), sizeof(req),
-			   arg);
-	if (ret)
-		return ret;
-	if (req.flags || req.type > VFIO_TSM_REQ_STATE_CHANGE ||
-	    req.req_len > VFIO_PCI_TSM_MAX_REQ ||
-	    req.resp_len > VFIO_PCI_TSM_MAX_RESP)
+	r->tsm_code = 0;
+	/* iommufd's convention: a value this kernel does not know */
+	if (!tsm_tvm_arch_known(r->tvm_arch))
+		return -EOPNOTSUPP;
+	if (r->req_len > VFIO_PCI_TSM_MAX_REQ ||
+	    r->resp_len > VFIO_PCI_TSM_MAX_RESP)
 		return -EINVAL;
 
-	in = kvzalloc(sizeof(u32) + req.req_len, GFP_KERNEL);
-	out = kvzalloc(max_t(u32, req.resp_len, 1), GFP_KERNEL);
-	if (!in || !out) {
-		ret = -ENOMEM;
-		goto out_free;
+	if (r->req_len) {
+		in = memdup_user(u64_to_user_ptr(r->req_uptr), r->req_len);
+		if (IS_ERR(in))
+			return PTR_ERR(in);
 	}
-	put_unaligned_le32(req.op, in);
-	if (req.req_len && copy_from_user(in + sizeof(u32),
-					  u64_to_user_ptr(req.req_uaddr),
-					  req.req_len)) {
-		ret = -EFAULT;
-		goto out_free;
+	if (r->resp_len) {
+		out = kvzalloc(r->resp_len, GFP_KERNEL);
+		if (!out) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
 	}
+	g.req = in;
+	g.resp = out;
 
 	scoped_guard(mutex, tsm_lock(tdev)) {
 		if (!tdev->idev) {
 			ret = -EOPNOTSUPP;
 			goto out_free;
 		}
-		rc = pci_tsm_guest_req(tdev->core_device.pdev,
-				       (enum pci_tsm_req_scope)req.type,
-				       KERNEL_SOCKPTR(in),
-				       sizeof(u32) + req.req_len,
-				       KERNEL_SOCKPTR(out), req.resp_len,
-				       &code);
+		if (ictx) {
+			ret = iommufd_device_tsm_vdevice(tdev->idev, ictx,
+							 vdevice_id);
+			if (ret)
+				goto out_free;
+		}
+		ret = pci_tsm_guest_req(tdev->core_device.pdev, &g);
 	}
 
-	req.tsm_code = code;
-	if (rc < 0) {
-		ret = rc;
-		/* The TSM's code is for the guest even on failure */
-		if (copy_to_user(arg + offsetof(typeof(req), tsm_code),
-				 &req.tsm_code, sizeof(req.tsm_code)))
-			ret = -EFAULT;
+	/* The TSM's code is for the guest even on failure */
+	r->tsm_code = g.tsm_code;
+	if (ret == -ENOSPC) {
+		r->resp_len = min_t(size_t, g.resp_len, U32_MAX);
 		goto out_free;
 	}
-	filled = req.resp_len - min_t(size_t, rc, req.resp_len);
-	req.residue = rc;
-	req.resp_len = filled;
-	if ((filled && copy_to_user(u64_to_user_ptr(req.resp_uaddr), out,
-				    filled)) ||
-	    copy_to_user(arg, &req, offsetofend(typeof(req), residue)))
+	if (ret)
+		goto out_free;
+	if (WARN_ON_ONCE(g.resp_len > r->resp_len)) {
+		ret = -EIO;
+		goto out_free;
+	}
+	if (g.resp_len &&
+	    copy_to_user(u64_to_user_ptr(r->resp_uptr), out, g.resp_len)) {
 		ret = -EFAULT;
-	else
-		ret = 0;
+		goto out_free;
+	}
+	ret = r->resp_len - g.resp_len;
 out_free:
-	kvfree(in);
+	kfree(in);
 	kvfree(out);
+	return ret;
+}
+
+static int tsm_op_guest_req(void *data, struct iommufd_ctx *ictx,
+			    u32 vdevice_id, struct iommufd_tsm_guest_req *r)
+{
+	return tsm_guest_req(data, ictx, vdevice_id, r);
+}
+
+static const struct iommufd_tsm_ops vfio_pci_tsm_iommufd_ops = {
+	.owner = THIS_MODULE,
+	.get = tsm_op_get,
+	.put = tsm_op_put,
+	.bind = tsm_op_bind,
+	.unbind = tsm_op_unbind,
+	.guest_req = tsm_op_guest_req,
+};
+
+static int tsm_ioctl_guest_req(struct vfio_pci_tsm_device *tdev,
+			       void __user *arg)
+{
+	struct vfio_device_tsm_guest_req req;
+	struct iommufd_tsm_guest_req r;
+	int ret;
+
+	ret = tsm_copy_arg(&req, offsetofend(typeof(req), tsm_code),
+			   sizeof(req), arg);
+	if (ret)
+		return ret;
+	if (req.flags)
+		return -EINVAL;
+
+	r = (struct iommufd_tsm_guest_req) {
+		.op = req.op,
+		.tvm_arch = req.tvm_arch,
+		.req_len = req.req_len,
+		.resp_len = req.resp_len,
+		.req_uptr = req.req_uptr,
+		.resp_uptr = req.resp_uptr,
+	};
+	ret = tsm_guest_req(tdev, NULL, 0, &r);
+
+	/* The TSM's code is for the guest on failure too, the size on ENOSPC */
+	req.tsm_code = r.tsm_code;
+	req.resp_len = r.resp_len;
+	if (copy_to_user(arg, &req, offsetofend(typeof(req), tsm_code)))
+		return -EFAULT;
 	return ret;
 }
 

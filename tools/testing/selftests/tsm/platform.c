@@ -170,33 +170,4 @@ TEST(iort_root_complex_is_canwbs)
 #endif
 }
 
-/*
- * The uAPI a VMM written against the upstream iommufd TSM series (v5) uses:
- * its struct typed here from the series (not from our header), compared
- * with the installed header's, field by field and value by value.
- */
-struct v5_iommu_vdevice_tsm_op {
-	uint32_t size;
-	uint32_t type;
-	uint32_t flags;
-	uint32_t vdevice_id;
-};
-
-TEST(uapi_layout_matches_upstream_tsm_op)
-{
-	EXPECT_EQ(0x95, IOMMUFD_CMD_VDEVICE_TSM_OP);
-	EXPECT_EQ((unsigned long)_IO(IOMMUFD_TYPE, 0x95), (unsigned long)IOMMU_VDEVICE_TSM_OP);
-	EXPECT_EQ(sizeof(struct v5_iommu_vdevice_tsm_op), sizeof(struct iommu_vdevice_tsm_op));
-	EXPECT_EQ(offsetof(struct v5_iommu_vdevice_tsm_op, size),
-		  offsetof(struct iommu_vdevice_tsm_op, size));
-	EXPECT_EQ(offsetof(struct v5_iommu_vdevice_tsm_op, type),
-		  offsetof(struct iommu_vdevice_tsm_op, type));
-	EXPECT_EQ(offsetof(struct v5_iommu_vdevice_tsm_op, flags),
-		  offsetof(struct iommu_vdevice_tsm_op, flags));
-	EXPECT_EQ(offsetof(struct v5_iommu_vdevice_tsm_op, vdevice_id),
-		  offsetof(struct iommu_vdevice_tsm_op, vdevice_id));
-	EXPECT_EQ(1, IOMMU_VDEVICE_TSM_BIND);
-	EXPECT_EQ(2, IOMMU_VDEVICE_TSM_UNBIND);
-}
-
 TEST_HARNESS_MAIN

@@ -32,7 +32,7 @@ struct hook_cmd {
 	uint32_t tdi_id;
 	int32_t vm_fd;
 	uint32_t req_op;
-	uint32_t scope;
+	uint32_t tvm_arch;	/* enum iommu_vdevice_tsm_guest_tvm_arch */
 };
 
 struct hook_res {
@@ -45,12 +45,12 @@ struct hook_res {
 };
 
 static int hook_do(int fd, const char *bdf, uint32_t op, uint32_t tdi_id,
-		   int vm_fd, uint32_t req_op, uint32_t scope)
+		   int vm_fd, uint32_t req_op, uint32_t tvm_arch)
 {
 	unsigned int seg, bus, dev, fn;
 	struct hook_cmd c = {
 		.op = op, .tdi_id = tdi_id, .vm_fd = vm_fd,
-		.req_op = req_op, .scope = scope,
+		.req_op = req_op, .tvm_arch = tvm_arch,
 	};
 
 	if (sscanf(bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
@@ -63,15 +63,24 @@ static int hook_do(int fd, const char *bdf, uint32_t op, uint32_t tdi_id,
 	return 0;
 }
 
-static int hook_req(int fd, const char *bdf, uint32_t req_op, uint32_t scope,
-		    struct hook_res *res)
+/* A guest request of @tvm_arch, without payload. */
+static int hook_req_arch(int fd, const char *bdf, uint32_t req_op,
+			 uint32_t tvm_arch, struct hook_res *res)
 {
-	int rc = hook_do(fd, bdf, HOOK_GUEST_REQ, 0, -1, req_op, scope);
+	int rc = hook_do(fd, bdf, HOOK_GUEST_REQ, 0, -1, req_op, tvm_arch);
 
 	memset(res, 0, sizeof(*res));
 	if (read(fd, res, sizeof(*res)) < 24)
 		return rc ? rc : -EIO;
 	return rc;
+}
+
+/* A guest request of the emulated platform. */
+static int hook_req(int fd, const char *bdf, uint32_t req_op,
+		    struct hook_res *res)
+{
+	return hook_req_arch(fd, bdf, req_op, IOMMU_VDEVICE_TSM_TVM_ARCH_EMU,
+			     res);
 }
 
 /* Slab memory in kB from /proc/meminfo. */
@@ -513,23 +522,27 @@ TEST_F_TIMEOUT(tsm_link, bind_guest_req_unbind, 240)
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm, 0, 0));
 	ASSERT_EQ(-EBUSY, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm2, 0, 0));
 
-	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, res));
 	ASSERT_EQ((uint64_t)TSM_FW_TDI_CONFIG_LOCKED, res->tsm_code);
-	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_REPORT, 0, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_REPORT, res));
 	ASSERT_GT(res->length, 16U);
-	/* START changes state: refused in the info scope. */
-	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, TSM_FW_GUEST_START, 0, res));
-	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_START, 1, res));
-	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
+	/* Another platform's request: the emulated TSM does not serve it. */
+	ASSERT_EQ(-EOPNOTSUPP, hook_req_arch(hook, self->bdf, TSM_FW_GUEST_START,
+					     IOMMU_VDEVICE_TSM_TVM_ARCH_TDX,
+					     res));
+	ASSERT_EQ(-EOPNOTSUPP, hook_req_arch(hook, self->bdf, TSM_FW_GUEST_START,
+					     0, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_START, res));
+	ASSERT_EQ(0, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, res));
 	ASSERT_EQ((uint64_t)TSM_FW_TDI_RUN, res->tsm_code);
 	/* Unknown op. */
-	ASSERT_EQ(-EINVAL, hook_req(hook, self->bdf, 99, 1, res));
+	ASSERT_EQ(-EOPNOTSUPP, hook_req(hook, self->bdf, 99, res));
 
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
 	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ("", buf);
 	/* Not bound: guest requests have no TDI. */
-	ASSERT_EQ(-ENXIO, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(-ENXIO, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, res));
 
 	/* Bind again, then disconnect: the core unbinds first. */
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_BIND, 0x100, vm2, 0, 0));
@@ -700,7 +713,7 @@ TEST_F_TIMEOUT(tsm_link, unbind_without_firmware, 120)
 	tsm_fw_stop(self->fw, SIGKILL);
 	self->fw = 0;
 	/* No firmware: guest requests fail cleanly, the TDI stays bound. */
-	ASSERT_EQ(-ENODEV, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, 0, res));
+	ASSERT_EQ(-ENODEV, hook_req(hook, self->bdf, TSM_FW_GUEST_GET_STATE, res));
 	ASSERT_EQ(0, tsm_attr_read(self->bdf, "tsm/bound", buf, sizeof(buf)));
 	ASSERT_STREQ(self->tsm, buf);
 	ASSERT_EQ(0, hook_do(hook, self->bdf, HOOK_UNBIND, 0, -1, 0, 0));
@@ -857,11 +870,11 @@ TEST_F_TIMEOUT(dsm_fault, clean_failure, 240)
 	} else {
 		ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
 		EXPECT_DSM_TDI(self->bdf, "CONFIG_LOCKED");
-		rc = hook_req(self->hook, self->bdf, TSM_FW_GUEST_START, 1,
+		rc = hook_req(self->hook, self->bdf, TSM_FW_GUEST_START,
 			      self->res);
 		EXPECT_EQ(0, rc) TH_LOG("start: %s", strerror(-rc));
 		ASSERT_EQ(0, hook_req(self->hook, self->bdf,
-				      TSM_FW_GUEST_GET_STATE, 0, self->res));
+				      TSM_FW_GUEST_GET_STATE, self->res));
 		EXPECT_EQ((uint64_t)(variant->run_ends_in_error ?
 				     TSM_FW_TDI_ERROR : TSM_FW_TDI_RUN),
 			  self->res->tsm_code);

@@ -140,19 +140,17 @@ static int lifecycle(const char *bdf, const char *tsm, struct tsm_vmm *v,
 	show_dsm(bdf);
 
 	len = sizeof(resp);
-	rc = tsm_guest_req(v->devfd, VFIO_TSM_REQ_INFO, TSM_FW_GUEST_GET_REPORT,
-			   resp, &len, &code);
+	rc = tsm_guest_req(v->devfd, TSM_FW_GUEST_GET_REPORT, resp, &len, &code);
 	if (step(rc, "report: VFIO_DEVICE_TSM_GUEST_REQ GET_REPORT (validated by tsm-fw)"))
 		return rc;
 	show_report(resp, len);
 
 	len = sizeof(resp);
-	rc = tsm_guest_req(v->devfd, VFIO_TSM_REQ_STATE_CHANGE,
-			   TSM_FW_GUEST_START, resp, &len, &code);
+	rc = tsm_guest_req(v->devfd, TSM_FW_GUEST_START, resp, &len, &code);
 	if (!rc) {
 		len = sizeof(resp);
-		rc = tsm_guest_req(v->devfd, VFIO_TSM_REQ_INFO,
-				   TSM_FW_GUEST_GET_STATE, resp, &len, &code);
+		rc = tsm_guest_req(v->devfd, TSM_FW_GUEST_GET_STATE, resp,
+				   &len, &code);
 	}
 	if (!rc && code != TSM_FW_TDI_RUN)
 		rc = -EPROTO;

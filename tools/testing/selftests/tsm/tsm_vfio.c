@@ -229,12 +229,10 @@ TEST_F(tsm_vfio, errnos_unconnected)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-ENXIO, tsm_vfio_unbind(self->v.devfd));
 
-	/* VFIO_DEVICE_TSM_GUEST_REQ: bad fields, then nothing bound */
-	EXPECT_EQ(-EINVAL, tsm_guest_req(self->v.devfd, 5, TSM_FW_GUEST_GET_STATE, resp,
-				     &len, &code));
+	/* VFIO_DEVICE_TSM_GUEST_REQ with nothing bound */
 	len = 64;
-	EXPECT_EQ(-ENXIO, tsm_guest_req(self->v.devfd, VFIO_TSM_REQ_INFO,
-				    TSM_FW_GUEST_GET_STATE, resp, &len, &code));
+	EXPECT_EQ(-ENXIO, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_STATE,
+					resp, &len, &code));
 
 	/* IOMMU_VDEVICE_TSM_OP, with iommufd's errno conventions */
 	if (!TSM_HAVE_VIOMMU)
@@ -273,43 +271,101 @@ TEST_F(tsm_vfio, errnos_unconnected)
 					 self->v.vdevice_id));
 }
 
-/* VFIO_DEVICE_TSM_GUEST_REQ with every field given: 0 or -errno. */
+/* VFIO_DEVICE_TSM_GUEST_REQ with every field given: the residue or -errno. */
 static int guest_req_raw(int devfd, struct vfio_device_tsm_guest_req *r)
 {
-	return ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, r) ? -errno : 0;
+	int rc = ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, r);
+
+	return rc < 0 ? -errno : rc;
 }
 
 /*
- * The argument errnos of VFIO_DEVICE_TSM_GUEST_REQ on a bound TDI, and a
- * request with a payload after the op (req_len > 0), which the emulated
- * TSM's GET_STATE ignores.
+ * Every documented errno of VFIO_DEVICE_TSM_GUEST_REQ on a bound TDI (ENXIO
+ * unbound is in errnos_unconnected, EOPNOTSUPP without TEE-IO driver in
+ * plain_vfio_pci_refuses), the residue of a success, a report larger than
+ * the buffer refused with the size it needs (and nothing written), and a
+ * request with a payload (req_len > 0: GET_REPORT from an offset).
  */
 TEST_F_TIMEOUT(tsm_vfio, guest_req_errnos, 240)
 {
-	uint8_t payload[16] = { 0 }, resp[4096];
+	uint8_t payload[16] = { 0 }, resp[4096], full[4096], small[16];
 	struct vfio_device_tsm_guest_req r, ok = {
 		.argsz = sizeof(ok),
-		.type = VFIO_TSM_REQ_INFO,
 		.op = TSM_FW_GUEST_GET_STATE,
-		.req_uaddr = (uint64_t)(uintptr_t)payload,
-		.req_len = sizeof(payload),
-		.resp_uaddr = (uint64_t)(uintptr_t)resp,
+		.tvm_arch = IOMMU_VDEVICE_TSM_TVM_ARCH_EMU,
+		.resp_uptr = (uint64_t)(uintptr_t)resp,
 		.resp_len = sizeof(resp),
 	};
 	struct {
 		struct vfio_device_tsm_guest_req r;
 		uint32_t more[2];
 	} big;
+	uint32_t off = 16, need;
+	int rc;
 
 	ASSERT_EQ(0, assign(self, 1));
 	ASSERT_EQ(0, connect_fw(self));
 	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
 
+	/* GET_STATE: one byte of response; the rest is the residue */
 	r = ok;
-	ASSERT_EQ(0, guest_req_raw(self->v.devfd, &r));
+	EXPECT_EQ((int)sizeof(resp) - 1, guest_req_raw(self->v.devfd, &r));
 	EXPECT_EQ((uint64_t)TSM_FW_TDI_CONFIG_LOCKED, r.tsm_code);
+	EXPECT_EQ(sizeof(resp), r.resp_len);
+
+	/* The whole report, then too small a buffer: ENOSPC, the size needed */
 	r = ok;
-	r.argsz = offsetof(struct vfio_device_tsm_guest_req, residue);
+	r.op = TSM_FW_GUEST_GET_REPORT;
+	r.resp_uptr = (uint64_t)(uintptr_t)full;
+	r.resp_len = sizeof(full);
+	rc = guest_req_raw(self->v.devfd, &r);
+	ASSERT_LE(0, rc);
+	need = sizeof(full) - rc;
+	ASSERT_LT(sizeof(small), need);
+	memset(small, 0xa5, sizeof(small));
+	r.resp_uptr = (uint64_t)(uintptr_t)small;
+	r.resp_len = sizeof(small);
+	EXPECT_EQ(-ENOSPC, guest_req_raw(self->v.devfd, &r));
+	EXPECT_EQ(need, r.resp_len);
+	memset(resp, 0xa5, sizeof(small));
+	EXPECT_EQ(0, memcmp(small, resp, sizeof(small))) TH_LOG("buffer written");
+	/* Exactly the size needed: no residue */
+	r.resp_uptr = (uint64_t)(uintptr_t)resp;
+	r.resp_len = need;
+	EXPECT_EQ(0, guest_req_raw(self->v.devfd, &r));
+	EXPECT_EQ(0, memcmp(resp, full, need));
+	/* With a payload: the report from an offset */
+	r.req_uptr = (uint64_t)(uintptr_t)&off;
+	r.req_len = sizeof(off);
+	r.resp_len = sizeof(resp);
+	EXPECT_EQ((int)(sizeof(resp) - (need - off)),
+		  guest_req_raw(self->v.devfd, &r));
+	EXPECT_EQ(0, memcmp(resp, full + off, need - off));
+	/* A payload the op does not take: EINVAL */
+	off = need + 1;
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
+	r.req_len = 3;
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
+	r = ok;
+	r.req_uptr = (uint64_t)(uintptr_t)payload;
+	r.req_len = sizeof(payload);
+	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
+
+	/* The envelope: what this kernel or this TSM does not know */
+	r = ok;
+	r.tvm_arch = 0;
+	EXPECT_EQ(-EOPNOTSUPP, guest_req_raw(self->v.devfd, &r));
+	r.tvm_arch = 0x1234;
+	EXPECT_EQ(-EOPNOTSUPP, guest_req_raw(self->v.devfd, &r));
+	r.tvm_arch = IOMMU_VDEVICE_TSM_TVM_ARCH_CCA;
+	EXPECT_EQ(-EOPNOTSUPP, guest_req_raw(self->v.devfd, &r));
+	r = ok;
+	r.op = 99;
+	EXPECT_EQ(-EOPNOTSUPP, guest_req_raw(self->v.devfd, &r));
+
+	/* The argument */
+	r = ok;
+	r.argsz = offsetof(struct vfio_device_tsm_guest_req, tsm_code);
 	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
 	r = ok;
 	r.flags = 1;
@@ -321,10 +377,11 @@ TEST_F_TIMEOUT(tsm_vfio, guest_req_errnos, 240)
 	r.resp_len = 65536 + 1;
 	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &r));
 	r = ok;
-	r.req_uaddr = 8;
+	r.req_uptr = 8;
+	r.req_len = 4;
 	EXPECT_EQ(-EFAULT, guest_req_raw(self->v.devfd, &r));
 	r = ok;
-	r.resp_uaddr = 8;
+	r.resp_uptr = 8;
 	EXPECT_EQ(-EFAULT, guest_req_raw(self->v.devfd, &r));
 	/* A longer argument: extra bytes must be zero */
 	memset(&big, 0, sizeof(big));
@@ -333,11 +390,214 @@ TEST_F_TIMEOUT(tsm_vfio, guest_req_errnos, 240)
 	big.more[1] = 1;
 	EXPECT_EQ(-EINVAL, guest_req_raw(self->v.devfd, &big.r));
 	big.more[1] = 0;
-	EXPECT_EQ(0, guest_req_raw(self->v.devfd, &big.r));
+	EXPECT_EQ((int)sizeof(resp) - 1, guest_req_raw(self->v.devfd, &big.r));
 	/* None of it moved the TDI */
 	EXPECT_EQ(1, bound(self));
 	EXPECT_DSM("CONFIG_LOCKED");
 	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+}
+
+/*
+ * The upstream iommufd TSM series' layouts, typed here from the series (v5:
+ * IOMMU_VDEVICE_TSM_OP; v7: IOMMU_VDEVICE_TSM_REQ), not taken from our
+ * headers: what a VMM written against that series sends.
+ */
+struct up_tsm_op {			/* v5 */
+	uint32_t size;
+	uint32_t type;			/* 1 bind, 2 unbind */
+	uint32_t flags;
+	uint32_t vdevice_id;
+};
+
+struct up_tsm_req {			/* v7 */
+	uint32_t size;
+	uint32_t vdevice_id;
+	uint32_t op;
+	uint32_t tvm_arch;		/* 1 CCA, 2 SEV, 3 TDX */
+	uint32_t req_len;
+	uint32_t resp_len;
+	uint64_t req_uptr __attribute__((aligned(8)));
+	uint64_t resp_uptr __attribute__((aligned(8)));
+	uint64_t tsm_code __attribute__((aligned(8)));
+};
+
+#define UP_IOMMU_VDEVICE_TSM_OP		_IO(';', 0x95)
+#define UP_IOMMU_VDEVICE_TSM_REQ	_IO(';', 0x96)
+/* Not upstream: the emulated platform of this project */
+#define UP_TVM_ARCH_EMU			0x8000
+
+/* Our uAPI headers against the upstream layouts and values, field by field. */
+TEST(uapi_layout)
+{
+#define SAME_FIELD(ours, up, f)						\
+	do {								\
+		EXPECT_EQ(offsetof(struct ours, f), offsetof(struct up, f)); \
+		EXPECT_EQ(sizeof(((struct ours *)0)->f),		\
+			  sizeof(((struct up *)0)->f));			\
+	} while (0)
+
+	EXPECT_EQ(UP_IOMMU_VDEVICE_TSM_OP, IOMMU_VDEVICE_TSM_OP);
+	EXPECT_EQ(UP_IOMMU_VDEVICE_TSM_REQ, IOMMU_VDEVICE_TSM_REQ);
+	EXPECT_EQ(16U, sizeof(struct iommu_vdevice_tsm_op));
+	SAME_FIELD(iommu_vdevice_tsm_op, up_tsm_op, size);
+	SAME_FIELD(iommu_vdevice_tsm_op, up_tsm_op, type);
+	SAME_FIELD(iommu_vdevice_tsm_op, up_tsm_op, flags);
+	SAME_FIELD(iommu_vdevice_tsm_op, up_tsm_op, vdevice_id);
+	EXPECT_EQ(1, IOMMU_VDEVICE_TSM_BIND);
+	EXPECT_EQ(2, IOMMU_VDEVICE_TSM_UNBIND);
+
+	EXPECT_EQ(48U, sizeof(struct iommu_vdevice_tsm_req));
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, size);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, vdevice_id);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, op);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, tvm_arch);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, req_len);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, resp_len);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, req_uptr);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, resp_uptr);
+	SAME_FIELD(iommu_vdevice_tsm_req, up_tsm_req, tsm_code);
+	EXPECT_EQ(1, IOMMU_VDEVICE_TSM_TVM_ARCH_CCA);
+	EXPECT_EQ(2, IOMMU_VDEVICE_TSM_TVM_ARCH_SEV);
+	EXPECT_EQ(3, IOMMU_VDEVICE_TSM_TVM_ARCH_TDX);
+	EXPECT_EQ(UP_TVM_ARCH_EMU, IOMMU_VDEVICE_TSM_TVM_ARCH_EMU);
+
+	/* The VFIO guest request: the v7 envelope, argsz/flags first */
+	EXPECT_EQ(48U, sizeof(struct vfio_device_tsm_guest_req));
+	SAME_FIELD(vfio_device_tsm_guest_req, up_tsm_req, op);
+	SAME_FIELD(vfio_device_tsm_guest_req, up_tsm_req, tvm_arch);
+	SAME_FIELD(vfio_device_tsm_guest_req, up_tsm_req, req_len);
+	SAME_FIELD(vfio_device_tsm_guest_req, up_tsm_req, resp_len);
+	SAME_FIELD(vfio_device_tsm_guest_req, up_tsm_req, req_uptr);
+	SAME_FIELD(vfio_device_tsm_guest_req, up_tsm_req, resp_uptr);
+	SAME_FIELD(vfio_device_tsm_guest_req, up_tsm_req, tsm_code);
+	EXPECT_EQ(16U, sizeof(struct vfio_device_tsm_bind));
+	EXPECT_EQ(8U, sizeof(struct vfio_device_tsm_unbind));
+	EXPECT_EQ(_IO(VFIO_TYPE, VFIO_BASE + 22), VFIO_DEVICE_TSM_BIND);
+	EXPECT_EQ(_IO(VFIO_TYPE, VFIO_BASE + 23), VFIO_DEVICE_TSM_UNBIND);
+	EXPECT_EQ(_IO(VFIO_TYPE, VFIO_BASE + 24), VFIO_DEVICE_TSM_GUEST_REQ);
+#undef SAME_FIELD
+}
+
+static int up_op(int iommufd, uint32_t type, uint32_t vdevice_id)
+{
+	struct up_tsm_op o = {
+		.size = sizeof(o), .type = type, .vdevice_id = vdevice_id,
+	};
+
+	return ioctl(iommufd, UP_IOMMU_VDEVICE_TSM_OP, &o) ? -errno : 0;
+}
+
+static int up_req(int iommufd, struct up_tsm_req *q)
+{
+	int rc = ioctl(iommufd, UP_IOMMU_VDEVICE_TSM_REQ, q);
+
+	return rc < 0 ? -errno : rc;
+}
+
+/*
+ * A VMM written from the upstream layouts only: binds (v5 TSM_OP), asks for
+ * the report with a payload (req_len > 0) into too small a buffer and is told
+ * the size it needs, reads it with that size, moves the TDI to RUN, unbinds.
+ * Then every documented errno of IOMMU_VDEVICE_TSM_REQ.
+ */
+TEST_F_TIMEOUT(tsm_vfio, upstream_layout_vmm, 240)
+{
+	uint8_t resp[4096], small[8];
+	uint32_t off = 0, need;
+	struct {
+		struct up_tsm_req q;
+		uint32_t more[2];
+	} big;
+	struct up_tsm_req q, ok;
+	int rc;
+
+	NEEDS_VIOMMU();
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, up_op(self->v.iommufd, 1, self->v.vdevice_id));
+	EXPECT_EQ(1, bound(self));
+	EXPECT_DSM("CONFIG_LOCKED");
+
+	ok = (struct up_tsm_req) {
+		.size = sizeof(ok), .vdevice_id = self->v.vdevice_id,
+		.op = TSM_FW_GUEST_GET_REPORT, .tvm_arch = UP_TVM_ARCH_EMU,
+		.req_len = sizeof(off), .req_uptr = (uint64_t)(uintptr_t)&off,
+		.resp_len = sizeof(small),
+		.resp_uptr = (uint64_t)(uintptr_t)small,
+	};
+	q = ok;
+	EXPECT_EQ(-ENOSPC, up_req(self->v.iommufd, &q));
+	need = q.resp_len;
+	EXPECT_LT(sizeof(small), need);
+	EXPECT_GE(sizeof(resp), need);
+	q = ok;
+	q.resp_uptr = (uint64_t)(uintptr_t)resp;
+	q.resp_len = need;
+	EXPECT_EQ(0, up_req(self->v.iommufd, &q));
+	EXPECT_EQ(need, q.resp_len);
+	/* A TDISP interface report: its MMIO ranges (count at 12) fill it */
+	memcpy(&off, resp + 12, sizeof(off));
+	ASSERT_LE(20 + 16 * off, need);
+	EXPECT_EQ(need, 16 + 16 * off + 4 + (resp[16 + 16 * off] |
+			resp[17 + 16 * off] << 8 | resp[18 + 16 * off] << 16 |
+			resp[19 + 16 * off] << 24));
+	off = 0;
+	q.resp_len = sizeof(resp);
+	EXPECT_EQ((int)(sizeof(resp) - need), up_req(self->v.iommufd, &q));
+
+	q = ok;
+	q.op = TSM_FW_GUEST_START;
+	q.req_len = 0;
+	q.resp_uptr = (uint64_t)(uintptr_t)resp;
+	q.resp_len = sizeof(resp);
+	EXPECT_LE(0, up_req(self->v.iommufd, &q));
+	q.op = TSM_FW_GUEST_GET_STATE;
+	EXPECT_EQ((int)sizeof(resp) - 1, up_req(self->v.iommufd, &q));
+	EXPECT_EQ((uint64_t)TSM_FW_TDI_RUN, q.tsm_code);
+	EXPECT_DSM("RUN");
+
+	/* Errnos, with the TDI bound */
+	q = ok;
+	q.size = 40;
+	EXPECT_EQ(-EINVAL, up_req(self->v.iommufd, &q));
+	memset(&big, 0, sizeof(big));
+	big.q = ok;
+	big.q.size = sizeof(big);
+	big.more[1] = 1;
+	EXPECT_EQ(-E2BIG, up_req(self->v.iommufd, &big.q));
+	q = ok;
+	q.vdevice_id = 0xdead;
+	EXPECT_EQ(-ENOENT, up_req(self->v.iommufd, &q));
+	q = ok;
+	q.tvm_arch = 0;
+	EXPECT_EQ(-EOPNOTSUPP, up_req(self->v.iommufd, &q));
+	q.tvm_arch = 1;		/* CCA: not this platform */
+	EXPECT_EQ(-EOPNOTSUPP, up_req(self->v.iommufd, &q));
+	q = ok;
+	q.op = 99;
+	EXPECT_EQ(-EOPNOTSUPP, up_req(self->v.iommufd, &q));
+	q = ok;
+	q.req_len = 3;
+	EXPECT_EQ(-EINVAL, up_req(self->v.iommufd, &q));
+	q = ok;
+	q.resp_len = 65536 + 1;
+	EXPECT_EQ(-EINVAL, up_req(self->v.iommufd, &q));
+	q = ok;
+	q.req_uptr = 8;
+	EXPECT_EQ(-EFAULT, up_req(self->v.iommufd, &q));
+	q = ok;
+	q.resp_uptr = 8;
+	q.resp_len = sizeof(resp);
+	EXPECT_EQ(-EFAULT, up_req(self->v.iommufd, &q));
+	EXPECT_DSM("RUN");
+
+	ASSERT_EQ(0, up_op(self->v.iommufd, 2, self->v.vdevice_id));
+	EXPECT_EQ(0, bound(self));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+	/* Unbound: no TDI */
+	q = ok;
+	rc = up_req(self->v.iommufd, &q);
+	EXPECT_EQ(-ENXIO, rc);
 }
 
 /* Without KVM_DEV_VFIO_FILE_ADD before BIND_IOMMUFD the device has no kvm. */
@@ -355,15 +615,28 @@ TEST_F(tsm_vfio, bind_without_kvm)
 /* The plain vfio-pci driver offers no TSM bind. */
 TEST_F(tsm_vfio, plain_vfio_pci_refuses)
 {
+	struct up_tsm_req q = {
+		.size = sizeof(q), .op = TSM_FW_GUEST_GET_STATE,
+		.tvm_arch = UP_TVM_ARCH_EMU,
+	};
+	uint8_t resp[64];
+	uint32_t len;
+	uint64_t code;
 	int fd;
 
 	ASSERT_EQ(0, tsm_bind_driver(self->bdf, "vfio-pci"));
 	ASSERT_EQ(0, assign(self, 1));
 	EXPECT_EQ(-ENOTTY, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
-	if (TSM_HAVE_VIOMMU)
+	len = sizeof(resp);
+	EXPECT_EQ(-ENOTTY, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_STATE,
+					 resp, &len, &code));
+	if (TSM_HAVE_VIOMMU) {
 		EXPECT_EQ(-EOPNOTSUPP, tsm_iommufd_op(self->v.iommufd,
 						      IOMMU_VDEVICE_TSM_BIND,
 						      self->v.vdevice_id));
+		q.vdevice_id = self->v.vdevice_id;
+		EXPECT_EQ(-EOPNOTSUPP, up_req(self->v.iommufd, &q));
+	}
 	/* What vfio-pci-tsm must match unbound: a BAR exports as a dma-buf */
 	fd = tsm_dma_buf_export(self->v.devfd, 0, 4096);
 	EXPECT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
@@ -428,22 +701,19 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 
 	/* Guest requests reach the TSM: locked, report, START -> RUN */
 	len = sizeof(resp);
-	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, VFIO_TSM_REQ_INFO, TSM_FW_GUEST_GET_STATE,
-			       resp, &len, &code));
+	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_STATE, resp,
+				   &len, &code));
 	EXPECT_EQ((uint64_t)TSM_FW_TDI_CONFIG_LOCKED, code);
 	len = sizeof(resp);
-	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, VFIO_TSM_REQ_INFO, TSM_FW_GUEST_GET_REPORT,
-			       resp, &len, &code));
+	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_REPORT, resp,
+				   &len, &code));
 	EXPECT_LT(16U, len);
 	len = sizeof(resp);
-	EXPECT_EQ(-EINVAL, tsm_guest_req(self->v.devfd, VFIO_TSM_REQ_INFO,
-				     TSM_FW_GUEST_START, resp, &len, &code));
+	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_START, resp, &len,
+				   &code));
 	len = sizeof(resp);
-	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, VFIO_TSM_REQ_STATE_CHANGE,
-			       TSM_FW_GUEST_START, resp, &len, &code));
-	len = sizeof(resp);
-	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, VFIO_TSM_REQ_INFO, TSM_FW_GUEST_GET_STATE,
-			       resp, &len, &code));
+	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_STATE, resp,
+				   &len, &code));
 	EXPECT_EQ((uint64_t)TSM_FW_TDI_RUN, code);
 	EXPECT_DSM("RUN");
 	DEVICE_SAW(before);

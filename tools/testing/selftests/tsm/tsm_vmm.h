@@ -119,21 +119,30 @@ static inline int tsm_iommufd_op(int iommufd, uint32_t type, uint32_t vdevice_id
 }
 
 /*
- * VFIO_DEVICE_TSM_GUEST_REQ: @op (TSM_FW_GUEST_*) of @type; the response in
- * @resp (in: its size, out: its length), the TSM's result code in @code.
+ * VFIO_DEVICE_TSM_GUEST_REQ on the emulated platform: guest op @op
+ * (TSM_FW_GUEST_*) without payload; the response in @resp (in: its size, out:
+ * its length, or with -ENOSPC the size needed), the TSM's result code in
+ * @code. 0 or -errno.
  */
-static inline int tsm_guest_req(int devfd, uint32_t type, uint32_t op,
-				void *resp, uint32_t *resp_len, uint64_t *code)
+static inline int tsm_guest_req(int devfd, uint32_t op, void *resp,
+				uint32_t *resp_len, uint64_t *code)
 {
 	struct vfio_device_tsm_guest_req r = {
-		.argsz = sizeof(r), .type = type, .op = op,
-		.resp_uaddr = (uint64_t)(uintptr_t)resp, .resp_len = *resp_len,
+		.argsz = sizeof(r), .op = op,
+		.tvm_arch = IOMMU_VDEVICE_TSM_TVM_ARCH_EMU,
+		.resp_uptr = (uint64_t)(uintptr_t)resp, .resp_len = *resp_len,
 	};
-	int rc = ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, &r) ? -errno : 0;
+	int rc = ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, &r);
 
-	*resp_len = r.resp_len;
 	*code = r.tsm_code;
-	return rc;
+	if (rc < 0) {
+		if (errno == ENOSPC)
+			*resp_len = r.resp_len;
+		return -errno;
+	}
+	/* The residue: what the response left unused of the buffer */
+	*resp_len -= rc;
+	return 0;
 }
 
 static inline int tsm_destroy_obj(int iommufd, uint32_t id)
