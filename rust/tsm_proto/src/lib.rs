@@ -7,7 +7,8 @@
 //! DMTF SPDM 1.2/1.3 (DSP0274), SPDM secured messages (DSP0277) over the PCIe CMA binding,
 //! PCIe IDE key management (IDE-KM) and PCIe TDISP, plus the TDISP device interface report
 //! validator, the TDISP state machines and the classification of host config-space
-//! writes by the TDISP events they cause.
+//! writes by the TDISP events they cause. The `rmi` module is the Arm CCA RMM's
+//! device-assignment interface (RMI PDEV/VDEV calls, pages and state machines).
 //!
 //! Rules every module follows:
 //! - `no_std`, `core` only (the `alloc` feature adds conveniences for userspace);
@@ -139,6 +140,7 @@ pub mod config;
 pub mod doe;
 pub mod idekm;
 pub mod report;
+pub mod rmi;
 pub mod secured;
 pub mod spdm;
 pub mod state;
