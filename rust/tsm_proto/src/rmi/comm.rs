@@ -343,9 +343,9 @@ impl CommExit {
 
     /// Decodes the exit half of a whole communication `page`.
     pub fn decode_page(abi: Abi, page: &[u8]) -> Result<Self> {
-        let half = page.get(EXIT_OFFSET..).ok_or(Error::Truncated {
+        let half = page.get(EXIT_OFFSET..).ok_or_else(|| Error::Truncated {
             offset: page.len(),
-            needed: EXIT_OFFSET + Self::extent(abi) - page.len(),
+            needed: (EXIT_OFFSET + Self::extent(abi)).saturating_sub(page.len()),
         })?;
         Self::decode(abi, half)
     }
@@ -473,10 +473,11 @@ impl CacheSlice {
         }
     }
 
-    /// The slice as a byte range of the buffer.
+    /// The slice as a byte range of the 4 KiB buffer (clamped to it, for a slice built
+    /// by hand rather than by [`CommExit::decide`]).
     pub fn range(&self) -> core::ops::Range<usize> {
-        // Both fit: `new` bounds them by 4096.
-        self.offset as usize..(self.offset + self.len) as usize
+        let clamp = |v: u64| v.min(MAX_RESP_LEN) as usize;
+        clamp(self.offset)..clamp(self.offset.saturating_add(self.len))
     }
 }
 

@@ -275,7 +275,7 @@ impl<'w, 'b> Layout<'w, 'b> {
     /// The writer, after zero-filling up to `offset`. Offsets must be visited in
     /// increasing order; going back is an [`Error::InvalidField`] (a layout bug).
     fn at(&mut self, offset: usize) -> Result<&mut Writer<'b>> {
-        let here = self.w.position() - self.start;
+        let here = self.w.position().saturating_sub(self.start);
         let gap = offset.checked_sub(here).ok_or(Error::InvalidField {
             field: "rmi.layout_offset",
             value: offset as u64,

@@ -179,7 +179,7 @@ pub const fn list_fits(list_pa: u64, entries: u64) -> bool {
     let offset = list_pa % GRANULE_SIZE as u64;
     list_pa % ADDR_RANGE_DESC_LEN as u64 == 0
         && match entries.checked_mul(ADDR_RANGE_DESC_LEN as u64) {
-            Some(len) => offset + len <= GRANULE_SIZE as u64,
+            Some(len) => len <= GRANULE_SIZE as u64 - offset,
             None => false,
         }
 }

@@ -95,7 +95,7 @@ impl StreamParams {
 
 /// The stream handle STREAM_CONNECT returns: the EP PDEV's PA plus the stream type.
 pub const fn handle(ep_pdev: u64, stream_type: StreamType) -> u64 {
-    ep_pdev + stream_type as u64
+    ep_pdev.wrapping_add(stream_type as u64)
 }
 
 /// Splits a stream handle into the EP PDEV's PA and the type; a low part that is no
