@@ -51,14 +51,7 @@ fn ready_rp() -> Pdev {
 }
 
 fn ncoh_params() -> StreamParams {
-    StreamParams {
-        flags: 0,
-        stream_type: StreamType::Ncoh,
-        pdev_1: 0x1000,
-        pdev_2: 0x2000,
-        ide_sid: 0,
-        ranges: List::default(),
-    }
+    StreamParams::new(StreamType::Ncoh, 0x1000, 0x2000, 0)
 }
 
 /// Drives the stream dance in the hosts' order, then STREAM_COMPLETE.

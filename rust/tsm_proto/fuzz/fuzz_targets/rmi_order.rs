@@ -44,14 +44,7 @@ fuzz_target!(|data: &[u8]| {
             }
             10 => {
                 if stream.is_none() {
-                    let params = StreamParams {
-                        flags: 0,
-                        stream_type: StreamType::Ncoh,
-                        pdev_1: 0x1000,
-                        pdev_2: 0x2000,
-                        ide_sid: 0,
-                        ranges: List::default(),
-                    };
+                    let params = StreamParams::new(StreamType::Ncoh, 0x1000, 0x2000, 0);
                     if let Ok((s, e, r)) = Stream::connect(&params, &ep, &rp) {
                         (stream, ep, rp) = (Some(s), e, r);
                     }

@@ -13,15 +13,19 @@ use tsm_proto::codec::{Result, Writer};
 use tsm_proto::rmi::comm::HALF_LEN;
 use tsm_proto::rmi::*;
 
-fn again<T: PartialEq + core::fmt::Debug>(
-    v: &T,
+/// Decodes `p`; if that succeeds, re-encodes it into `len` bytes, checks that those
+/// decode to the same value, and returns it.
+fn round_trip<T: PartialEq + core::fmt::Debug>(
+    p: &[u8],
     len: usize,
     enc: impl Fn(&T, &mut Writer<'_>) -> Result<()>,
     dec: impl Fn(&[u8]) -> Result<T>,
-) {
+) -> Option<T> {
+    let v = dec(p).ok()?;
     let mut buf = vec![0u8; len];
-    enc(v, &mut Writer::new(&mut buf)).expect("re-encode of a decoded page");
-    assert_eq!(dec(&buf).as_ref(), Ok(v));
+    enc(&v, &mut Writer::new(&mut buf)).expect("re-encode of a decoded page");
+    assert_eq!(dec(&buf).as_ref(), Ok(&v));
+    Some(v)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -31,33 +35,26 @@ fuzz_target!(|data: &[u8]| {
     let g = GRANULE_SIZE;
     match sel % 8 {
         0 => {
-            if let Ok(v) = PdevParams::decode(p) {
+            if let Some(v) = round_trip(p, g, PdevParams::encode, PdevParams::decode) {
                 let _ = v.check(sel >> 3);
-                again(&v, g, PdevParams::encode, PdevParams::decode);
             }
         }
         1 => {
-            if let Ok(v) = PdevParamsAlp12::decode(p) {
-                again(&v, g, PdevParamsAlp12::encode, PdevParamsAlp12::decode);
-            }
+            round_trip(p, g, PdevParamsAlp12::encode, PdevParamsAlp12::decode);
         }
         2 => {
-            if let Ok(v) = VdevParams::decode(p) {
+            if let Some(v) = round_trip(p, g, VdevParams::encode, VdevParams::decode) {
                 let _ = v.check(0x100, 0x200);
-                again(&v, g, VdevParams::encode, VdevParams::decode);
             }
         }
         3 => {
-            if let Ok(v) = VdevParamsAlp12::decode(p) {
-                again(&v, g, VdevParamsAlp12::encode, VdevParamsAlp12::decode);
-            }
+            round_trip(p, g, VdevParamsAlp12::encode, VdevParamsAlp12::decode);
         }
         4 => {
-            if let Ok(v) = MeasureParams::decode(p) {
-                again(&v, g, MeasureParams::encode, MeasureParams::decode);
-            }
+            round_trip(p, g, MeasureParams::encode, MeasureParams::decode);
         }
         5 => {
+            // Borrows the page, so it cannot go through `round_trip`.
             if let Ok(v) = PubkeyParams::decode(p) {
                 let _ = v.check();
                 let mut buf = vec![0u8; g];
@@ -66,16 +63,13 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         6 => {
-            if let Ok(v) = StreamParams::decode(p) {
-                again(&v, g, StreamParams::encode, StreamParams::decode);
-            }
+            round_trip(p, g, StreamParams::encode, StreamParams::decode);
         }
         _ => {
-            if let Ok(v) = CommEnter::decode(p) {
+            if let Some(v) = round_trip(p, HALF_LEN, CommEnter::encode, CommEnter::decode) {
                 for c in [CommState::Idle, CommState::Pending, CommState::Active] {
                     let _ = v.check(c);
                 }
-                again(&v, HALF_LEN, CommEnter::encode, CommEnter::decode);
             }
         }
     }

@@ -395,23 +395,22 @@ impl CommExit {
     /// protocol the flags need but that is unknown. Reserved flag bits are ignored.
     pub fn decide(&self) -> Result<ExitPlan> {
         let f = self.flags;
-        let object = || CacheObject::from_u8(self.cache_obj_id);
-        let cache_req = match f.contains(ExitFlags::REQ_CACHE) {
-            true => Some(CacheSlice::new(
-                object()?,
-                self.cache_req_offset,
-                self.cache_req_len,
-            )?),
-            false => None,
+        let slice = |flag, offset, len| match f.contains(flag) {
+            true => CacheObject::from_u8(self.cache_obj_id)
+                .and_then(|object| CacheSlice::new(object, offset, len))
+                .map(Some),
+            false => Ok(None),
         };
-        let cache_rsp = match f.contains(ExitFlags::RSP_CACHE) {
-            true => Some(CacheSlice::new(
-                object()?,
-                self.cache_rsp_offset,
-                self.cache_rsp_len,
-            )?),
-            false => None,
-        };
+        let cache_req = slice(
+            ExitFlags::REQ_CACHE,
+            self.cache_req_offset,
+            self.cache_req_len,
+        )?;
+        let cache_rsp = slice(
+            ExitFlags::RSP_CACHE,
+            self.cache_rsp_offset,
+            self.cache_rsp_len,
+        )?;
         let send = match f.contains(ExitFlags::REQ_SEND) {
             true => {
                 if self.req_len == 0 || self.req_len > MAX_RESP_LEN {

@@ -186,30 +186,3 @@ pub const fn list_fits(list_pa: u64, entries: u64) -> bool {
 
 /// RMI_OP_CONTINUE `X2` bit 0: 0 keep going, 1 stop.
 pub const CONTINUE_STOP: u64 = 1;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn donate_req_round_trip() {
-        let r = DonateReq {
-            block: BlockSize::L3Page,
-            count: 72,
-            contiguous: false,
-            state: MemState::Delegated,
-        };
-        assert_eq!(r.encode(), Ok(72 << 2));
-        assert_eq!(DonateReq::decode(72 << 2), Ok(r));
-        assert_eq!(r.granules(), 72);
-        assert!(DonateReq::decode(3 << 17).is_err());
-    }
-
-    #[test]
-    fn list_bounds() {
-        assert!(list_fits(0x8000, 512));
-        assert!(!list_fits(0x8008, 512));
-        assert!(!list_fits(0x8004, 1));
-        assert!(!list_fits(0, u64::MAX));
-    }
-}

@@ -61,6 +61,20 @@ pub struct StreamParams {
 }
 
 impl StreamParams {
+    /// Parameters of a `stream_type` stream between `ep_pdev` and `rp_pdev` with IDE
+    /// stream ID `ide_sid`, no flags and no address ranges (as TF-RMM's host test
+    /// connects).
+    pub fn new(stream_type: StreamType, ep_pdev: u64, rp_pdev: u64, ide_sid: u64) -> Self {
+        Self {
+            flags: 0,
+            stream_type,
+            pdev_1: ep_pdev,
+            pdev_2: rp_pdev,
+            ide_sid,
+            ranges: List::default(),
+        }
+    }
+
     /// Decodes the page (at least 0x200 bytes, at most 4096); more than 16 ranges is an
     /// [`Error::InvalidField`].
     pub fn decode(page: &[u8]) -> Result<Self> {
