@@ -196,7 +196,7 @@ wire_bits! {
 /// Offsets: 0x00 flags, 0x08 pdev_id, 0x10 segment_id (u8), 0x18 ecam_addr, 0x20
 /// root_id (u16), 0x28 cert_id, 0x30 rid_base (u16), 0x38 rid_top, 0x40 hash_algo (u8),
 /// 0x48 num_aux, 0x50 ide_sid, 0x58 ncoh_num_addr_range, 0x60 coh_num_addr_range,
-/// 0x100 aux[32], 0x200 ncoh_addr_range[16], 0x300 coh_addr_range[4].
+/// 0x100 `aux[32]`, 0x200 `ncoh_addr_range[16]`, 0x300 `coh_addr_range[4]`.
 /// Unconfirmed: other copies of the alp headers declare segment_id as 16-bit and the
 /// RIDs as 64-bit; all are the low bytes of their slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

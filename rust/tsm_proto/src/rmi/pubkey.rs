@@ -38,7 +38,7 @@ impl SignatureAlgo {
 /// Capacity of the key and of the metadata.
 pub const PUBKEY_MAX_LEN: usize = 1024;
 
-/// RmiPublicKeyParams: 0x000 key[1024], 0x400 metadata[1024], 0x800 key_len, 0x808
+/// RmiPublicKeyParams: 0x000 `key[1024]`, 0x400 `metadata[1024]`, 0x800 key_len, 0x808
 /// metadata_len, 0x810 algo (u8). Borrows the key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PubkeyParams<'a> {

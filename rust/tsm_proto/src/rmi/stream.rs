@@ -43,7 +43,7 @@ pub const STREAM_MAX_RANGES: usize = 16;
 
 /// RmiPdevStreamParams (X1 of STREAM_CONNECT): 0x00 flags, 0x08 type (u8), 0x10 pdev_1
 /// (the EP), 0x18 pdev_2 (the root port), 0x20 ide_sid, 0x28 num_addr_range, 0x100
-/// addr_range[16].
+/// `addr_range[16]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StreamParams {
     /// Flags (none defined).

@@ -30,7 +30,7 @@ pub const VDEV_MAX_RANGES: usize = 8;
 /// RmiVdevParams in ABI 2.0 (TF-RMM; the Linux TDISP series matches).
 ///
 /// Offsets: 0x00 flags, 0x08 vdev_id, 0x10 tdi_id (its slot ends at 0x20), 0x20
-/// vsmmu_addr, 0x28 vsid, 0x30 num_addr_range, 0x200 addr_range[8] of {base, top}.
+/// vsmmu_addr, 0x28 vsid, 0x30 num_addr_range, 0x200 `addr_range[8]` of {base, top}.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VdevParams {
     /// Flags.
@@ -101,7 +101,7 @@ impl VdevParams {
 }
 
 /// RmiVdevParams in 1.1-alp12: 0x00 flags, 0x08 vdev_id, 0x10 tdi_id, 0x18 num_aux,
-/// 0x100 aux[32].
+/// 0x100 `aux[32]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VdevParamsAlp12 {
     /// Flags (reserved in alp12).
@@ -141,7 +141,7 @@ impl VdevParamsAlp12 {
 pub const MEASURE_NONCE_LEN: usize = 32;
 
 /// RmiVdevMeasureParams (X4 of VDEV_GET_MEASUREMENTS): 0x000 flags (bit 0: raw
-/// bitstream measurements), 0x100 nonce[32]. TF-RMM uses only the raw flag.
+/// bitstream measurements), 0x100 `nonce[32]`. TF-RMM uses only the raw flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MeasureParams {
     /// Flags (bit 0 [`MeasureParams::RAW`]).
