@@ -7,8 +7,10 @@
 //! DMTF SPDM 1.2/1.3 (DSP0274), SPDM secured messages (DSP0277) over the PCIe CMA binding,
 //! PCIe IDE key management (IDE-KM) and PCIe TDISP, plus the TDISP device interface report
 //! validator, the TDISP state machines and the classification of host config-space
-//! writes by the TDISP events they cause. The `rmi` module is the Arm CCA RMM's
-//! device-assignment interface (RMI PDEV/VDEV calls, pages and state machines).
+//! writes by the TDISP events they cause, and the `/dev/tsm_fw` messages between the
+//! kernel's emulated platform TSM and the software TSM firmware (`fwmsg`). The `rmi`
+//! module is the Arm CCA RMM's device-assignment interface (RMI PDEV/VDEV calls, pages
+//! and state machines).
 //!
 //! Rules every module follows:
 //! - `no_std`, `core` only (the `alloc` feature adds conveniences for userspace);
@@ -138,6 +140,7 @@ macro_rules! wire_bits {
 pub mod codec;
 pub mod config;
 pub mod doe;
+pub mod fwmsg;
 pub mod idekm;
 pub mod report;
 pub mod rmi;
