@@ -1,145 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel <-> tsm-fw message protocol over `/dev/tsm_fw`, mirroring
-//! `include/uapi/linux/tsm_fw.h` field by field (a test parses the header and checks
-//! every constant and structure size against this module).
-//!
-//! Every message: [`Header`] (24 bytes), the fixed body of its type, and for DOE_REQUEST,
-//! DOE_RESPONSE and COMPLETE a payload whose length the body gives. Little-endian, no
-//! holes. Decoding is total: any byte string yields a message or a [`ProtoError`].
+//! Where the firmware's typed API meets the `/dev/tsm_fw` messages. The messages, their
+//! constants and their codec are `tsm_proto::fwmsg`, which the kernel compiles too and
+//! which mirrors `include/uapi/linux/tsm_fw.h` (a test parses the header and checks
+//! every constant and structure size against it). This module converts, in both
+//! directions and nowhere else, between those wire structures and the firmware's
+//! [`Command`] and [`BindParams`], maps a [`FwError`] to a COMPLETE's `status` and
+//! `fw_error`, and names the Linux errno values of the `status` fields.
 
-use tsm_proto::codec::{self, Reader, Writer};
+use tsm_proto::codec;
+use tsm_proto::fwmsg::{
+    err, Bar, Bind, Cmd, Connect, Disconnect, GuestReq, Msix, Unbind, BAR_64BIT, BAR_PREFETCH,
+    MAX_BARS,
+};
 use tsm_proto::report::{BarInfo, MsixLayout};
-use tsm_proto::state::TdiState;
 use tsm_proto::tdisp::{FunctionId, LockFlags};
 
-use super::fw::{BindParams, DevId, DoeError, FwError, GuestOp};
-
-/// `TSM_FW_MAGIC`.
-pub const MAGIC: u32 = 0x5746_5354;
-/// `TSM_FW_VERSION_1`.
-pub const VERSION_1: u16 = 1;
-/// `TSM_FW_MAX_PAYLOAD`.
-pub const MAX_PAYLOAD: usize = 0x1_0000;
-/// `TSM_FW_MAX_MSG_SIZE`.
-pub const MAX_MSG_SIZE: usize = 0x1_0100;
-/// `TSM_FW_MAX_BARS`.
-pub const MAX_BARS: usize = 6;
-/// `TSM_FW_DOE_VENDOR_PCI_SIG`.
-pub const DOE_VENDOR_PCI_SIG: u16 = 0x0001;
-/// `TSM_FW_DOE_TYPE_CMA`.
-pub const DOE_TYPE_CMA: u8 = 1;
-/// `TSM_FW_DOE_TYPE_SECURED_CMA`.
-pub const DOE_TYPE_SECURED_CMA: u8 = 2;
-
-/// `enum tsm_fw_msg_type`.
-pub mod msg_type {
-    /// `TSM_FW_MSG_HELLO`.
-    pub const HELLO: u16 = 0x0001;
-    /// `TSM_FW_MSG_DOE_REQUEST`.
-    pub const DOE_REQUEST: u16 = 0x0002;
-    /// `TSM_FW_MSG_COMPLETE`.
-    pub const COMPLETE: u16 = 0x0003;
-    /// `TSM_FW_CMD_HELLO_ACK`.
-    pub const HELLO_ACK: u16 = 0x0101;
-    /// `TSM_FW_CMD_CONNECT`.
-    pub const CONNECT: u16 = 0x0102;
-    /// `TSM_FW_CMD_DISCONNECT`.
-    pub const DISCONNECT: u16 = 0x0103;
-    /// `TSM_FW_CMD_BIND`.
-    pub const BIND: u16 = 0x0104;
-    /// `TSM_FW_CMD_UNBIND`.
-    pub const UNBIND: u16 = 0x0105;
-    /// `TSM_FW_CMD_GUEST_REQ`.
-    pub const GUEST_REQ: u16 = 0x0106;
-    /// `TSM_FW_CMD_DOE_RESPONSE`.
-    pub const DOE_RESPONSE: u16 = 0x0107;
-}
-
-/// `TSM_FW_CAP_IDE`.
-pub const CAP_IDE: u32 = 1 << 0;
-/// `TSM_FW_CAP_TDISP`.
-pub const CAP_TDISP: u32 = 1 << 1;
-/// `TSM_FW_BAR_64BIT`.
-pub const BAR_64BIT: u8 = 1 << 0;
-/// `TSM_FW_BAR_PREFETCH`.
-pub const BAR_PREFETCH: u8 = 1 << 1;
-/// `TSM_FW_GUEST_GET_REPORT`.
-pub const GUEST_GET_REPORT: u32 = 1;
-/// `TSM_FW_GUEST_START`.
-pub const GUEST_START: u32 = 2;
-/// `TSM_FW_GUEST_GET_STATE`.
-pub const GUEST_GET_STATE: u32 = 3;
-/// `TSM_FW_TDI_NONE`.
-pub const TDI_NONE: u32 = 0xff;
-
-/// `enum tsm_fw_error`.
-pub mod err {
-    /// `TSM_FW_ERR_NONE`.
-    pub const NONE: u32 = 0;
-    /// `TSM_FW_ERR_TRANSPORT`.
-    pub const TRANSPORT: u32 = 1;
-    /// `TSM_FW_ERR_TIMEOUT`.
-    pub const TIMEOUT: u32 = 2;
-    /// `TSM_FW_ERR_MALFORMED`.
-    pub const MALFORMED: u32 = 3;
-    /// `TSM_FW_ERR_OVERSIZED`.
-    pub const OVERSIZED: u32 = 4;
-    /// `TSM_FW_ERR_SPDM_ERROR`.
-    pub const SPDM_ERROR: u32 = 5;
-    /// `TSM_FW_ERR_PROTOCOL`.
-    pub const PROTOCOL: u32 = 6;
-    /// `TSM_FW_ERR_NEGOTIATION`.
-    pub const NEGOTIATION: u32 = 7;
-    /// `TSM_FW_ERR_CERT`.
-    pub const CERT: u32 = 8;
-    /// `TSM_FW_ERR_CRYPTO`.
-    pub const CRYPTO: u32 = 9;
-    /// `TSM_FW_ERR_IDE_KM`.
-    pub const IDE_KM: u32 = 10;
-    /// `TSM_FW_ERR_TDISP_ERROR`.
-    pub const TDISP_ERROR: u32 = 11;
-    /// `TSM_FW_ERR_REPORT`.
-    pub const REPORT: u32 = 12;
-    /// `TSM_FW_ERR_STATE`.
-    pub const STATE: u32 = 13;
-    /// `TSM_FW_ERR_BUSY`.
-    pub const BUSY: u32 = 14;
-    /// `TSM_FW_ERR_BAD_COMMAND`.
-    pub const BAD_COMMAND: u32 = 15;
-}
-
-/// Structure sizes, as in the uAPI header (checked by a test that parses it).
-pub mod size {
-    /// `struct tsm_fw_hdr`.
-    pub const HDR: usize = 24;
-    /// `struct tsm_fw_dev`.
-    pub const DEV: usize = 4;
-    /// `struct tsm_fw_hello`.
-    pub const HELLO: usize = 16;
-    /// `struct tsm_fw_hello_ack`.
-    pub const HELLO_ACK: usize = 8;
-    /// `struct tsm_fw_connect`.
-    pub const CONNECT: usize = 8;
-    /// `struct tsm_fw_disconnect`.
-    pub const DISCONNECT: usize = 8;
-    /// `struct tsm_fw_bar`.
-    pub const BAR: usize = 24;
-    /// `struct tsm_fw_msix`.
-    pub const MSIX: usize = 16;
-    /// `struct tsm_fw_bind`.
-    pub const BIND: usize = 184;
-    /// `struct tsm_fw_unbind`.
-    pub const UNBIND: usize = 8;
-    /// `struct tsm_fw_guest_req`.
-    pub const GUEST_REQ: usize = 16;
-    /// `struct tsm_fw_doe_request`.
-    pub const DOE_REQUEST: usize = 24;
-    /// `struct tsm_fw_doe_response`.
-    pub const DOE_RESPONSE: usize = 16;
-    /// `struct tsm_fw_complete`.
-    pub const COMPLETE: usize = 16;
-}
+use super::fw::{BindParams, Command, DoeError, FwError, GuestOp};
 
 /// Linux errno values used in `status` fields.
 pub mod errno {
@@ -161,32 +38,17 @@ pub mod errno {
     pub const ETIMEDOUT: i32 = 110;
     /// `ECANCELED`.
     pub const ECANCELED: i32 = 125;
+    /// The largest errno (`MAX_ERRNO`): a status is 0 or -1 to -4095.
+    pub const MAX_ERRNO: i32 = 4095;
 }
 
-/// Why a message could not be decoded.
+/// Why a message could not be decoded, or a command not be put on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtoError {
-    /// Bytes did not parse.
+    /// The bytes did not decode, or a value does not fit its field.
     #[error("malformed message: {0}")]
     Codec(codec::Error),
-    /// Wrong magic.
-    #[error("bad magic {0:#x}")]
-    Magic(u32),
-    /// Header length disagrees with the bytes.
-    #[error("header length {declared} but {actual} bytes")]
-    Length {
-        /// Declared.
-        declared: usize,
-        /// Actual.
-        actual: usize,
-    },
-    /// Message or payload over the limits.
-    #[error("message of {0} bytes is too large")]
-    TooLarge(usize),
-    /// Unknown type.
-    #[error("unknown message type {0:#x}")]
-    UnknownType(u16),
-    /// A field holds a value the protocol does not allow.
+    /// A message the receiver does not take here.
     #[error("invalid {0}")]
     Invalid(&'static str),
 }
@@ -197,512 +59,121 @@ impl From<codec::Error> for ProtoError {
     }
 }
 
-/// `struct tsm_fw_hdr` without magic and length (computed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Protocol version.
-    pub version: u16,
-    /// Message type.
-    pub msg_type: u16,
-    /// Request id.
-    pub req_id: u64,
-}
-
-/// `struct tsm_fw_hello`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hello {
-    /// Lowest version.
-    pub min_version: u16,
-    /// Highest version.
-    pub max_version: u16,
-    /// Largest message read.
-    pub max_msg_size: u32,
-    /// `TSM_FW_CAP_*`.
-    pub caps: u32,
-}
-
-/// A DOE request from the firmware.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DoeRequest {
-    /// Device.
-    pub dev: DevId,
-    /// DOE vendor.
-    pub vendor_id: u16,
-    /// DOE type.
-    pub object_type: u8,
-    /// Exchange number.
-    pub seq: u32,
-    /// Suggested timeout.
-    pub timeout_ms: u32,
-    /// Object payload.
-    pub payload: Vec<u8>,
-}
-
-/// The kernel's answer to a DOE request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DoeResponse {
-    /// 0 or -errno.
-    pub status: i32,
-    /// DOE vendor of the response.
-    pub vendor_id: u16,
-    /// DOE type of the response.
-    pub object_type: u8,
-    /// Echoed exchange number.
-    pub seq: u32,
-    /// Response payload.
-    pub payload: Vec<u8>,
-}
-
-/// A command's completion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Complete {
-    /// 0 or -errno.
-    pub status: i32,
-    /// `TSM_FW_ERR_*`.
-    pub fw_error: u32,
-    /// `TSM_FW_TDI_*`.
-    pub tdi_state: u32,
-    /// Result bytes.
-    pub payload: Vec<u8>,
-}
-
-/// Every message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Body {
-    /// HELLO (fw -> kernel).
-    Hello(Hello),
-    /// DOE_REQUEST (fw -> kernel).
-    DoeRequest(DoeRequest),
-    /// COMPLETE (fw -> kernel).
-    Complete(Complete),
-    /// HELLO_ACK (kernel -> fw): chosen version (0 refuses), kernel's max message size.
-    HelloAck {
-        /// Chosen version.
-        version: u16,
-        /// Kernel's largest message.
-        max_msg_size: u32,
-    },
-    /// CONNECT.
-    Connect {
-        /// Device.
-        dev: DevId,
-        /// IDE stream.
-        stream_id: u8,
-    },
-    /// DISCONNECT.
-    Disconnect {
-        /// Device.
-        dev: DevId,
-    },
-    /// BIND.
-    Bind(BindParams),
-    /// UNBIND.
-    Unbind {
-        /// Device.
-        dev: DevId,
-        /// TDI.
-        tdi: FunctionId,
-    },
-    /// GUEST_REQ.
-    GuestReq {
-        /// Device.
-        dev: DevId,
-        /// TDI.
-        tdi: FunctionId,
-        /// `TSM_FW_GUEST_*` (unknown values are kept for the firmware to refuse).
-        op: u32,
-    },
-    /// DOE_RESPONSE.
-    DoeResponse(DoeResponse),
-}
-
-impl Body {
-    /// The message type.
-    pub fn msg_type(&self) -> u16 {
-        match self {
-            Body::Hello(_) => msg_type::HELLO,
-            Body::DoeRequest(_) => msg_type::DOE_REQUEST,
-            Body::Complete(_) => msg_type::COMPLETE,
-            Body::HelloAck { .. } => msg_type::HELLO_ACK,
-            Body::Connect { .. } => msg_type::CONNECT,
-            Body::Disconnect { .. } => msg_type::DISCONNECT,
-            Body::Bind(_) => msg_type::BIND,
-            Body::Unbind { .. } => msg_type::UNBIND,
-            Body::GuestReq { .. } => msg_type::GUEST_REQ,
-            Body::DoeResponse(_) => msg_type::DOE_RESPONSE,
+impl BindParams {
+    /// The BIND body of these parameters.
+    pub fn to_wire(&self) -> Result<Bind, ProtoError> {
+        if self.bars.len() > MAX_BARS {
+            return Err(ProtoError::Invalid("nr_bars"));
         }
+        let mut bars = [Bar::default(); MAX_BARS];
+        for (slot, b) in bars.iter_mut().zip(&self.bars) {
+            let mut flags = 0;
+            if b.is_64bit {
+                flags |= BAR_64BIT;
+            }
+            if b.prefetchable {
+                flags |= BAR_PREFETCH;
+            }
+            *slot = Bar {
+                base: b.base,
+                size: b.size,
+                index: b.index,
+                flags,
+            };
+        }
+        let msix = self.msix.map_or(Msix::default(), |m| Msix {
+            table_entries: m.table_entries,
+            table_bar: m.table_bar,
+            pba_bar: m.pba_bar,
+            table_offset: m.table_offset,
+            pba_offset: m.pba_offset,
+        });
+        Ok(Bind {
+            dev: self.dev,
+            tdi_id: self.tdi.to_u32(),
+            guest_rid: self.guest_rid,
+            lock_flags: self.lock_flags.bits(),
+            nr_bars: self.bars.len() as u8,
+            mmio_reporting_offset: self.mmio_reporting_offset,
+            msix,
+            bars,
+        })
+    }
+
+    /// The parameters of a BIND body: its used BARs, its MSI-X layout if it has one.
+    pub fn from_wire(b: &Bind) -> Result<Self, ProtoError> {
+        let bars = b.used_bars().iter().map(|bar| BarInfo {
+            index: bar.index,
+            base: bar.base,
+            size: bar.size,
+            is_64bit: bar.flags & BAR_64BIT != 0,
+            prefetchable: bar.flags & BAR_PREFETCH != 0,
+        });
+        let m = b.msix;
+        Ok(Self {
+            dev: b.dev,
+            tdi: FunctionId::from_u32(b.tdi_id)?,
+            guest_rid: b.guest_rid,
+            lock_flags: LockFlags::from_bits(b.lock_flags)?,
+            mmio_reporting_offset: b.mmio_reporting_offset,
+            bars: bars.collect(),
+            msix: (m.table_entries != 0).then_some(MsixLayout {
+                table_bar: m.table_bar,
+                table_offset: m.table_offset,
+                table_entries: m.table_entries,
+                pba_bar: m.pba_bar,
+                pba_offset: m.pba_offset,
+            }),
+        })
     }
 }
 
-/// One whole message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Request id.
-    pub req_id: u64,
-    /// Body.
-    pub body: Body,
-}
-
-fn put_dev(w: &mut Writer<'_>, d: DevId) -> codec::Result<()> {
-    w.u16(d.segment)?;
-    w.u8(d.bus)?;
-    w.u8(d.devfn)
-}
-
-fn get_dev(r: &mut Reader<'_>) -> codec::Result<DevId> {
-    Ok(DevId {
-        segment: r.u16()?,
-        bus: r.u8()?,
-        devfn: r.u8()?,
-    })
-}
-
-fn payload_len(len: usize) -> Result<u32, ProtoError> {
-    if len > MAX_PAYLOAD {
-        return Err(ProtoError::TooLarge(len));
-    }
-    u32::try_from(len).map_err(|_| ProtoError::TooLarge(len))
-}
-
-impl Message {
-    /// Encodes the message with protocol version 1.
-    pub fn encode(&self) -> Result<Vec<u8>, ProtoError> {
-        let mut buf = vec![0u8; MAX_MSG_SIZE];
-        let mut w = Writer::new(&mut buf);
-        w.u32(MAGIC)?;
-        w.u16(VERSION_1)?;
-        w.u16(self.body.msg_type())?;
-        w.u32(0)?; // length, patched below
-        w.u32(0)?;
-        w.u64(self.req_id)?;
-        match &self.body {
-            Body::Hello(h) => {
-                w.u16(h.min_version)?;
-                w.u16(h.max_version)?;
-                w.u32(h.max_msg_size)?;
-                w.u32(h.caps)?;
-                w.u32(0)?;
-            }
-            Body::HelloAck {
-                version,
-                max_msg_size,
-            } => {
-                w.u16(*version)?;
-                w.u16(0)?;
-                w.u32(*max_msg_size)?;
-            }
-            Body::Connect { dev, stream_id } => {
-                put_dev(&mut w, *dev)?;
-                w.u8(*stream_id)?;
-                w.zeros(3)?;
-            }
-            Body::Disconnect { dev } => {
-                put_dev(&mut w, *dev)?;
-                w.u32(0)?;
-            }
-            Body::Bind(b) => {
-                if b.bars.len() > MAX_BARS {
-                    return Err(ProtoError::Invalid("nr_bars"));
-                }
-                put_dev(&mut w, b.dev)?;
-                w.u32(b.tdi.to_u32())?;
-                w.u32(b.guest_rid)?;
-                w.u16(b.lock_flags.bits())?;
-                w.u8(b.bars.len() as u8)?;
-                w.u8(0)?;
-                w.u64(b.mmio_reporting_offset)?;
-                match &b.msix {
-                    Some(m) => {
-                        w.u16(m.table_entries)?;
-                        w.u8(m.table_bar)?;
-                        w.u8(m.pba_bar)?;
-                        w.u32(m.table_offset)?;
-                        w.u32(m.pba_offset)?;
-                    }
-                    None => w.zeros(12)?,
-                }
-                w.u32(0)?;
-                for i in 0..MAX_BARS {
-                    match b.bars.get(i) {
-                        Some(bar) => {
-                            w.u64(bar.base)?;
-                            w.u64(bar.size)?;
-                            w.u8(bar.index)?;
-                            let mut f = 0;
-                            if bar.is_64bit {
-                                f |= BAR_64BIT;
-                            }
-                            if bar.prefetchable {
-                                f |= BAR_PREFETCH;
-                            }
-                            w.u8(f)?;
-                            w.zeros(6)?;
-                        }
-                        None => w.zeros(size::BAR)?,
-                    }
-                }
-            }
-            Body::Unbind { dev, tdi } => {
-                put_dev(&mut w, *dev)?;
-                w.u32(tdi.to_u32())?;
-            }
-            Body::GuestReq { dev, tdi, op } => {
-                put_dev(&mut w, *dev)?;
-                w.u32(tdi.to_u32())?;
-                w.u32(*op)?;
-                w.u32(0)?;
-            }
-            Body::DoeRequest(d) => {
-                put_dev(&mut w, d.dev)?;
-                w.u16(d.vendor_id)?;
-                w.u8(d.object_type)?;
-                w.u8(0)?;
-                w.u32(d.seq)?;
-                w.u32(d.timeout_ms)?;
-                w.u32(payload_len(d.payload.len())?)?;
-                w.u32(0)?;
-                w.bytes(&d.payload)?;
-            }
-            Body::DoeResponse(d) => {
-                w.u32(d.status as u32)?;
-                w.u16(d.vendor_id)?;
-                w.u8(d.object_type)?;
-                w.u8(0)?;
-                w.u32(d.seq)?;
-                w.u32(payload_len(d.payload.len())?)?;
-                w.bytes(&d.payload)?;
-            }
-            Body::Complete(c) => {
-                w.u32(c.status as u32)?;
-                w.u32(c.fw_error)?;
-                w.u32(c.tdi_state)?;
-                w.u32(payload_len(c.payload.len())?)?;
-                w.bytes(&c.payload)?;
-            }
-        }
-        let n = w.position();
-        w.patch_u32(8, n as u32)?;
-        buf.truncate(n);
-        Ok(buf)
+impl Command {
+    /// The kernel's message asking for this command.
+    pub fn to_wire(&self) -> Result<Cmd<'static>, ProtoError> {
+        Ok(match self {
+            Command::Connect { dev, stream_id } => Cmd::Connect(Connect {
+                dev: *dev,
+                stream_id: *stream_id,
+            }),
+            Command::Disconnect { dev } => Cmd::Disconnect(Disconnect { dev: *dev }),
+            Command::Bind(p) => Cmd::Bind(p.to_wire()?),
+            Command::Unbind { dev, tdi } => Cmd::Unbind(Unbind {
+                dev: *dev,
+                tdi_id: tdi.to_u32(),
+            }),
+            Command::GuestReq { dev, tdi, op } => Cmd::GuestReq(GuestReq {
+                dev: *dev,
+                tdi_id: tdi.to_u32(),
+                op: op.to_u32(),
+            }),
+        })
     }
 
-    /// The total length a message declares in its first bytes (for stream transports);
-    /// `None` until the header is complete.
-    pub fn declared_len(head: &[u8]) -> Option<usize> {
-        let b: [u8; 4] = head.get(8..12)?.try_into().ok()?;
-        Some(u32::from_le_bytes(b) as usize)
+    /// The command a kernel message asks for; `None` for HELLO_ACK and DOE_RESPONSE,
+    /// which are not commands.
+    pub fn from_wire(cmd: &Cmd<'_>) -> Option<Result<Self, ProtoError>> {
+        let tdi = |id| FunctionId::from_u32(id).map_err(ProtoError::from);
+        Some(match *cmd {
+            Cmd::HelloAck(_) | Cmd::DoeResponse(_) => return None,
+            Cmd::Connect(c) => Ok(Command::Connect {
+                dev: c.dev,
+                stream_id: c.stream_id,
+            }),
+            Cmd::Disconnect(d) => Ok(Command::Disconnect { dev: d.dev }),
+            Cmd::Bind(ref b) => BindParams::from_wire(b).map(Command::Bind),
+            Cmd::Unbind(u) => tdi(u.tdi_id).map(|tdi| Command::Unbind { dev: u.dev, tdi }),
+            Cmd::GuestReq(g) => GuestOp::from_u32(g.op)
+                .map_err(ProtoError::from)
+                .and_then(|op| {
+                    Ok(Command::GuestReq {
+                        dev: g.dev,
+                        tdi: tdi(g.tdi_id)?,
+                        op,
+                    })
+                }),
+        })
     }
-
-    /// Decodes exactly one message filling `buf`.
-    pub fn decode(buf: &[u8]) -> Result<Self, ProtoError> {
-        if buf.len() > MAX_MSG_SIZE {
-            return Err(ProtoError::TooLarge(buf.len()));
-        }
-        let mut r = Reader::new(buf);
-        let magic = r.u32()?;
-        if magic != MAGIC {
-            return Err(ProtoError::Magic(magic));
-        }
-        let version = r.u16()?;
-        let ty = r.u16()?;
-        let length = r.u32()? as usize;
-        if length != buf.len() {
-            return Err(ProtoError::Length {
-                declared: length,
-                actual: buf.len(),
-            });
-        }
-        let _flags = r.u32()?;
-        let req_id = r.u64()?;
-        if version != VERSION_1 && ty != msg_type::HELLO {
-            return Err(ProtoError::Invalid("version"));
-        }
-        let body = match ty {
-            msg_type::HELLO => {
-                let h = Hello {
-                    min_version: r.u16()?,
-                    max_version: r.u16()?,
-                    max_msg_size: r.u32()?,
-                    caps: r.u32()?,
-                };
-                r.skip(4)?;
-                Body::Hello(h)
-            }
-            msg_type::HELLO_ACK => {
-                let version = r.u16()?;
-                r.skip(2)?;
-                Body::HelloAck {
-                    version,
-                    max_msg_size: r.u32()?,
-                }
-            }
-            msg_type::CONNECT => {
-                let dev = get_dev(&mut r)?;
-                let stream_id = r.u8()?;
-                r.skip(3)?;
-                Body::Connect { dev, stream_id }
-            }
-            msg_type::DISCONNECT => {
-                let dev = get_dev(&mut r)?;
-                r.skip(4)?;
-                Body::Disconnect { dev }
-            }
-            msg_type::BIND => Body::Bind(decode_bind(&mut r)?),
-            msg_type::UNBIND => Body::Unbind {
-                dev: get_dev(&mut r)?,
-                tdi: FunctionId::from_u32(r.u32()?)?,
-            },
-            msg_type::GUEST_REQ => {
-                let dev = get_dev(&mut r)?;
-                let tdi = FunctionId::from_u32(r.u32()?)?;
-                let op = r.u32()?;
-                r.skip(4)?;
-                Body::GuestReq { dev, tdi, op }
-            }
-            msg_type::DOE_REQUEST => {
-                let dev = get_dev(&mut r)?;
-                let vendor_id = r.u16()?;
-                let object_type = r.u8()?;
-                r.skip(1)?;
-                let seq = r.u32()?;
-                let timeout_ms = r.u32()?;
-                let n = r.u32()? as usize;
-                r.skip(4)?;
-                if n > MAX_PAYLOAD {
-                    return Err(ProtoError::TooLarge(n));
-                }
-                Body::DoeRequest(DoeRequest {
-                    dev,
-                    vendor_id,
-                    object_type,
-                    seq,
-                    timeout_ms,
-                    payload: r.bytes(n)?.to_vec(),
-                })
-            }
-            msg_type::DOE_RESPONSE => {
-                let status = r.u32()? as i32;
-                let vendor_id = r.u16()?;
-                let object_type = r.u8()?;
-                r.skip(1)?;
-                let seq = r.u32()?;
-                let n = r.u32()? as usize;
-                if n > MAX_PAYLOAD {
-                    return Err(ProtoError::TooLarge(n));
-                }
-                Body::DoeResponse(DoeResponse {
-                    status,
-                    vendor_id,
-                    object_type,
-                    seq,
-                    payload: r.bytes(n)?.to_vec(),
-                })
-            }
-            msg_type::COMPLETE => {
-                let status = r.u32()? as i32;
-                let fw_error = r.u32()?;
-                let tdi_state = r.u32()?;
-                let n = r.u32()? as usize;
-                if n > MAX_PAYLOAD {
-                    return Err(ProtoError::TooLarge(n));
-                }
-                Body::Complete(Complete {
-                    status,
-                    fw_error,
-                    tdi_state,
-                    payload: r.bytes(n)?.to_vec(),
-                })
-            }
-            other => return Err(ProtoError::UnknownType(other)),
-        };
-        r.finish()?;
-        Ok(Self { req_id, body })
-    }
-}
-
-fn decode_bind(r: &mut Reader<'_>) -> Result<BindParams, ProtoError> {
-    let dev = get_dev(r)?;
-    let tdi = FunctionId::from_u32(r.u32()?)?;
-    let guest_rid = r.u32()?;
-    let lock_flags = LockFlags::from_bits(r.u16()?)?;
-    let nr_bars = usize::from(r.u8()?);
-    r.skip(1)?;
-    if nr_bars > MAX_BARS {
-        return Err(ProtoError::Invalid("nr_bars"));
-    }
-    let mmio_reporting_offset = r.u64()?;
-    let table_entries = r.u16()?;
-    let table_bar = r.u8()?;
-    let pba_bar = r.u8()?;
-    let table_offset = r.u32()?;
-    let pba_offset = r.u32()?;
-    r.skip(4)?;
-    let msix = (table_entries != 0).then_some(MsixLayout {
-        table_bar,
-        table_offset,
-        table_entries,
-        pba_bar,
-        pba_offset,
-    });
-    let mut bars = Vec::new();
-    for i in 0..MAX_BARS {
-        let base = r.u64()?;
-        let size = r.u64()?;
-        let index = r.u8()?;
-        let flags = r.u8()?;
-        r.skip(6)?;
-        if i < nr_bars {
-            bars.push(BarInfo {
-                index,
-                base,
-                size,
-                is_64bit: flags & BAR_64BIT != 0,
-                prefetchable: flags & BAR_PREFETCH != 0,
-            });
-        }
-    }
-    Ok(BindParams {
-        dev,
-        tdi,
-        guest_rid,
-        lock_flags,
-        mmio_reporting_offset,
-        bars,
-        msix,
-    })
-}
-
-/// The command a kernel message asks for, if it is one.
-pub fn command_of(body: &Body) -> Option<Result<super::fw::Command, ProtoError>> {
-    use super::fw::Command;
-    Some(Ok(match body {
-        Body::Connect { dev, stream_id } => Command::Connect {
-            dev: *dev,
-            stream_id: *stream_id,
-        },
-        Body::Disconnect { dev } => Command::Disconnect { dev: *dev },
-        Body::Bind(b) => Command::Bind(b.clone()),
-        Body::Unbind { dev, tdi } => Command::Unbind {
-            dev: *dev,
-            tdi: *tdi,
-        },
-        Body::GuestReq { dev, tdi, op } => Command::GuestReq {
-            dev: *dev,
-            tdi: *tdi,
-            op: match *op {
-                GUEST_GET_REPORT => GuestOp::GetReport,
-                GUEST_START => GuestOp::Start,
-                GUEST_GET_STATE => GuestOp::GetState,
-                _ => return Some(Err(ProtoError::Invalid("guest op"))),
-            },
-        },
-        _ => return None,
-    }))
-}
-
-/// `TSM_FW_TDI_*` of a state.
-pub fn tdi_state_code(s: Option<TdiState>) -> u32 {
-    s.map_or(TDI_NONE, |s| s as u32)
 }
 
 /// `(status, fw_error)` of a firmware error.
@@ -710,7 +181,10 @@ pub fn error_codes(e: &FwError) -> (i32, u32) {
     use errno::*;
     match e {
         FwError::Transport(DoeError::Timeout) => (-ETIMEDOUT, err::TIMEOUT),
-        FwError::Transport(DoeError::Io(n)) => (if *n < 0 { *n } else { -EIO }, err::TRANSPORT),
+        FwError::Transport(DoeError::Io(n)) => {
+            let errno = (-MAX_ERRNO..0).contains(n);
+            (if errno { *n } else { -EIO }, err::TRANSPORT)
+        }
         FwError::Codec(_) => (-EPROTO, err::MALFORMED),
         FwError::Oversized(_) => (-EMSGSIZE, err::OVERSIZED),
         FwError::SpdmError(_) => (-EIO, err::SPDM_ERROR),
@@ -728,116 +202,72 @@ pub fn error_codes(e: &FwError) -> (i32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testbed as tb;
     use super::*;
+    use crate::testing::testbed as tb;
+    use tsm_proto::fwmsg::{HelloAck, Message};
 
-    fn round_trip(body: Body) {
-        let m = Message { req_id: 7, body };
-        let b = m.encode().unwrap();
-        assert_eq!(Message::declared_len(&b), Some(b.len()));
-        assert_eq!(Message::decode(&b).unwrap(), m);
-        // Every truncation is an error, never a panic.
-        for n in 0..b.len() {
-            assert!(Message::decode(&b[..n]).is_err());
+    #[test]
+    fn every_command_converts_both_ways() {
+        for c in [
+            tb::connect(),
+            tb::disconnect(),
+            tb::bind(),
+            tb::unbind(),
+            tb::guest(GuestOp::GetReport),
+            tb::guest(GuestOp::Start),
+            tb::guest(GuestOp::GetState),
+        ] {
+            let wire = c.to_wire().unwrap();
+            assert_eq!(Command::from_wire(&wire), Some(Ok(c.clone())));
+            // And through the bytes.
+            let bytes = wire.to_vec(3).unwrap();
+            let (id, back) = Cmd::decode(&bytes).unwrap();
+            assert_eq!((id, Command::from_wire(&back)), (3, Some(Ok(c))));
         }
     }
 
     #[test]
-    fn every_message_round_trips() {
-        round_trip(Body::Hello(Hello {
-            min_version: 1,
-            max_version: 1,
-            max_msg_size: MAX_MSG_SIZE as u32,
-            caps: CAP_IDE | CAP_TDISP,
-        }));
-        round_trip(Body::HelloAck {
-            version: 1,
-            max_msg_size: 4096,
-        });
-        round_trip(Body::Connect {
-            dev: tb::DEV,
-            stream_id: 3,
-        });
-        round_trip(Body::Disconnect { dev: tb::DEV });
-        round_trip(Body::Bind(tb::bind_params()));
-        round_trip(Body::Unbind {
-            dev: tb::DEV,
-            tdi: tb::TDI,
-        });
-        round_trip(Body::GuestReq {
-            dev: tb::DEV,
-            tdi: tb::TDI,
-            op: GUEST_START,
-        });
-        round_trip(Body::DoeRequest(DoeRequest {
-            dev: tb::DEV,
-            vendor_id: 1,
-            object_type: 2,
-            seq: 9,
-            timeout_ms: 1000,
-            payload: vec![1, 2, 3, 4],
-        }));
-        round_trip(Body::DoeResponse(DoeResponse {
-            status: -110,
-            vendor_id: 1,
-            object_type: 1,
-            seq: 9,
-            payload: vec![],
-        }));
-        round_trip(Body::Complete(Complete {
-            status: 0,
-            fw_error: 0,
-            tdi_state: 2,
-            payload: vec![5; 100],
-        }));
-    }
-
-    #[test]
-    fn fixed_sizes_match_the_encodings() {
-        let len = |body| Message { req_id: 0, body }.encode().unwrap().len() - size::HDR;
-        assert_eq!(
-            len(Body::Connect {
-                dev: tb::DEV,
-                stream_id: 0
-            }),
-            size::CONNECT
-        );
-        assert_eq!(len(Body::Bind(tb::bind_params())), size::BIND);
-        assert_eq!(
-            len(Body::GuestReq {
-                dev: tb::DEV,
-                tdi: tb::TDI,
-                op: 1
-            }),
-            size::GUEST_REQ
-        );
-    }
-
-    #[test]
-    fn bad_messages_are_refused() {
-        let m = Message {
-            req_id: 1,
-            body: Body::Disconnect { dev: tb::DEV },
+    fn bind_keeps_bars_flags_and_msix() {
+        let p = tb::bind_params();
+        let b = p.to_wire().unwrap();
+        assert_eq!(usize::from(b.nr_bars), p.bars.len());
+        assert_eq!(b.bars[0].flags, BAR_64BIT);
+        assert_eq!(b.msix.table_entries, p.msix.unwrap().table_entries);
+        let no_msix = BindParams {
+            msix: None,
+            ..p.clone()
         };
-        let good = m.encode().unwrap();
-        let mut b = good.clone();
-        b[0] ^= 1;
-        assert!(matches!(Message::decode(&b), Err(ProtoError::Magic(_))));
-        let mut b = good.clone();
-        b[6] = 0x77;
-        assert!(matches!(
-            Message::decode(&b),
-            Err(ProtoError::UnknownType(_))
-        ));
-        let mut b = good.clone();
-        b.push(0);
-        assert!(matches!(
-            Message::decode(&b),
-            Err(ProtoError::Length { .. })
-        ));
-        let mut b = good;
-        b[4] = 2;
-        assert!(Message::decode(&b).is_err());
-        assert!(Message::decode(&vec![0u8; MAX_MSG_SIZE + 1]).is_err());
+        let b = no_msix.to_wire().unwrap();
+        assert_eq!(b.msix, Msix::default());
+        assert_eq!(BindParams::from_wire(&b), Ok(no_msix));
+        let too_many = BindParams {
+            bars: vec![p.bars[0]; MAX_BARS + 1],
+            ..p
+        };
+        assert_eq!(too_many.to_wire(), Err(ProtoError::Invalid("nr_bars")));
+    }
+
+    #[test]
+    fn non_commands_and_unknown_ops() {
+        let ack = Cmd::HelloAck(HelloAck {
+            version: 1,
+            max_msg_size: 0,
+        });
+        assert_eq!(Command::from_wire(&ack), None);
+        let bad = Cmd::GuestReq(GuestReq {
+            dev: tb::DEV,
+            tdi_id: tb::TDI.to_u32(),
+            op: 99,
+        });
+        assert!(matches!(Command::from_wire(&bad), Some(Err(_))));
+    }
+
+    #[test]
+    fn statuses_are_errnos() {
+        for n in [-5, -4095, 0, 7, -4096, i32::MIN] {
+            let (status, code) = error_codes(&FwError::Transport(DoeError::Io(n)));
+            assert!((-errno::MAX_ERRNO..0).contains(&status), "{n}: {status}");
+            assert_eq!(code, err::TRANSPORT);
+        }
     }
 }

@@ -16,8 +16,10 @@
 //! - [`testing`]: test support: a ready-made platform and a kernel-side simulator of the
 //!   `/dev/tsm_fw` protocol, for the tests and the benchmark.
 //!
-//! Shared by both sides: [`fwproto`], the versioned message protocol between the kernel
-//! and tsm-fw over the `/dev/tsm_fw` character device (`include/uapi/linux/tsm_fw.h`);
+//! Shared by both sides: [`fwproto`], where the firmware's typed commands meet the
+//! versioned messages between the kernel and tsm-fw over the `/dev/tsm_fw` character
+//! device (`include/uapi/linux/tsm_fw.h`; their codec, `tsm_proto::fwmsg`, is the
+//! kernel's too);
 //! [`wire`], owned-buffer encoding of SPDM, IDE-KM and TDISP messages; [`qemu_trace`],
 //! QEMU's trace log (`-trace pci_cfg_write -D FILE`), followed by the DSM to see the
 //! host's config writes to its device; [`faults`], the DSM's misbehaviour knobs;
@@ -43,9 +45,3 @@ pub mod qemu_trace;
 pub mod testing;
 pub mod transport;
 pub mod wire;
-
-// The tests of `fwproto` name the testbed `super::super::testbed`, its path before
-// `testing` existed; that file is being reworked elsewhere, so the name stays until it
-// is.
-#[cfg(test)]
-use testing::testbed;

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use tsm_engine::faults::Faults;
 use tsm_engine::fw::agent::{self, AgentError, AgentOptions};
-use tsm_engine::fw::Firmware;
-use tsm_engine::fwproto::{self, Body};
+use tsm_engine::fw::{Firmware, GuestOp};
 use tsm_engine::testing::kernel_sim::KernelSim;
-use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::testing::testbed;
 use tsm_engine::transport::fw_channel::{self, Framing};
 use tsm_engine::transport::relay::LocalDsm;
+use tsm_proto::fwmsg::VERSION_1;
 
 /// A message-preserving endpoint: each read() is one recv(), each write() one send().
 struct Dgram(Arc<UnixDatagram>);
@@ -57,26 +57,19 @@ fn agent_over_a_message_device() {
     let rx = fw_channel::reader_thread(Box::new(Dgram(b.clone())), Framing::Datagram);
     let mut k = KernelSim::new(rx, Box::new(Dgram(b.clone())));
     let mut ep = LocalDsm(dsm);
-    k.handshake(fwproto::VERSION_1).unwrap();
-    for body in [
-        Body::Connect {
-            dev: DEV,
-            stream_id: 0,
-        },
-        Body::Bind(testbed::bind_params()),
-        Body::GuestReq {
-            dev: DEV,
-            tdi: TDI,
-            op: fwproto::GUEST_START,
-        },
-        Body::Unbind { dev: DEV, tdi: TDI },
-        Body::Disconnect { dev: DEV },
+    k.handshake(VERSION_1).unwrap();
+    for command in [
+        testbed::connect(),
+        testbed::bind(),
+        testbed::guest(GuestOp::Start),
+        testbed::unbind(),
+        testbed::disconnect(),
     ] {
-        let c = k.command(body.clone(), &mut ep).unwrap();
+        let c = k.command(&command, &mut ep).unwrap();
         assert_eq!(
             c.status,
             0,
-            "{body:?}: {}",
+            "{command:?}: {}",
             String::from_utf8_lossy(&c.payload)
         );
     }

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The uAPI header `include/uapi/linux/tsm_fw.h` and `tsm_engine::fwproto` must describe
-//! the same protocol: this test parses the header's `#define`s, enum entries and struct
-//! layouts (with C's natural alignment), checks that no struct has a padding hole, and
-//! compares every constant and size with the Rust definitions.
+//! The uAPI header `include/uapi/linux/tsm_fw.h` and the shared codec
+//! `tsm_proto::fwmsg` (the kernel's and tsm-fw's) must describe the same protocol: this
+//! test parses the header's `#define`s, enum entries and struct layouts (with C's natural
+//! alignment), checks that no struct has a padding hole, and compares every constant and
+//! size with the Rust definitions.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use tsm_engine::fwproto::{self, err, msg_type, size};
+use tsm_proto::fwmsg::{self, err, size, GuestOp, MsgType};
 
 fn header() -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/uapi/linux/tsm_fw.h");
@@ -120,34 +121,32 @@ fn parse() -> Parsed {
 fn constants_match() {
     let p = parse();
     let c = |n: &str| *p.consts.get(n).unwrap_or_else(|| panic!("{n} missing"));
-    assert_eq!(c("TSM_FW_MAGIC"), u64::from(fwproto::MAGIC));
-    assert_eq!(c("TSM_FW_VERSION_1"), u64::from(fwproto::VERSION_1));
-    assert_eq!(c("TSM_FW_MAX_PAYLOAD"), fwproto::MAX_PAYLOAD as u64);
-    assert_eq!(c("TSM_FW_MAX_MSG_SIZE"), fwproto::MAX_MSG_SIZE as u64);
-    assert_eq!(c("TSM_FW_MAX_BARS"), fwproto::MAX_BARS as u64);
+    assert_eq!(c("TSM_FW_MAGIC"), u64::from(fwmsg::MAGIC));
+    assert_eq!(c("TSM_FW_VERSION_1"), u64::from(fwmsg::VERSION_1));
+    assert_eq!(c("TSM_FW_MAX_PAYLOAD"), fwmsg::MAX_PAYLOAD as u64);
+    assert_eq!(c("TSM_FW_MAX_MSG_SIZE"), fwmsg::MAX_MSG_SIZE as u64);
+    assert_eq!(c("TSM_FW_MAX_BARS"), fwmsg::MAX_BARS as u64);
     assert_eq!(
         c("TSM_FW_DOE_VENDOR_PCI_SIG"),
-        u64::from(fwproto::DOE_VENDOR_PCI_SIG)
+        u64::from(fwmsg::DOE_VENDOR_PCI_SIG)
     );
-    assert_eq!(c("TSM_FW_DOE_TYPE_CMA"), u64::from(fwproto::DOE_TYPE_CMA));
+    assert_eq!(c("TSM_FW_DOE_TYPE_CMA"), u64::from(fwmsg::DOE_TYPE_CMA));
     assert_eq!(
         c("TSM_FW_DOE_TYPE_SECURED_CMA"),
-        u64::from(fwproto::DOE_TYPE_SECURED_CMA)
+        u64::from(fwmsg::DOE_TYPE_SECURED_CMA)
     );
-    assert_eq!(c("TSM_FW_CAP_IDE"), u64::from(fwproto::CAP_IDE));
-    assert_eq!(c("TSM_FW_CAP_TDISP"), u64::from(fwproto::CAP_TDISP));
-    assert_eq!(c("TSM_FW_BAR_64BIT"), u64::from(fwproto::BAR_64BIT));
-    assert_eq!(c("TSM_FW_BAR_PREFETCH"), u64::from(fwproto::BAR_PREFETCH));
-    assert_eq!(
-        c("TSM_FW_GUEST_GET_REPORT"),
-        u64::from(fwproto::GUEST_GET_REPORT)
-    );
-    assert_eq!(c("TSM_FW_GUEST_START"), u64::from(fwproto::GUEST_START));
-    assert_eq!(
-        c("TSM_FW_GUEST_GET_STATE"),
-        u64::from(fwproto::GUEST_GET_STATE)
-    );
-    assert_eq!(c("TSM_FW_TDI_NONE"), u64::from(fwproto::TDI_NONE));
+    assert_eq!(c("TSM_FW_CAP_IDE"), u64::from(fwmsg::CAP_IDE));
+    assert_eq!(c("TSM_FW_CAP_TDISP"), u64::from(fwmsg::CAP_TDISP));
+    assert_eq!(c("TSM_FW_BAR_64BIT"), u64::from(fwmsg::BAR_64BIT));
+    assert_eq!(c("TSM_FW_BAR_PREFETCH"), u64::from(fwmsg::BAR_PREFETCH));
+    for (n, op) in [
+        ("TSM_FW_GUEST_GET_REPORT", GuestOp::GetReport),
+        ("TSM_FW_GUEST_START", GuestOp::Start),
+        ("TSM_FW_GUEST_GET_STATE", GuestOp::GetState),
+    ] {
+        assert_eq!(c(n), u64::from(op.to_u32()), "{n}");
+    }
+    assert_eq!(c("TSM_FW_TDI_NONE"), u64::from(fwmsg::TDI_NONE));
     for (n, s) in [
         (
             "TSM_FW_TDI_CONFIG_UNLOCKED",
@@ -160,43 +159,52 @@ fn constants_match() {
         ("TSM_FW_TDI_RUN", tsm_engine::state::TdiState::Run),
         ("TSM_FW_TDI_ERROR", tsm_engine::state::TdiState::Error),
     ] {
-        assert_eq!(c(n), u64::from(fwproto::tdi_state_code(Some(s))), "{n}");
+        assert_eq!(c(n), u64::from(fwmsg::tdi_state_code(Some(s))), "{n}");
     }
-    for (n, f) in [
+    // The wire's lock flags are the TDISP LOCK_INTERFACE_REQUEST flags.
+    use tsm_engine::tdisp::LockFlags;
+    for (n, v, f) in [
         (
             "TSM_FW_LOCK_NO_FW_UPDATE",
-            tsm_engine::tdisp::LockFlags::NO_FW_UPDATE,
+            fwmsg::LOCK_NO_FW_UPDATE,
+            LockFlags::NO_FW_UPDATE,
         ),
         (
             "TSM_FW_LOCK_CACHE_LINE_128",
-            tsm_engine::tdisp::LockFlags::SYSTEM_CACHE_LINE_SIZE_128,
+            fwmsg::LOCK_CACHE_LINE_128,
+            LockFlags::SYSTEM_CACHE_LINE_SIZE_128,
         ),
-        ("TSM_FW_LOCK_MSIX", tsm_engine::tdisp::LockFlags::LOCK_MSIX),
+        ("TSM_FW_LOCK_MSIX", fwmsg::LOCK_MSIX, LockFlags::LOCK_MSIX),
         (
             "TSM_FW_LOCK_BIND_P2P",
-            tsm_engine::tdisp::LockFlags::BIND_P2P,
+            fwmsg::LOCK_BIND_P2P,
+            LockFlags::BIND_P2P,
         ),
         (
             "TSM_FW_LOCK_ALL_REQUEST_REDIRECT",
-            tsm_engine::tdisp::LockFlags::ALL_REQUEST_REDIRECT,
+            fwmsg::LOCK_ALL_REQUEST_REDIRECT,
+            LockFlags::ALL_REQUEST_REDIRECT,
         ),
     ] {
-        assert_eq!(c(n), u64::from(f.bits()), "{n}");
-    }
-    for (n, v) in [
-        ("TSM_FW_MSG_HELLO", msg_type::HELLO),
-        ("TSM_FW_MSG_DOE_REQUEST", msg_type::DOE_REQUEST),
-        ("TSM_FW_MSG_COMPLETE", msg_type::COMPLETE),
-        ("TSM_FW_CMD_HELLO_ACK", msg_type::HELLO_ACK),
-        ("TSM_FW_CMD_CONNECT", msg_type::CONNECT),
-        ("TSM_FW_CMD_DISCONNECT", msg_type::DISCONNECT),
-        ("TSM_FW_CMD_BIND", msg_type::BIND),
-        ("TSM_FW_CMD_UNBIND", msg_type::UNBIND),
-        ("TSM_FW_CMD_GUEST_REQ", msg_type::GUEST_REQ),
-        ("TSM_FW_CMD_DOE_RESPONSE", msg_type::DOE_RESPONSE),
-    ] {
         assert_eq!(c(n), u64::from(v), "{n}");
+        assert_eq!(v, f.bits(), "{n}");
     }
+    for (n, t) in [
+        ("TSM_FW_MSG_HELLO", MsgType::Hello),
+        ("TSM_FW_MSG_DOE_REQUEST", MsgType::DoeRequest),
+        ("TSM_FW_MSG_COMPLETE", MsgType::Complete),
+        ("TSM_FW_CMD_HELLO_ACK", MsgType::HelloAck),
+        ("TSM_FW_CMD_CONNECT", MsgType::Connect),
+        ("TSM_FW_CMD_DISCONNECT", MsgType::Disconnect),
+        ("TSM_FW_CMD_BIND", MsgType::Bind),
+        ("TSM_FW_CMD_UNBIND", MsgType::Unbind),
+        ("TSM_FW_CMD_GUEST_REQ", MsgType::GuestReq),
+        ("TSM_FW_CMD_DOE_RESPONSE", MsgType::DoeResponse),
+    ] {
+        assert_eq!(c(n), u64::from(t.to_u16()), "{n}");
+        assert_eq!(n.starts_with("TSM_FW_CMD_"), t.is_command(), "{n}");
+    }
+    assert_eq!(MsgType::ALL.len(), 10, "a type has no Rust twin");
     for (n, v) in [
         ("TSM_FW_ERR_NONE", err::NONE),
         ("TSM_FW_ERR_TRANSPORT", err::TRANSPORT),
@@ -248,9 +256,9 @@ fn struct_sizes_match_and_have_no_holes() {
     assert_eq!(p.structs.len(), expect.len(), "a struct has no Rust twin");
     // The size bound covers the largest fixed body with the largest payload.
     const {
-        assert!(size::HDR + size::DOE_REQUEST + fwproto::MAX_PAYLOAD <= fwproto::MAX_MSG_SIZE);
-        assert!(size::HDR + size::DOE_RESPONSE + fwproto::MAX_PAYLOAD <= fwproto::MAX_MSG_SIZE);
-        assert!(size::HDR + size::COMPLETE + fwproto::MAX_PAYLOAD <= fwproto::MAX_MSG_SIZE);
-        assert!(size::HDR + size::BIND <= fwproto::MAX_MSG_SIZE);
+        assert!(size::HDR + size::DOE_REQUEST + fwmsg::MAX_PAYLOAD <= fwmsg::MAX_MSG_SIZE);
+        assert!(size::HDR + size::DOE_RESPONSE + fwmsg::MAX_PAYLOAD <= fwmsg::MAX_MSG_SIZE);
+        assert!(size::HDR + size::COMPLETE + fwmsg::MAX_PAYLOAD <= fwmsg::MAX_MSG_SIZE);
+        assert!(size::HDR + size::BIND <= fwmsg::MAX_MSG_SIZE);
     }
 }

@@ -9,13 +9,17 @@ use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
 use tsm_engine::faults::Faults;
-use tsm_engine::fwproto::{self, err, errno, Body, Message};
+use tsm_engine::fw::GuestOp;
+use tsm_engine::fwproto::errno;
 use tsm_engine::testing::kernel_sim::KernelSim;
 use tsm_engine::testing::process::TestProcess;
 use tsm_engine::testing::scratch::ScratchDir;
-use tsm_engine::testing::testbed::{self, DEV, TDI};
+use tsm_engine::testing::testbed::{self, connect, disconnect, guest, unbind, DEV, TDI};
 use tsm_engine::transport::fw_channel::{self, Framing};
 use tsm_engine::transport::relay::{LocalDsm, SocketDsm};
+use tsm_engine::tsm_proto::fwmsg::{
+    self, err, Cmd, Complete, Disconnect, GuestReq, Message, Msg, VERSION_1,
+};
 
 /// How long a test waits for tsm-fw to exit.
 const EXIT: Duration = Duration::from_secs(10);
@@ -55,57 +59,36 @@ fn spawn_fw(tag: &str, anchor_der: &[u8], extra: &[&str]) -> (Fw, KernelSim<'sta
     (Fw { process, _dir: dir }, sim)
 }
 
-fn connect() -> Body {
-    Body::Connect {
-        dev: DEV,
-        stream_id: 0,
-    }
-}
-
-fn guest(op: u32) -> Body {
-    Body::GuestReq {
-        dev: DEV,
-        tdi: TDI,
-        op,
-    }
-}
-
 #[test]
 fn lifecycle_through_the_firmware_process() {
     let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
     let mut ep = LocalDsm(dsm);
     let (_fw, mut k) = spawn_fw("life", &cfg.trust_anchor, &[]);
-    let hello = k.handshake(fwproto::VERSION_1).unwrap();
-    assert_eq!(hello.max_version, fwproto::VERSION_1);
-    assert_ne!(hello.caps & fwproto::CAP_TDISP, 0);
-    let c = k.command(connect(), &mut ep).unwrap();
+    let hello = k.handshake(VERSION_1).unwrap();
+    assert_eq!(hello.max_version, VERSION_1);
+    assert_ne!(hello.caps & fwmsg::CAP_TDISP, 0);
+    let c = k.command(&connect(), &mut ep).unwrap();
     assert_eq!((c.status, c.fw_error), (0, err::NONE));
     assert!(k.exchanges > 20);
-    let c = k
-        .command(Body::Bind(testbed::bind_params()), &mut ep)
-        .unwrap();
+    let c = k.command(&testbed::bind(), &mut ep).unwrap();
     assert_eq!((c.status, c.tdi_state), (0, 1));
-    let c = k
-        .command(guest(fwproto::GUEST_GET_REPORT), &mut ep)
-        .unwrap();
+    let c = k.command(&guest(GuestOp::GetReport), &mut ep).unwrap();
     assert_eq!(c.payload, ep.0.report(0).unwrap());
-    let c = k.command(guest(fwproto::GUEST_START), &mut ep).unwrap();
+    let c = k.command(&guest(GuestOp::Start), &mut ep).unwrap();
     assert_eq!((c.status, c.tdi_state), (0, 2));
-    let c = k.command(guest(fwproto::GUEST_GET_STATE), &mut ep).unwrap();
+    let c = k.command(&guest(GuestOp::GetState), &mut ep).unwrap();
     assert_eq!(c.payload, vec![2]);
-    let c = k
-        .command(Body::Unbind { dev: DEV, tdi: TDI }, &mut ep)
-        .unwrap();
+    let c = k.command(&unbind(), &mut ep).unwrap();
     assert_eq!((c.status, c.tdi_state), (0, 0));
     assert_eq!(
         ep.0.tdi_state(TDI),
         Some(tsm_engine::state::TdiState::ConfigUnlocked)
     );
-    let c = k.command(Body::Disconnect { dev: DEV }, &mut ep).unwrap();
+    let c = k.command(&disconnect(), &mut ep).unwrap();
     assert_eq!(c.status, 0);
     // A command for a device that is not connected is refused, not relayed.
     let before = k.exchanges;
-    let c = k.command(guest(fwproto::GUEST_START), &mut ep).unwrap();
+    let c = k.command(&guest(GuestOp::Start), &mut ep).unwrap();
     assert_eq!((c.status, c.fw_error), (-errno::EINVAL, err::STATE));
     assert_eq!(k.exchanges, before);
 }
@@ -138,39 +121,24 @@ fn whole_chain_kernel_sim_fw_process_qemu_socket_dsm() {
     };
     let (dsm, addr, anchor) = spawn_dsm(&dir, faults);
     let (_fw, mut k) = spawn_fw("chain", &anchor, &[]);
-    k.handshake(fwproto::VERSION_1).unwrap();
+    k.handshake(VERSION_1).unwrap();
     let mut ep = SocketDsm::connect(addr).unwrap();
-    assert_eq!(k.command(connect(), &mut ep).unwrap().status, 0);
-    assert_eq!(
-        k.command(Body::Bind(testbed::bind_params()), &mut ep)
-            .unwrap()
-            .status,
-        0
-    );
-    let c = k.command(guest(fwproto::GUEST_START), &mut ep).unwrap();
+    assert_eq!(k.command(&connect(), &mut ep).unwrap().status, 0);
+    assert_eq!(k.command(&testbed::bind(), &mut ep).unwrap().status, 0);
+    let c = k.command(&guest(GuestOp::Start), &mut ep).unwrap();
     assert_eq!(
         (c.status, c.fw_error, c.tdi_state),
         (-errno::EIO, err::TDISP_ERROR, 1)
     );
     let state = std::fs::read_to_string(dir.join("state")).unwrap();
     assert!(state.contains("tdi.0000:01:00.0=CONFIG_LOCKED"), "{state}");
-    assert_eq!(
-        k.command(Body::Unbind { dev: DEV, tdi: TDI }, &mut ep)
-            .unwrap()
-            .status,
-        0
-    );
+    assert_eq!(k.command(&unbind(), &mut ep).unwrap().status, 0);
     let state = std::fs::read_to_string(dir.join("state")).unwrap();
     assert!(
         state.contains("tdi.0000:01:00.0=CONFIG_UNLOCKED"),
         "{state}"
     );
-    assert_eq!(
-        k.command(Body::Disconnect { dev: DEV }, &mut ep)
-            .unwrap()
-            .status,
-        0
-    );
+    assert_eq!(k.command(&disconnect(), &mut ep).unwrap().status, 0);
     ep.shutdown().unwrap();
     assert!(dsm.join().unwrap(), "server saw SHUTDOWN");
 }
@@ -180,64 +148,47 @@ fn malformed_and_unknown_commands_get_bad_command() {
     let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
     let mut ep = LocalDsm(dsm);
     let (_fw, mut k) = spawn_fw("bad", &cfg.trust_anchor, &[]);
-    k.handshake(fwproto::VERSION_1).unwrap();
-    let c = k.command(guest(99), &mut ep).unwrap();
+    k.handshake(VERSION_1).unwrap();
+    let unknown = Cmd::GuestReq(GuestReq {
+        dev: DEV,
+        tdi_id: TDI.to_u32(),
+        op: 99,
+    });
+    let c = k.command_wire(unknown, &mut ep).unwrap();
     assert_eq!((c.status, c.fw_error), (-errno::EINVAL, err::BAD_COMMAND));
     // A well-framed message with a bad magic.
-    let mut raw = Message {
-        req_id: 42,
-        body: Body::Disconnect { dev: DEV },
-    }
-    .encode()
-    .unwrap();
+    let mut raw = Cmd::Disconnect(Disconnect { dev: DEV }).to_vec(42).unwrap();
     raw[0] = 0;
     k.send_raw(&raw).unwrap();
     let (id, c) = k.expect_complete().unwrap();
     assert_eq!((id, c.fw_error), (42, err::BAD_COMMAND));
     // A firmware-to-kernel message type sent to the firmware.
-    let raw = Message {
-        req_id: 43,
-        body: Body::Complete(fwproto::Complete {
-            status: 0,
-            fw_error: 0,
-            tdi_state: 0,
-            payload: vec![],
-        }),
-    }
-    .encode()
+    let raw = Msg::Complete(Complete {
+        status: 0,
+        fw_error: 0,
+        tdi_state: 0,
+        payload: &[],
+    })
+    .to_vec(43)
     .unwrap();
     k.send_raw(&raw).unwrap();
     let (id, c) = k.expect_complete().unwrap();
     assert_eq!((id, c.fw_error), (43, err::BAD_COMMAND));
     // Still serving.
-    assert_eq!(k.command(connect(), &mut ep).unwrap().status, 0);
+    assert_eq!(k.command(&connect(), &mut ep).unwrap().status, 0);
 }
 
 #[test]
 fn unanswered_doe_request_times_out_and_busy_is_reported() {
     let (_, cfg) = testbed::platform(Faults::default()).unwrap();
     let (_fw, mut k) = spawn_fw("timeout", &cfg.trust_anchor, &["--doe-timeout-ms", "150"]);
-    k.handshake(fwproto::VERSION_1).unwrap();
+    k.handshake(VERSION_1).unwrap();
     let t = Instant::now();
-    k.send_raw(
-        &Message {
-            req_id: 1,
-            body: connect(),
-        }
-        .encode()
-        .unwrap(),
-    )
-    .unwrap();
+    k.send_raw(&connect().to_wire().unwrap().to_vec(1).unwrap())
+        .unwrap();
     // A second command while the first waits for its DOE response: BUSY.
-    k.send_raw(
-        &Message {
-            req_id: 2,
-            body: Body::Disconnect { dev: DEV },
-        }
-        .encode()
-        .unwrap(),
-    )
-    .unwrap();
+    k.send_raw(&disconnect().to_wire().unwrap().to_vec(2).unwrap())
+        .unwrap();
     let mut seen = Vec::new();
     while seen.len() < 2 {
         match k.expect_complete() {
@@ -267,8 +218,8 @@ fn kernel_doe_errors_fail_the_command_cleanly() {
     }
     let (_, cfg) = testbed::platform(Faults::default()).unwrap();
     let (_fw, mut k) = spawn_fw("eio", &cfg.trust_anchor, &[]);
-    k.handshake(fwproto::VERSION_1).unwrap();
-    let c = k.command(connect(), &mut Broken).unwrap();
+    k.handshake(VERSION_1).unwrap();
+    let c = k.command(&connect(), &mut Broken).unwrap();
     assert_eq!((c.status, c.fw_error), (-errno::EIO, err::TRANSPORT));
     assert!(String::from_utf8_lossy(&c.payload).contains("DOE"));
 }
@@ -373,14 +324,9 @@ fn unix_socket_transport() {
     let ctl = s.try_clone().unwrap();
     let rx = fw_channel::reader_thread(Box::new(s.try_clone().unwrap()), Framing::Stream);
     let mut k = KernelSim::new(rx, Box::new(s));
-    k.handshake(fwproto::VERSION_1).unwrap();
-    assert_eq!(k.command(connect(), &mut ep).unwrap().status, 0);
-    assert_eq!(
-        k.command(Body::Disconnect { dev: DEV }, &mut ep)
-            .unwrap()
-            .status,
-        0
-    );
+    k.handshake(VERSION_1).unwrap();
+    assert_eq!(k.command(&connect(), &mut ep).unwrap().status, 0);
+    assert_eq!(k.command(&disconnect(), &mut ep).unwrap().status, 0);
     // The kernel side goes away: the firmware reports it and exits non-zero.
     ctl.shutdown(std::net::Shutdown::Both).unwrap();
     drop(k);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The tsm-fw agent: the [`Firmware`] served over the `/dev/tsm_fw` protocol
-//! ([`crate::fwproto`]) on any transport of [`crate::transport::fw_channel`]. It says
+//! (`tsm_proto::fwmsg`) on any transport of [`crate::transport::fw_channel`]. It says
 //! HELLO, then runs one command at a time, turning each [`Output::SendDoe`] into a
 //! DOE_REQUEST to the kernel and the kernel's DOE_RESPONSE into the next
 //! [`Input::DoeResponse`].
@@ -12,10 +12,13 @@ use std::time::Duration;
 
 use log::{debug, info, warn};
 
-use super::{Command, DoeError, Firmware, Input, Output};
-use crate::fwproto::{
-    self, errno, Body, Complete, DoeRequest, DoeResponse, Hello, Message, ProtoError,
+use tsm_proto::fwmsg::{
+    self, declared_req_id, err, tdi_state_code, Cmd, Complete, DoeRequest, DoeResponse, Hello,
+    Message, Msg, TDI_NONE,
 };
+
+use super::{Command, DoeError, Firmware, Input, Output};
+use crate::fwproto::{self, errno, ProtoError};
 use crate::transport::fw_channel::write_message;
 
 /// Why the agent stopped.
@@ -50,56 +53,44 @@ pub fn run_agent(
     w: &mut dyn Write,
     opts: &AgentOptions,
 ) -> Result<(), AgentError> {
-    write_message(
-        w,
-        &Message {
-            req_id: 0,
-            body: Body::Hello(Hello {
-                min_version: fwproto::VERSION_1,
-                max_version: fwproto::VERSION_1,
-                max_msg_size: fwproto::MAX_MSG_SIZE as u32,
-                caps: fwproto::CAP_IDE | fwproto::CAP_TDISP,
-            }),
-        },
-    )?;
+    let hello = Msg::Hello(Hello {
+        min_version: fwmsg::VERSION_1,
+        max_version: fwmsg::VERSION_1,
+        max_msg_size: fwmsg::MAX_MSG_SIZE as u32,
+        caps: fwmsg::CAP_IDE | fwmsg::CAP_TDISP,
+    });
+    write_message(w, 0, &hello)?;
     let first = recv(rx, None)?.ok_or(AgentError::PeerClosed)?;
-    match Message::decode(&first) {
-        Ok(Message {
-            body: Body::HelloAck { version, .. },
-            ..
-        }) => {
-            if version != fwproto::VERSION_1 {
-                return Err(AgentError::VersionRefused(version));
+    match Cmd::decode(&first) {
+        Ok((_, Cmd::HelloAck(ack))) => {
+            if ack.version != fwmsg::VERSION_1 {
+                return Err(AgentError::VersionRefused(ack.version));
             }
         }
-        Ok(m) => return Err(AgentError::Handshake(format!("{:?}", m.body))),
+        Ok((_, other)) => return Err(AgentError::Handshake(format!("{other:?}"))),
         Err(e) => return Err(AgentError::Handshake(e.to_string())),
     }
-    info!("handshake done: protocol version {}", fwproto::VERSION_1);
+    info!("handshake done: protocol version {}", fwmsg::VERSION_1);
     loop {
         let raw = recv(rx, None)?.ok_or(AgentError::PeerClosed)?;
-        let msg = match Message::decode(&raw) {
+        let (req_id, msg) = match Cmd::decode(&raw) {
             Ok(m) => m,
             Err(e) => {
                 warn!("bad message from the kernel: {e}");
-                bad_command(w, &raw, &e)?;
+                bad_command(w, &raw, &e.into())?;
                 continue;
             }
         };
-        match fwproto::command_of(&msg.body) {
+        match Command::from_wire(&msg) {
             Some(Ok(cmd)) => {
-                debug!("command {} : {cmd:?}", msg.req_id);
-                serve_command(fw, rx, w, opts, msg.req_id, cmd)?;
+                debug!("command {req_id} : {cmd:?}");
+                serve_command(fw, rx, w, opts, req_id, cmd)?;
             }
             Some(Err(e)) => bad_command(w, &raw, &e)?,
-            None => match msg.body {
-                Body::DoeResponse(_) => warn!("stale DOE_RESPONSE {} ignored", msg.req_id),
-                Body::HelloAck { .. } => debug!("repeated HELLO_ACK ignored"),
-                other => {
-                    warn!("unexpected message type {:#x}", other.msg_type());
-                    bad_command(w, &raw, &ProtoError::Invalid("message type"))?;
-                }
-            },
+            None if matches!(msg, Cmd::DoeResponse(_)) => {
+                warn!("stale DOE_RESPONSE {req_id} ignored")
+            }
+            None => debug!("repeated HELLO_ACK ignored"),
         }
     }
 }
@@ -129,36 +120,21 @@ fn complete(
     status: i32,
     fw_error: u32,
     tdi_state: u32,
-    payload: Vec<u8>,
+    payload: &[u8],
 ) -> io::Result<()> {
-    write_message(
-        w,
-        &Message {
-            req_id,
-            body: Body::Complete(Complete {
-                status,
-                fw_error,
-                tdi_state,
-                payload,
-            }),
-        },
-    )
+    let c = Msg::Complete(Complete {
+        status,
+        fw_error,
+        tdi_state,
+        payload,
+    });
+    write_message(w, req_id, &c)
 }
 
 fn bad_command(w: &mut dyn Write, raw: &[u8], e: &ProtoError) -> io::Result<()> {
-    let req_id = raw
-        .get(16..24)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_le_bytes);
+    let req_id = declared_req_id(raw).unwrap_or(0);
     warn!("command {req_id} refused: {e}");
-    complete(
-        w,
-        req_id,
-        -errno::EINVAL,
-        fwproto::err::BAD_COMMAND,
-        fwproto::TDI_NONE,
-        Vec::new(),
-    )
+    complete(w, req_id, -errno::EINVAL, err::BAD_COMMAND, TDI_NONE, &[])
 }
 
 fn serve_command(
@@ -175,14 +151,7 @@ fn serve_command(
     loop {
         match out {
             Output::Done { payload, tdi_state } => {
-                complete(
-                    w,
-                    req_id,
-                    0,
-                    fwproto::err::NONE,
-                    fwproto::tdi_state_code(tdi_state),
-                    payload,
-                )?;
+                complete(w, req_id, 0, err::NONE, tdi_state_code(tdi_state), &payload)?;
                 return Ok(());
             }
             Output::Failed { error, tdi_state } => {
@@ -192,8 +161,8 @@ fn serve_command(
                     req_id,
                     status,
                     code,
-                    fwproto::tdi_state_code(tdi_state),
-                    error.to_string().into_bytes(),
+                    tdi_state_code(tdi_state),
+                    error.to_string().as_bytes(),
                 )?;
                 return Ok(());
             }
@@ -201,21 +170,14 @@ fn serve_command(
                 object_type,
                 payload,
             } => {
-                write_message(
-                    w,
-                    &Message {
-                        req_id,
-                        body: Body::DoeRequest(DoeRequest {
-                            dev,
-                            vendor_id: fwproto::DOE_VENDOR_PCI_SIG,
-                            object_type,
-                            seq,
-                            timeout_ms: u32::try_from(opts.doe_timeout.as_millis())
-                                .unwrap_or(u32::MAX),
-                            payload,
-                        }),
-                    },
-                )?;
+                let request = Msg::DoeRequest(DoeRequest {
+                    dev,
+                    object_type,
+                    seq,
+                    timeout_ms: u32::try_from(opts.doe_timeout.as_millis()).unwrap_or(u32::MAX),
+                    payload: &payload,
+                });
+                write_message(w, req_id, &request)?;
                 let resp = wait_doe(rx, w, req_id, seq, object_type, opts.doe_timeout * 2)?;
                 seq = seq.wrapping_add(1);
                 out = fw.step(Input::DoeResponse(resp));
@@ -239,29 +201,22 @@ fn wait_doe(
             warn!("no DOE_RESPONSE from the kernel within {limit:?}");
             return Ok(Err(DoeError::Timeout));
         };
-        let msg = match Message::decode(&raw) {
+        let (id, msg) = match Cmd::decode(&raw) {
             Ok(m) => m,
             Err(e) => {
-                bad_command(w, &raw, &e)?;
+                bad_command(w, &raw, &e.into())?;
                 continue;
             }
         };
-        match msg.body {
-            Body::DoeResponse(d) if msg.req_id == req_id && d.seq == seq => {
-                return Ok(doe_result(d, object_type));
+        match msg {
+            Cmd::DoeResponse(d) if id == req_id && d.seq == seq => {
+                return Ok(doe_result(&d, object_type));
             }
-            Body::DoeResponse(_) => warn!("stale DOE_RESPONSE {} ignored", msg.req_id),
-            body => {
-                if fwproto::command_of(&body).is_some() {
+            Cmd::DoeResponse(_) => warn!("stale DOE_RESPONSE {id} ignored"),
+            other => {
+                if Command::from_wire(&other).is_some() {
                     // One command at a time: the kernel serializes per firmware.
-                    complete(
-                        w,
-                        msg.req_id,
-                        -errno::EBUSY,
-                        fwproto::err::BUSY,
-                        fwproto::TDI_NONE,
-                        Vec::new(),
-                    )?;
+                    complete(w, id, -errno::EBUSY, err::BUSY, TDI_NONE, &[])?;
                 } else {
                     bad_command(w, &raw, &ProtoError::Invalid("message type"))?;
                 }
@@ -270,7 +225,7 @@ fn wait_doe(
     }
 }
 
-fn doe_result(d: DoeResponse, object_type: u8) -> Result<Vec<u8>, DoeError> {
+fn doe_result(d: &DoeResponse<'_>, object_type: u8) -> Result<Vec<u8>, DoeError> {
     if d.status == -errno::ETIMEDOUT {
         return Err(DoeError::Timeout);
     }
@@ -281,8 +236,8 @@ fn doe_result(d: DoeResponse, object_type: u8) -> Result<Vec<u8>, DoeError> {
             -errno::EIO
         }));
     }
-    if d.vendor_id != fwproto::DOE_VENDOR_PCI_SIG || d.object_type != object_type {
+    if d.vendor_id != fwmsg::DOE_VENDOR_PCI_SIG || d.object_type != object_type {
         return Err(DoeError::Io(-errno::EIO));
     }
-    Ok(d.payload)
+    Ok(d.payload.to_vec())
 }

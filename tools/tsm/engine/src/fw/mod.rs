@@ -57,6 +57,11 @@ use tsm_proto::spdm::{ErrorCode, Negotiated};
 use tsm_proto::state::TdiState;
 use tsm_proto::tdisp::{self, FunctionId, LockFlags, LockInterfaceParams};
 
+/// A device (its DSM, function 0) as the kernel names it: `struct tsm_fw_dev`.
+pub use tsm_proto::fwmsg::Dev as DevId;
+/// A guest request about a bound TDI: `enum tsm_fw_guest_op`.
+pub use tsm_proto::fwmsg::GuestOp;
+
 pub mod agent;
 mod connect;
 mod disconnect;
@@ -85,30 +90,6 @@ pub const MAX_REPORT: usize = 0xffff;
 /// Portion size asked for in GET_CERTIFICATE and GET_DEVICE_INTERFACE_REPORT.
 pub const PORTION: u16 = 1024;
 
-/// A device (its DSM, function 0) as the kernel names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DevId {
-    /// PCI segment.
-    pub segment: u16,
-    /// Bus.
-    pub bus: u8,
-    /// Device and function.
-    pub devfn: u8,
-}
-
-impl std::fmt::Display for DevId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:04x}:{:02x}:{:02x}.{}",
-            self.segment,
-            self.bus,
-            self.devfn >> 3,
-            self.devfn & 7
-        )
-    }
-}
-
 /// What BIND needs to lock a TDI and to check its report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindParams {
@@ -127,17 +108,6 @@ pub struct BindParams {
     pub bars: Vec<BarInfo>,
     /// The function's MSI-X layout.
     pub msix: Option<MsixLayout>,
-}
-
-/// A guest request about a bound TDI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuestOp {
-    /// Fetch (and validate) the device interface report; the payload is the report.
-    GetReport,
-    /// START_INTERFACE: CONFIG_LOCKED -> RUN.
-    Start,
-    /// GET_DEVICE_INTERFACE_STATE; the payload is one byte, the TDI state.
-    GetState,
 }
 
 /// A command from the kernel.

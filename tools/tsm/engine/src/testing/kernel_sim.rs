@@ -7,8 +7,10 @@ use std::io::{self, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use crate::fw::DoeError;
-use crate::fwproto::{self, errno, Body, Complete, DoeResponse, Hello, Message, ProtoError};
+use tsm_proto::fwmsg::{self, Cmd, Complete, DoeResponse, Hello, HelloAck, Message, Msg};
+
+use crate::fw::{Command, DoeError};
+use crate::fwproto::{errno, ProtoError};
 use crate::transport::fw_channel::write_message;
 use crate::transport::relay::{self, DoeEndpoint};
 
@@ -22,6 +24,30 @@ pub struct KernelSim<'a> {
     pub timeout: Duration,
     /// DOE exchanges relayed so far.
     pub exchanges: usize,
+}
+
+/// What a command's COMPLETE said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// 0 or a negative errno.
+    pub status: i32,
+    /// `TSM_FW_ERR_*`.
+    pub fw_error: u32,
+    /// `TSM_FW_TDI_*`.
+    pub tdi_state: u32,
+    /// The result, or the firmware's reason for the failure.
+    pub payload: Vec<u8>,
+}
+
+impl From<Complete<'_>> for Outcome {
+    fn from(c: Complete<'_>) -> Self {
+        Self {
+            status: c.status,
+            fw_error: c.fw_error,
+            tdi_state: c.tdi_state,
+            payload: c.payload.to_vec(),
+        }
+    }
 }
 
 /// Why a simulated kernel command failed.
@@ -56,9 +82,10 @@ impl<'a> KernelSim<'a> {
         }
     }
 
-    fn recv(&mut self) -> Result<Message, SimError> {
+    /// The firmware's next message, raw.
+    fn recv(&mut self) -> Result<Vec<u8>, SimError> {
         match self.rx.recv_timeout(self.timeout) {
-            Ok(Ok(Some(raw))) => Ok(Message::decode(&raw)?),
+            Ok(Ok(Some(raw))) => Ok(raw),
             Ok(Ok(None)) | Err(RecvTimeoutError::Disconnected) => Err(SimError::Closed),
             Ok(Err(e)) => Err(SimError::Io(e)),
             Err(RecvTimeoutError::Timeout) => Err(SimError::Timeout),
@@ -67,20 +94,16 @@ impl<'a> KernelSim<'a> {
 
     /// Waits for HELLO and answers HELLO_ACK with `version`.
     pub fn handshake(&mut self, version: u16) -> Result<Hello, SimError> {
-        let m = self.recv()?;
-        let Body::Hello(h) = m.body else {
-            return Err(SimError::Unexpected(format!("{:?}", m.body)));
+        let raw = self.recv()?;
+        let h = match decode(&raw)? {
+            (_, Msg::Hello(h)) => h,
+            (_, other) => return Err(SimError::Unexpected(format!("{other:?}"))),
         };
-        write_message(
-            &mut *self.w,
-            &Message {
-                req_id: 0,
-                body: Body::HelloAck {
-                    version,
-                    max_msg_size: fwproto::MAX_MSG_SIZE as u32,
-                },
-            },
-        )?;
+        let ack = Cmd::HelloAck(HelloAck {
+            version,
+            max_msg_size: fwmsg::MAX_MSG_SIZE as u32,
+        });
+        write_message(&mut *self.w, 0, &ack)?;
         Ok(h)
     }
 
@@ -91,60 +114,65 @@ impl<'a> KernelSim<'a> {
     }
 
     /// Waits for the next COMPLETE, relaying nothing.
-    pub fn expect_complete(&mut self) -> Result<(u64, Complete), SimError> {
-        let m = self.recv()?;
-        match m.body {
-            Body::Complete(c) => Ok((m.req_id, c)),
-            other => Err(SimError::Unexpected(format!("{other:?}"))),
+    pub fn expect_complete(&mut self) -> Result<(u64, Outcome), SimError> {
+        let raw = self.recv()?;
+        match decode(&raw)? {
+            (id, Msg::Complete(c)) => Ok((id, c.into())),
+            (_, other) => Err(SimError::Unexpected(format!("{other:?}"))),
         }
     }
 
-    /// Sends a command and relays its DOE requests to `ep` until COMPLETE.
-    pub fn command(&mut self, body: Body, ep: &mut dyn DoeEndpoint) -> Result<Complete, SimError> {
+    /// Sends `command` and relays its DOE requests to `ep` until COMPLETE.
+    pub fn command(
+        &mut self,
+        command: &Command,
+        ep: &mut dyn DoeEndpoint,
+    ) -> Result<Outcome, SimError> {
+        self.command_wire(command.to_wire()?, ep)
+    }
+
+    /// Sends the command message `cmd`, which need not be one the firmware takes, and
+    /// relays its DOE requests to `ep` until COMPLETE.
+    pub fn command_wire(
+        &mut self,
+        cmd: Cmd<'_>,
+        ep: &mut dyn DoeEndpoint,
+    ) -> Result<Outcome, SimError> {
         let id = self.next_id;
         self.next_id += 1;
-        write_message(&mut *self.w, &Message { req_id: id, body })?;
+        write_message(&mut *self.w, id, &cmd)?;
         loop {
-            let m = self.recv()?;
-            if m.req_id != id {
-                return Err(SimError::Unexpected(format!("req_id {} != {id}", m.req_id)));
-            }
-            match m.body {
-                Body::Complete(c) => return Ok(c),
-                Body::DoeRequest(d) => {
-                    self.exchanges += 1;
-                    let r = relay::doe_request_object(d.object_type, &d.payload)
-                        .and_then(|o| ep.exchange(&o, self.timeout))
-                        .and_then(|o| relay::doe_response_payload(&o, d.object_type));
-                    let resp = match r {
-                        Ok(payload) => DoeResponse {
-                            status: 0,
-                            vendor_id: d.vendor_id,
-                            object_type: d.object_type,
-                            seq: d.seq,
-                            payload,
-                        },
-                        Err(e) => DoeResponse {
-                            status: match e {
-                                DoeError::Timeout => -errno::ETIMEDOUT,
-                                DoeError::Io(n) => n,
-                            },
-                            vendor_id: d.vendor_id,
-                            object_type: d.object_type,
-                            seq: d.seq,
-                            payload: Vec::new(),
-                        },
-                    };
-                    write_message(
-                        &mut *self.w,
-                        &Message {
-                            req_id: id,
-                            body: Body::DoeResponse(resp),
-                        },
-                    )?;
+            let raw = self.recv()?;
+            let (req_id, d) = match decode(&raw)? {
+                (req_id, _) if req_id != id => {
+                    return Err(SimError::Unexpected(format!("req_id {req_id} != {id}")))
                 }
-                other => return Err(SimError::Unexpected(format!("{other:?}"))),
-            }
+                (_, Msg::Complete(c)) => return Ok(c.into()),
+                (req_id, Msg::DoeRequest(d)) => (req_id, d),
+                (_, other) => return Err(SimError::Unexpected(format!("{other:?}"))),
+            };
+            self.exchanges += 1;
+            let r = relay::doe_request_object(d.object_type, d.payload)
+                .and_then(|o| ep.exchange(&o, self.timeout))
+                .and_then(|o| relay::doe_response_payload(&o, d.object_type));
+            let (status, payload) = match &r {
+                Ok(payload) => (0, &payload[..]),
+                Err(DoeError::Timeout) => (-errno::ETIMEDOUT, &[][..]),
+                Err(DoeError::Io(n)) => (*n, &[][..]),
+            };
+            let resp = Cmd::DoeResponse(DoeResponse {
+                status,
+                vendor_id: fwmsg::DOE_VENDOR_PCI_SIG,
+                object_type: d.object_type,
+                seq: d.seq,
+                payload,
+            });
+            write_message(&mut *self.w, req_id, &resp)?;
         }
     }
+}
+
+/// A firmware message.
+fn decode(raw: &[u8]) -> Result<(u64, Msg<'_>), SimError> {
+    Ok(Msg::decode(raw).map_err(ProtoError::from)?)
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `/dev/tsm_fw` message channel: how whole [`crate::fwproto`] messages travel
+//! The `/dev/tsm_fw` message channel: how whole `tsm_proto::fwmsg` messages travel
 //! between the kernel and tsm-fw. On the character device one `read()`/`write()` is one
 //! message ([`Framing::Datagram`]); on any byte stream (a pipe pair, a Unix socket) the
 //! header's length field frames them ([`Framing::Stream`]). A reader thread feeds a
@@ -9,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{self, Receiver};
 
-use crate::fwproto::{self, size, Message};
+use tsm_proto::fwmsg::{self, declared_len, size, Message};
 
 /// How messages are read from the peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Framing {
 pub fn read_message(r: &mut dyn Read, framing: Framing) -> io::Result<Option<Vec<u8>>> {
     match framing {
         Framing::Datagram => {
-            let mut buf = vec![0u8; fwproto::MAX_MSG_SIZE];
+            let mut buf = vec![0u8; fwmsg::MAX_MSG_SIZE];
             loop {
                 match r.read(&mut buf) {
                     Ok(0) => return Ok(None),
@@ -42,8 +42,8 @@ pub fn read_message(r: &mut dyn Read, framing: Framing) -> io::Result<Option<Vec
             if !super::read_head(r, &mut head)? {
                 return Ok(None);
             }
-            let len = Message::declared_len(&head).unwrap_or(0);
-            if !(size::HDR..=fwproto::MAX_MSG_SIZE).contains(&len) {
+            let len = declared_len(&head).unwrap_or(0);
+            if !(size::HDR..=fwmsg::MAX_MSG_SIZE).contains(&len) {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("message length {len} out of bounds"),
@@ -56,10 +56,10 @@ pub fn read_message(r: &mut dyn Read, framing: Framing) -> io::Result<Option<Vec
     }
 }
 
-/// Writes one message with a single `write()` call where possible.
-pub fn write_message(w: &mut dyn Write, msg: &Message) -> io::Result<()> {
+/// Writes one message, with `req_id`, in a single `write()` call where possible.
+pub fn write_message<'a>(w: &mut dyn Write, req_id: u64, msg: &impl Message<'a>) -> io::Result<()> {
     let b = msg
-        .encode()
+        .to_vec(req_id)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     w.write_all(&b)?;
     w.flush()
