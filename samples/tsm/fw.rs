@@ -60,10 +60,7 @@ struct Inner {
 
 impl Inner {
     fn queue(&mut self, cmd: &Cmd<'_>, req_id: u64) -> Result {
-        let mut v = KVVec::from_elem(0u8, cmd.len(), GFP_KERNEL)?;
-        let n = cmd.encode(req_id, &mut v).map_err(|_| EINVAL)?;
-        v.truncate(n);
-        self.outq.push(v, GFP_KERNEL)?;
+        self.outq.push(msg::encode(cmd, req_id)?, GFP_KERNEL)?;
         Ok(())
     }
 
@@ -191,23 +188,15 @@ impl Hub {
             Complete(u64),
         }
         let kind = match msg::decode(&buf) {
-            Ok(FwMsg::Hello {
-                min_version,
-                max_version,
-            }) => Kind::Hello(
-                if min_version <= msg::VERSION_1 && msg::VERSION_1 <= max_version {
+            Ok((_, FwMsg::Hello(h))) => Kind::Hello(
+                if h.min_version <= msg::VERSION_1 && msg::VERSION_1 <= h.max_version {
                     msg::VERSION_1
                 } else {
                     0
                 },
             ),
-            Ok(FwMsg::DoeRequest {
-                req_id,
-                object_type,
-                seq,
-                ..
-            }) => Kind::Doe(req_id, object_type, seq),
-            Ok(FwMsg::Complete { req_id, .. }) => Kind::Complete(req_id),
+            Ok((req_id, FwMsg::DoeRequest(d))) => Kind::Doe(req_id, d.object_type, d.seq),
+            Ok((req_id, FwMsg::Complete(_))) => Kind::Complete(req_id),
             Err(e) => {
                 pr_warn!("malformed firmware message: {:?}\n", e);
                 return Err(EINVAL);
@@ -219,7 +208,11 @@ impl Hub {
         }
         match kind {
             Kind::Hello(version) => {
-                g.queue(&Cmd::HelloAck { version }, 0)?;
+                let ack = msg::HelloAck {
+                    version,
+                    max_msg_size: msg::MAX_MSG_SIZE as u32,
+                };
+                g.queue(&Cmd::HelloAck(ack), 0)?;
                 g.ready = version != 0;
                 pr_info!("firmware attached (protocol version {})\n", version);
             }
@@ -227,15 +220,7 @@ impl Hub {
             Kind::Doe(req_id, object_type, seq) if g.active == 0 || req_id != g.active => {
                 // Stale: the kernel gave up on this command; let the firmware finish.
                 let status = relay::errno(kernel::bindings::ECANCELED).to_errno();
-                g.queue(
-                    &Cmd::DoeResponse {
-                        status,
-                        object_type,
-                        seq,
-                        payload: &[],
-                    },
-                    req_id,
-                )?;
+                g.queue(&doe_response(status, object_type, seq, &[]), req_id)?;
             }
             Kind::Complete(req_id) if g.active == 0 || req_id != g.active => {}
             Kind::Doe(..) | Kind::Complete(_) => {
@@ -259,7 +244,7 @@ impl Hub {
     ) -> Result<Outcome> {
         let _serial = self.cmd.lock();
         // Teardown runs to its end whatever signal the caller has pending.
-        let cancellable = !matches!(cmd, Cmd::Unbind { .. } | Cmd::Disconnect { .. });
+        let cancellable = !matches!(cmd, Cmd::Unbind(_) | Cmd::Disconnect(_));
         let mut port = FwCommand {
             hub: self,
             cmd,
@@ -296,7 +281,18 @@ struct FwCommand<'a> {
 }
 
 /// Offset of a `DOE_REQUEST` payload in its message.
-const DOE_PAYLOAD_OFFSET: usize = msg::HDR_LEN + 24;
+const DOE_PAYLOAD_OFFSET: usize = msg::size::HDR + msg::size::DOE_REQUEST;
+
+/// The `DOE_RESPONSE` answering exchange `seq`: `status` and the response `payload`.
+fn doe_response(status: i32, object_type: u8, seq: u32, payload: &[u8]) -> Cmd<'_> {
+    Cmd::DoeResponse(msg::DoeResponse {
+        status,
+        vendor_id: msg::DOE_VENDOR_PCI_SIG,
+        object_type,
+        seq,
+        payload,
+    })
+}
 
 impl FwCommand<'_> {
     /// Waits for the firmware's next message for this command.
@@ -326,39 +322,26 @@ impl FwCommand<'_> {
         };
         drop(g);
         match msg::decode(&m) {
-            Ok(FwMsg::DoeRequest {
-                dev,
-                object_type,
-                seq,
-                payload,
-                ..
-            }) => {
-                if dev != self.dev || payload.len() > relay::MAX_RESPONSE {
+            Ok((_, FwMsg::DoeRequest(d))) => {
+                let object_type = d.object_type;
+                self.seq = d.seq;
+                self.object_type = object_type;
+                if d.dev != self.dev || d.payload.len() > relay::MAX_RESPONSE {
                     pr_warn!("firmware asked for another device's mailbox\n");
-                    self.seq = seq;
-                    self.object_type = object_type;
                     self.abort(EPERM);
                     return Err(relay::errno(kernel::bindings::EPROTO));
                 }
-                self.seq = seq;
-                self.object_type = object_type;
                 self.last = Some(m);
                 Ok(Step::Doe { object_type })
             }
-            Ok(FwMsg::Complete {
-                status,
-                fw_error,
-                tdi_state,
-                payload,
-                ..
-            }) => {
+            Ok((_, FwMsg::Complete(c))) => {
                 let mut p = KVVec::new();
-                p.extend_from_slice(payload, GFP_KERNEL)?;
+                p.extend_from_slice(c.payload, GFP_KERNEL)?;
                 self.finish();
                 Ok(Step::Done(Outcome {
-                    status,
-                    fw_error,
-                    tdi_state,
+                    status: c.status,
+                    fw_error: c.fw_error,
+                    tdi_state: c.tdi_state,
                     payload: p,
                 }))
             }
@@ -417,12 +400,7 @@ impl Port for FwCommand<'_> {
                 return Err(EPIPE);
             }
             g.queue(
-                &Cmd::DoeResponse {
-                    status,
-                    object_type: self.object_type,
-                    seq: self.seq,
-                    payload,
-                },
+                &doe_response(status, self.object_type, self.seq, payload),
                 self.req_id,
             )?;
         }
@@ -436,15 +414,8 @@ impl Port for FwCommand<'_> {
             let mut g = self.hub.inner.lock();
             if g.session == self.session && self.req_id != 0 {
                 // The firmware waits for the answer to its last request: fail it.
-                let _ = g.queue(
-                    &Cmd::DoeResponse {
-                        status: reason.to_errno(),
-                        object_type: self.object_type,
-                        seq: self.seq,
-                        payload: &[],
-                    },
-                    self.req_id,
-                );
+                let failed = doe_response(reason.to_errno(), self.object_type, self.seq, &[]);
+                let _ = g.queue(&failed, self.req_id);
             }
         }
         self.hub.cv.notify_all();
@@ -463,18 +434,27 @@ impl Drop for FwCommand<'_> {
 mod tests {
     use super::*;
     use crate::tsm_proto::codec::Writer;
+    use crate::tsm_proto::fwmsg::{
+        Header,
+        MsgType, //
+    };
+
+    /// Offset of a message's body.
+    const BODY: usize = msg::size::HDR;
 
     /// A firmware -> kernel message: header, then `body`.
-    fn fw_msg(ty: u16, req_id: u64, body: &[u8]) -> KVVec<u8> {
-        let len = msg::HDR_LEN + body.len();
+    fn fw_msg(msg_type: MsgType, req_id: u64, body: &[u8]) -> KVVec<u8> {
+        let len = BODY + body.len();
         let mut v = KVVec::from_elem(0u8, len, GFP_KERNEL).unwrap();
         let mut w = Writer::new(&mut v);
-        w.u32(msg::MAGIC).unwrap();
-        w.u16(msg::VERSION_1).unwrap();
-        w.u16(ty).unwrap();
-        w.u32(len as u32).unwrap();
-        w.u32(0).unwrap();
-        w.u64(req_id).unwrap();
+        let h = Header {
+            version: msg::VERSION_1,
+            msg_type,
+            length: len as u32,
+            flags: 0,
+            req_id,
+        };
+        h.encode(&mut w).unwrap();
         w.bytes(body).unwrap();
         v
     }
@@ -483,7 +463,7 @@ mod tests {
         let mut b = [0u8; 16];
         b[0..2].copy_from_slice(&min.to_le_bytes());
         b[2..4].copy_from_slice(&max.to_le_bytes());
-        fw_msg(msg::MSG_HELLO, 0, &b)
+        fw_msg(MsgType::Hello, 0, &b)
     }
 
     fn doe_request(req_id: u64, seq: u32) -> KVVec<u8> {
@@ -492,7 +472,7 @@ mod tests {
         b[6] = 1; // CMA
         b[8..12].copy_from_slice(&seq.to_le_bytes());
         b[16] = 4; // length
-        fw_msg(msg::MSG_DOE_REQUEST, req_id, &b)
+        fw_msg(MsgType::DoeRequest, req_id, &b)
     }
 
     fn u16_at(m: &[u8], off: usize) -> u16 {
@@ -517,11 +497,11 @@ mod tests {
         let s = hub.open().unwrap();
         assert_eq!(hub.open(), Err(EBUSY));
         hub.write(s, hello(1, 1)).unwrap();
-        let ack = hub.read(s, msg::MAX_MSG).unwrap();
-        assert_eq!(u16_at(&ack, 6), msg::CMD_HELLO_ACK);
-        assert_eq!(u16_at(&ack, msg::HDR_LEN), 1);
+        let ack = hub.read(s, msg::MAX_MSG_SIZE).unwrap();
+        assert_eq!(u16_at(&ack, 6), MsgType::HelloAck.to_u16());
+        assert_eq!(u16_at(&ack, BODY), 1);
         hub.release(s);
-        assert_eq!(hub.read(s, msg::MAX_MSG).map(|_| ()), Err(EPIPE));
+        assert_eq!(hub.read(s, msg::MAX_MSG_SIZE).map(|_| ()), Err(EPIPE));
         assert!(hub.open().is_ok());
     }
 
@@ -530,8 +510,8 @@ mod tests {
         let hub = Hub::new().unwrap();
         let s = hub.open().unwrap();
         hub.write(s, hello(2, 3)).unwrap();
-        let ack = hub.read(s, msg::MAX_MSG).unwrap();
-        assert_eq!(u16_at(&ack, msg::HDR_LEN), 0);
+        let ack = hub.read(s, msg::MAX_MSG_SIZE).unwrap();
+        assert_eq!(u16_at(&ack, BODY), 0);
         // Without a handshake nothing else is accepted.
         assert_eq!(hub.write(s, doe_request(1, 0)), Err(EINVAL));
     }
@@ -541,17 +521,14 @@ mod tests {
         let hub = Hub::new().unwrap();
         let s = hub.open().unwrap();
         hub.write(s, hello(1, 1)).unwrap();
-        let _ack = hub.read(s, msg::MAX_MSG).unwrap();
+        let _ack = hub.read(s, msg::MAX_MSG_SIZE).unwrap();
         // No command in progress: a DOE request is cancelled at once.
         hub.write(s, doe_request(7, 3)).unwrap();
-        let r = hub.read(s, msg::MAX_MSG).unwrap();
-        assert_eq!(u16_at(&r, 6), msg::CMD_DOE_RESPONSE);
-        assert_eq!(
-            i32_at(&r, msg::HDR_LEN),
-            -(kernel::bindings::ECANCELED as i32)
-        );
+        let r = hub.read(s, msg::MAX_MSG_SIZE).unwrap();
+        assert_eq!(u16_at(&r, 6), MsgType::DoeResponse.to_u16());
+        assert_eq!(i32_at(&r, BODY), -(kernel::bindings::ECANCELED as i32));
         // A stale COMPLETE is dropped silently.
-        hub.write(s, fw_msg(msg::MSG_COMPLETE, 7, &[0u8; 16]))
+        hub.write(s, fw_msg(MsgType::Complete, 7, &[0u8; 16]))
             .unwrap();
         assert!(hub.inner.lock().outq.is_empty());
     }
@@ -562,18 +539,18 @@ mod tests {
         let s = hub.open().unwrap();
         hub.write(s, hello(1, 1)).unwrap();
         assert_eq!(hub.read(s, 8).map(|_| ()), Err(EINVAL));
-        assert!(hub.read(s, msg::MAX_MSG).is_ok());
+        assert!(hub.read(s, msg::MAX_MSG_SIZE).is_ok());
     }
 
     #[test]
     fn commands_need_a_firmware() {
         let hub = Hub::new().unwrap();
         let dev = msg::Dev::default();
-        let r = hub.run(&NoMailbox, dev, Cmd::Disconnect { dev });
+        let r = hub.run(&NoMailbox, dev, Cmd::Disconnect(msg::Disconnect { dev }));
         assert!(matches!(r, Err(e) if e == ENODEV));
         // Opened but no handshake yet: still no firmware.
         let _s = hub.open().unwrap();
-        let r = hub.run(&NoMailbox, dev, Cmd::Disconnect { dev });
+        let r = hub.run(&NoMailbox, dev, Cmd::Disconnect(msg::Disconnect { dev }));
         assert!(matches!(r, Err(e) if e == ENODEV));
     }
 }

@@ -190,7 +190,7 @@ impl MiscDevice for FwFile {
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
         let me = kiocb.file();
         let len = iov.len();
-        if !(msg::HDR_LEN..=msg::MAX_MSG).contains(&len) {
+        if !(msg::size::HDR..=msg::MAX_MSG_SIZE).contains(&len) {
             return Err(EINVAL);
         }
         let mut buf = KVVec::new();
@@ -281,10 +281,10 @@ impl LinkTsm for EmuTsm {
         let stream_id = 0u8;
         command(
             dsm,
-            msg::Cmd::Connect {
+            msg::Cmd::Connect(msg::Connect {
                 dev: fw_dev(dsm.address()),
                 stream_id,
-            },
+            }),
             "connect",
         )?;
         let st = dsm.data();
@@ -304,9 +304,9 @@ impl LinkTsm for EmuTsm {
         }
         let r = command(
             dsm,
-            msg::Cmd::Disconnect {
+            msg::Cmd::Disconnect(msg::Disconnect {
                 dev: fw_dev(dsm.address()),
-            },
+            }),
             "disconnect",
         );
         // The kernel's state is torn down whatever the firmware says.
@@ -329,7 +329,7 @@ impl LinkTsm for EmuTsm {
             return Err(ENXIO);
         }
         let function_id = Address::of(pdev).function_id();
-        let mut args = msg::BindArgs {
+        let mut args = msg::Bind {
             dev: fw_dev(dsm.address()),
             tdi_id: function_id,
             guest_rid: tdi_id,
@@ -360,7 +360,7 @@ impl LinkTsm for EmuTsm {
             };
             args.lock_flags |= msg::LOCK_MSIX;
         }
-        let out = command_outcome(dsm, msg::Cmd::Bind(&args), "bind")?;
+        let out = command_outcome(dsm, msg::Cmd::Bind(args), "bind")?;
         let stale = out.result().is_err() && (1..=3).contains(&out.tdi_state);
         if stale {
             // The core holds no TDI for this function, so a TDI the device still reports
@@ -370,12 +370,12 @@ impl LinkTsm for EmuTsm {
                 pdev,
                 "bind: stopping a stale TDI left by an earlier firmware\n"
             );
-            let stop = msg::Cmd::Unbind {
+            let stop = msg::Cmd::Unbind(msg::Unbind {
                 dev: fw_dev(dsm.address()),
                 tdi_id: function_id,
-            };
+            });
             command(dsm, stop, "stale unbind")?;
-            command(dsm, msg::Cmd::Bind(&args), "bind")?;
+            command(dsm, msg::Cmd::Bind(args), "bind")?;
         } else {
             checked(dsm, out, "bind")?;
         }
@@ -396,10 +396,10 @@ impl LinkTsm for EmuTsm {
         let function_id = tdi.data().function_id;
         let r = command(
             dsm,
-            msg::Cmd::Unbind {
+            msg::Cmd::Unbind(msg::Unbind {
                 dev: fw_dev(dsm.address()),
                 tdi_id: function_id,
-            },
+            }),
             "unbind",
         );
         if r.is_err() {
@@ -423,11 +423,11 @@ impl LinkTsm for EmuTsm {
         let offset = guest_payload(op, input)?;
         let out = command(
             dsm,
-            msg::Cmd::GuestReq {
+            msg::Cmd::GuestReq(msg::GuestReq {
                 dev: fw_dev(dsm.address()),
                 tdi_id: tdi.data().function_id,
                 op,
-            },
+            }),
             "guest request",
         )?;
         *tsm_code = u64::from(out.tdi_state);
