@@ -444,18 +444,17 @@ impl LinkTsm for EmuTsm {
 /// little-endian u32 offset into the report (a report larger than the guest's buffer is
 /// read in parts); `START` and `GET_STATE` take none. Returns the offset (0 without one).
 fn guest_payload(op: u32, input: &[u8]) -> Result<usize> {
-    const GET_REPORT: u32 = 1;
-    const START: u32 = 2;
-    const GET_STATE: u32 = 3;
+    use crate::tsm_proto::fwmsg::GuestOp;
+
+    let op = GuestOp::from_u32(op).map_err(|_| EOPNOTSUPP)?;
     match (op, input.len()) {
-        (GET_REPORT | START | GET_STATE, 0) => Ok(0),
-        (GET_REPORT, 4) => {
+        (_, 0) => Ok(0),
+        (GuestOp::GetReport, 4) => {
             let off = crate::tsm_proto::codec::Reader::new(input)
                 .u32()
                 .map_err(|_| EINVAL)?;
             usize::try_from(off).map_err(|_| EINVAL)
         }
-        (GET_REPORT | START | GET_STATE, _) => Err(EINVAL),
-        _ => Err(EOPNOTSUPP),
+        _ => Err(EINVAL),
     }
 }
