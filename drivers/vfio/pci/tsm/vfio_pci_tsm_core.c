@@ -67,6 +67,7 @@
  * lock is taken under it; nothing of this driver runs under mmap_lock but
  * its mmap op, which takes no lock, and mmio_blocked().
  */
+#include <linux/delay.h>
 #include <linux/iommufd.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -145,6 +146,49 @@ MODULE_PARM_DESC(test_pass_writes,
 		 "Test seam: let every config write through to the device, refused or not (default: off)");
 #else
 #define test_pass_writes false
+#endif
+
+#if IS_ENABLED(CONFIG_VFIO_PCI_TSM_TEST_HOLD_OPS)
+/*
+ * Test seam (test kernels only): the calls iommufd routes here wait, before
+ * the driver's lock, while test_hold_ops is set, so that a test can close and
+ * reopen the device under a call in flight (tools/testing/selftests/tsm/
+ * tsm_vfio.c, stale_ops_in_flight_after_reopen).
+ */
+static bool test_hold_ops;
+module_param(test_hold_ops, bool, 0644);
+MODULE_PARM_DESC(test_hold_ops,
+		 "Test seam: hold IOMMU_VDEVICE_TSM_OP/REQ before the driver's lock, at most 30 s (default: off)");
+
+static atomic_t test_ops_held = ATOMIC_INIT(0);
+
+static int test_ops_held_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&test_ops_held));
+}
+
+static const struct kernel_param_ops test_ops_held_ops = {
+	.get = test_ops_held_get,
+};
+module_param_cb(test_ops_held, &test_ops_held_ops, NULL, 0444);
+MODULE_PARM_DESC(test_ops_held, "Test seam: calls held by test_hold_ops now");
+
+static void tsm_test_hold(void)
+{
+	unsigned int waited;
+
+	if (!READ_ONCE(test_hold_ops))
+		return;
+	atomic_inc(&test_ops_held);
+	for (waited = 0; READ_ONCE(test_hold_ops) && waited < 30000;
+	     waited += 10)
+		msleep(10);
+	atomic_dec(&test_ops_held);
+}
+#else
+static inline void tsm_test_hold(void)
+{
+}
 #endif
 
 static struct vfio_pci_tsm_device *to_tsm(struct vfio_device *core_vdev)
@@ -317,11 +361,13 @@ static void tsm_op_put(void *data)
 
 static int tsm_op_bind(void *data, struct iommufd_ctx *ictx, u32 vdevice_id)
 {
+	tsm_test_hold();
 	return tsm_do_bind(data, ictx, vdevice_id);
 }
 
 static int tsm_op_unbind(void *data, struct iommufd_ctx *ictx, u32 vdevice_id)
 {
+	tsm_test_hold();
 	return tsm_do_unbind(data, ictx, vdevice_id);
 }
 
@@ -465,6 +511,7 @@ out_free:
 static int tsm_op_guest_req(void *data, struct iommufd_ctx *ictx,
 			    u32 vdevice_id, struct iommufd_tsm_guest_req *r)
 {
+	tsm_test_hold();
 	return tsm_guest_req(data, ictx, vdevice_id, r);
 }
 

@@ -646,6 +646,37 @@ TEST_F(tsm_vfio, plain_vfio_pci_refuses)
 }
 
 /*
+ * A VMM that opens the device through the legacy group and container has no
+ * iommufd, so no vDEVICE and no TEE-IO ops: every TSM ioctl of the device is
+ * EOPNOTSUPP, also with the device connected, and none reaches it.
+ */
+TEST_F_TIMEOUT(tsm_vfio, group_path_refuses_tsm_ioctls, 240)
+{
+	struct tsm_dsm_host before;
+	uint64_t code = ~0ull;
+	int container, group, fd;
+	uint8_t resp[64];
+	uint32_t len = sizeof(resp);
+
+	fd = tsm_open_vfio_group(self->bdf, &container, &group);
+	ASSERT_LE(0, fd) TH_LOG("group open: %s", strerror(-fd));
+	ASSERT_EQ(0, connect_fw(self));
+	DEVICE_SAW(before);
+	EXPECT_EQ(-EOPNOTSUPP, tsm_vfio_bind(fd, 0));
+	EXPECT_EQ(-EOPNOTSUPP, tsm_vfio_bind(fd, 1));
+	EXPECT_EQ(-EOPNOTSUPP, tsm_guest_req(fd, TSM_FW_GUEST_GET_STATE, resp,
+					     &len, &code));
+	EXPECT_EQ(0ull, code);
+	EXPECT_EQ(-EOPNOTSUPP, tsm_vfio_unbind(fd));
+	EXPECT_EQ(0, bound(self));
+	EXPECT_DEVICE_SAW_NOTHING(before);
+	EXPECT_STREQ("CONFIG_UNLOCKED", before.tdi);
+	close(fd);
+	close(group);
+	close(container);
+}
+
+/*
  * The lifecycle through the VFIO cdev: bind, everything that would break the
  * TDI refused while bound, guest requests, unbind, then allowed again.
  */
@@ -1722,17 +1753,28 @@ TEST_F_TIMEOUT(tsm_vfio, user_config_writes_refused_while_bound, 240)
 	EXPECT_STREQ("CONFIG_UNLOCKED", now.tdi);
 }
 
-/* Sets vfio-pci-tsm's test seam (CONFIG_VFIO_PCI_TSM_TEST_PASS_WRITES). */
-static int pass_writes(bool on)
-{
-	int fd = open("/sys/module/vfio_pci_tsm/parameters/test_pass_writes", O_WRONLY);
-	ssize_t n;
+#define SEAM_DIR "/sys/module/vfio_pci_tsm/parameters/"
 
+/* Sets a boolean test seam of vfio-pci-tsm (CONFIG_VFIO_PCI_TSM_TEST_*). */
+static int seam_set(const char *param, bool on)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SEAM_DIR "%s", param);
+	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, on ? "Y" : "N", 1);
 	close(fd);
 	return n == 1 ? 0 : -EIO;
+}
+
+/* CONFIG_VFIO_PCI_TSM_TEST_PASS_WRITES: refused config writes reach the device. */
+static int pass_writes(bool on)
+{
+	return seam_set("test_pass_writes", on);
 }
 
 /*
@@ -1783,6 +1825,219 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	EXPECT_EQ(0, strncmp(now.last_violation, "doe-abort@", 10))
 		TH_LOG("last violation: %s", now.last_violation);
 	/* The teardown disconnects the device whose session is gone */
+}
+
+
+/* A call through the first VMM's iommufd, held by the seam in flight. */
+struct held_call {
+	pthread_t t;
+	int iommufd;
+	uint32_t vdevice_id;
+	uint32_t type;		/* IOMMU_VDEVICE_TSM_BIND/UNBIND; 0: TSM_REQ */
+	int rc;
+	uint64_t tsm_code;
+};
+
+static void *held_call_thread(void *arg)
+{
+	struct held_call *c = arg;
+	uint8_t resp[64];
+	struct up_tsm_req q = {
+		.size = sizeof(q), .vdevice_id = c->vdevice_id,
+		.op = TSM_FW_GUEST_GET_STATE, .tvm_arch = UP_TVM_ARCH_EMU,
+		.resp_len = sizeof(resp), .resp_uptr = (uint64_t)(uintptr_t)resp,
+		.tsm_code = ~0ull,
+	};
+
+	if (c->type) {
+		c->rc = tsm_iommufd_op(c->iommufd, c->type, c->vdevice_id);
+	} else {
+		c->rc = up_req(c->iommufd, &q);
+		c->tsm_code = q.tsm_code;
+	}
+	return NULL;
+}
+
+/* test_ops_held (CONFIG_VFIO_PCI_TSM_TEST_HOLD_OPS) reaches @n within 10 s: 0. */
+static int wait_ops_held(int n)
+{
+	char buf[16];
+	int i, fd;
+
+	for (i = 0; i < 1000; i++) {
+		fd = open(SEAM_DIR "test_ops_held", O_RDONLY);
+		if (fd < 0)
+			return -errno;
+		memset(buf, 0, sizeof(buf));
+		if (read(fd, buf, sizeof(buf) - 1) < 0)
+			buf[0] = '\0';
+		close(fd);
+		if (atoi(buf) == n)
+			return 0;
+		tsm_msleep(10);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * Calls of IOMMU_VDEVICE_TSM_OP and IOMMU_VDEVICE_TSM_REQ in flight (held by
+ * the test kernel's seam after iommufd found the device through the first
+ * VMM's vDEVICE) while that VMM closes the device and the next owner opens
+ * it through its own iommufd: each fails with the documented EINVAL, and the
+ * next owner's TDI is neither bound (round 1: the held BIND, the next owner
+ * unbound) nor unbound nor asked about (round 2: the held UNBIND and
+ * TSM_REQ, the next owner bound). The device saw nothing of them.
+ */
+TEST_F_TIMEOUT(tsm_vfio, stale_ops_in_flight_after_reopen, 300)
+{
+	static const uint32_t rounds[2][2] = {
+		{ IOMMU_VDEVICE_TSM_BIND },
+		{ IOMMU_VDEVICE_TSM_UNBIND, 0 },
+	};
+	struct held_call c[2];
+	struct tsm_dsm_host before;
+	struct tsm_vmm first, next;
+	int r, i, n, rc, old_iommufd;
+
+	NEEDS_VIOMMU();
+	ASSERT_EQ(0, connect_fw(self));
+	for (r = 0; r < 2; r++) {
+		n = r ? 2 : 1;
+		tsm_vmm_init(&first);
+		tsm_vmm_init(&next);
+		first.vm = next.vm = self->v.vm;
+		ASSERT_EQ(0, tsm_vmm_assign(&first, self->bdf, 1, VIRT_ID));
+		if (r)
+			ASSERT_EQ(0, tsm_vfio_bind(first.devfd, first.vdevice_id));
+
+		ASSERT_EQ(0, seam_set("test_hold_ops", true));
+		for (i = 0; i < n; i++) {
+			c[i] = (struct held_call) {
+				.iommufd = first.iommufd,
+				.vdevice_id = first.vdevice_id,
+				.type = rounds[r][i],
+			};
+			ASSERT_EQ(0, pthread_create(&c[i].t, NULL,
+						    held_call_thread, &c[i]));
+		}
+		rc = wait_ops_held(n);
+		if (rc)
+			seam_set("test_hold_ops", false);
+		ASSERT_EQ(0, rc) TH_LOG("round %d: the calls were not held", r);
+
+		/* The first VMM closes the device, keeping its iommufd */
+		old_iommufd = first.iommufd;
+		first.iommufd = -1;
+		tsm_vmm_release(&first);
+		EXPECT_EQ(0, bound(self));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+		ASSERT_EQ(0, tsm_vmm_assign(&next, self->bdf, 1, VIRT_ID));
+		if (r) {
+			ASSERT_EQ(0, tsm_vfio_bind(next.devfd, next.vdevice_id));
+			EXPECT_DSM("CONFIG_LOCKED");
+		}
+		DEVICE_SAW(before);
+		ASSERT_EQ(0, wait_ops_held(n)) TH_LOG("a held call ended early");
+
+		ASSERT_EQ(0, seam_set("test_hold_ops", false));
+		for (i = 0; i < n; i++) {
+			pthread_join(c[i].t, NULL);
+			EXPECT_EQ(-EINVAL, c[i].rc)
+				TH_LOG("round %d call %d: %s", r, i,
+				       strerror(-c[i].rc));
+			if (!c[i].type)
+				EXPECT_EQ(0ull, c[i].tsm_code);
+		}
+		EXPECT_EQ(r, bound(self));
+		EXPECT_DEVICE_SAW_NOTHING(before);
+		if (r)
+			EXPECT_EQ(0, tsm_vfio_unbind(next.devfd));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+		tsm_vmm_release(&next);
+		close(old_iommufd);
+	}
+}
+
+/*
+ * Errnos of the firmware through both guest-request ioctls: a request that
+ * a signal interrupts while the firmware does not answer is EINTR (the TDI
+ * untouched, and the next request served once the firmware answers again);
+ * with the firmware dead, ENODEV, the TDI still bound until the unbind.
+ */
+TEST_F_TIMEOUT(tsm_vfio, guest_req_firmware_errnos, 240)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	uint8_t resp[64];
+	struct up_tsm_req q = {
+		.size = sizeof(q), .op = TSM_FW_GUEST_GET_STATE,
+		.tvm_arch = UP_TVM_ARCH_EMU,
+		.resp_len = sizeof(resp), .resp_uptr = (uint64_t)(uintptr_t)resp,
+	};
+	uint32_t len;
+	uint64_t code;
+	int i;
+
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+	q.vdevice_id = self->v.vdevice_id;
+
+	/* A firmware that does not answer, a signal (no SA_RESTART) */
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, &old));
+	for (i = 0; i < (TSM_HAVE_VIOMMU ? 2 : 1); i++) {
+		ASSERT_EQ(0, kill(self->fw, SIGSTOP));
+		alarm(1);
+		len = sizeof(resp);
+		code = ~0ull;
+		q.tsm_code = ~0ull;
+		if (!i) {
+			EXPECT_EQ(-EINTR, tsm_guest_req(self->v.devfd,
+							TSM_FW_GUEST_GET_STATE,
+							resp, &len, &code));
+		} else {
+			EXPECT_EQ(-EINTR, up_req(self->v.iommufd, &q));
+			code = q.tsm_code;
+		}
+		alarm(0);
+		EXPECT_EQ(0ull, code);
+		ASSERT_EQ(0, kill(self->fw, SIGCONT));
+		/* The abandoned request's messages are stale to the kernel */
+		tsm_msleep(500);
+		len = sizeof(resp);
+		EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_STATE,
+					   resp, &len, &code));
+		EXPECT_EQ((uint64_t)TSM_FW_TDI_CONFIG_LOCKED, code);
+		EXPECT_EQ(1, bound(self));
+		EXPECT_DSM("CONFIG_LOCKED");
+	}
+	sigaction(SIGALRM, &old, NULL);
+
+	/* No firmware */
+	ASSERT_EQ(0, kill(self->fw, SIGKILL));
+	ASSERT_EQ(self->fw, waitpid(self->fw, NULL, 0));
+	self->fw = 0;
+	len = sizeof(resp);
+	code = ~0ull;
+	EXPECT_EQ(-ENODEV, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_STATE,
+					 resp, &len, &code));
+	EXPECT_EQ(0ull, code);
+	if (TSM_HAVE_VIOMMU) {
+		q.tsm_code = ~0ull;
+		EXPECT_EQ(-ENODEV, up_req(self->v.iommufd, &q));
+		EXPECT_EQ(0ull, q.tsm_code);
+	}
+	EXPECT_EQ(1, bound(self));
+	EXPECT_DSM("CONFIG_LOCKED");
+	/*
+	 * The kernel forgets the TDI it cannot STOP (the device keeps it locked,
+	 * and the close's Memory Space clear sends it to ERROR); a new firmware
+	 * connects the device again.
+	 */
+	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	EXPECT_EQ(0, bound(self));
+	tsm_vmm_release(&self->v);
+	EXPECT_EQ(0, tsm_attr_write(self->bdf, "tsm/disconnect", self->tsm));
+	ASSERT_EQ(0, connect_fw(self));
 }
 
 TEST_HARNESS_MAIN

@@ -363,6 +363,59 @@ static inline void tsm_vmm_release(struct tsm_vmm *v)
 	v->devfd = v->kvmdev = v->iommufd = -1;
 }
 
+/*
+ * Opens @bdf through the legacy group and container (VFIO_TYPE1v2_IOMMU), as
+ * a VMM without the cdev does: the device fd or -errno; the container and
+ * group fds into *@container and *@group (-1 if not opened). -EBUSY if the
+ * group is not viable (another of its devices not on a VFIO driver).
+ */
+static inline int tsm_open_vfio_group(const char *bdf, int *container,
+				      int *group)
+{
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	char path[512], link[256];
+	const char *name;
+	ssize_t n;
+	int fd;
+
+	*container = *group = -1;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	name = strrchr(link, '/');
+	name = name ? name + 1 : link;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
+	*container = open("/dev/vfio/vfio", O_RDWR);
+	if (*container >= 0)
+		*group = open(path, O_RDWR);
+	if (*group < 0 || ioctl(*group, VFIO_GROUP_GET_STATUS, &st)) {
+		fd = -errno;
+		goto fail;
+	}
+	if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		fd = -EBUSY;
+		goto fail;
+	}
+	if (ioctl(*group, VFIO_GROUP_SET_CONTAINER, container) ||
+	    ioctl(*container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+		fd = -errno;
+		goto fail;
+	}
+	fd = ioctl(*group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (fd >= 0)
+		return fd;
+	fd = -errno;
+fail:
+	if (*group >= 0)
+		close(*group);
+	if (*container >= 0)
+		close(*container);
+	*container = *group = -1;
+	return fd;
+}
+
 /* Starts tsm-fw and connects @bdf to TSM @tsm (waits for the firmware). */
 static inline int tsm_connect_fw(const char *bdf, const char *tsm,
 				 const char *log, pid_t *fw)

@@ -181,6 +181,7 @@ pub fn error_codes(e: &FwError) -> (i32, u32) {
     use errno::*;
     match e {
         FwError::Transport(DoeError::Timeout) => (-ETIMEDOUT, err::TIMEOUT),
+        FwError::Transport(DoeError::NotSent) => (-ECANCELED, err::TRANSPORT),
         FwError::Transport(DoeError::Io(n)) => {
             let errno = (-MAX_ERRNO..0).contains(n);
             (if errno { *n } else { -EIO }, err::TRANSPORT)

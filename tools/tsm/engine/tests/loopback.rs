@@ -350,6 +350,53 @@ fn transport_errors_mid_command_leave_a_consistent_firmware() {
     }
 }
 
+/// A request the kernel never sent (it had abandoned the command on a signal, and answered
+/// `-ECANCELED`): the session stays in step with the device, so the next request about
+/// the TDI is served and nothing happened to the TDI. Without the rollback the device could
+/// not open the next secured record and would drop the session (TDI to ERROR).
+#[test]
+fn a_request_the_kernel_never_sent_leaves_the_session_in_step() {
+    struct Cancel(LocalDsm, bool);
+    impl relay::DoeEndpoint for Cancel {
+        fn exchange(&mut self, o: &[u8], t: Duration) -> Result<Vec<u8>, DoeError> {
+            if std::mem::take(&mut self.1) {
+                return Err(DoeError::NotSent);
+            }
+            self.0.exchange(o, t)
+        }
+    }
+    for op in [GuestOp::GetState, GuestOp::GetReport, GuestOp::Start] {
+        let (mut fw, ep) = setup(Faults::default());
+        let mut ep = Cancel(ep, false);
+        for cmd in [connect(), bind()] {
+            testbed::run_ok(&mut fw, &mut ep, cmd, T).unwrap();
+        }
+        ep.1 = true;
+        let r = relay::run(&mut fw, &mut ep, guest(op), T);
+        assert!(
+            matches!(
+                r.output,
+                Output::Failed {
+                    error: FwError::Transport(DoeError::NotSent),
+                    ..
+                }
+            ),
+            "{op:?}: {:?}",
+            r.output
+        );
+        assert!(!fw.busy());
+        assert!(ep.0 .0.session_established(), "{op:?}");
+        assert_eq!(ep.0 .0.tdi_state(TDI), Some(TdiState::ConfigLocked));
+        let state = testbed::run_ok(&mut fw, &mut ep, guest(GuestOp::GetState), T).unwrap();
+        assert_eq!(state, vec![1], "{op:?}");
+        testbed::run_ok(&mut fw, &mut ep, guest(GuestOp::Start), T).unwrap();
+        assert_eq!(ep.0 .0.tdi_state(TDI), Some(TdiState::Run));
+        testbed::run_ok(&mut fw, &mut ep, unbind(), T).unwrap();
+        testbed::run_ok(&mut fw, &mut ep, disconnect(), T).unwrap();
+        assert!(!ep.0 .0.session_established());
+    }
+}
+
 /// A requester that only authenticates (as the kernel's CMA/SPDM library does): it
 /// offers several algorithms and no session algorithms, fetches the chain and
 /// challenges; the DSM must select P-384/SHA-384, no DHE/AEAD, and sign M1 correctly.

@@ -229,6 +229,9 @@ fn doe_result(d: &DoeResponse<'_>, object_type: u8) -> Result<Vec<u8>, DoeError>
     if d.status == -errno::ETIMEDOUT {
         return Err(DoeError::Timeout);
     }
+    if d.status == -errno::ECANCELED {
+        return Err(DoeError::NotSent);
+    }
     if d.status != 0 {
         return Err(DoeError::Io(if d.status < 0 {
             d.status

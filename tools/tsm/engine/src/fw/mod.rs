@@ -167,6 +167,10 @@ pub enum DoeError {
     /// The mailbox or the link failed (errno from the kernel).
     #[error("DOE exchange failed (errno {0})")]
     Io(i32),
+    /// The kernel had abandoned the command (a signal ended it) and sent nothing to the
+    /// device (`-ECANCELED`): the request never reached it.
+    #[error("DOE exchange not sent (command abandoned)")]
+    NotSent,
 }
 
 /// Why a command failed.
@@ -312,6 +316,9 @@ pub struct Firmware {
 struct Active {
     dev: DevId,
     op: Op,
+    /// The request in flight is a secured record: sealing it advanced the session's
+    /// request sequence number.
+    sealed: bool,
 }
 
 enum Op {
@@ -363,7 +370,11 @@ impl Firmware {
                 let dev = cmd.dev();
                 match self.begin(cmd) {
                     Ok(op) => {
-                        self.active = Some(Active { dev, op });
+                        self.active = Some(Active {
+                            dev,
+                            op,
+                            sealed: false,
+                        });
                         self.advance(None)
                     }
                     Err(error) => Output::Failed {
@@ -381,6 +392,10 @@ impl Firmware {
                 }
                 match r {
                     Ok(p) => self.advance(Some(p)),
+                    Err(DoeError::NotSent) => {
+                        self.unsend();
+                        self.fail(FwError::Transport(DoeError::NotSent))
+                    }
                     Err(e) => self.fail(FwError::Transport(e)),
                 }
             }
@@ -491,6 +506,20 @@ impl Firmware {
         }
     }
 
+    /// The request in flight never reached the device: a secured one gives its sequence
+    /// number back, so the session stays in step with the device's (which would otherwise
+    /// fail to open every later record and drop the session).
+    fn unsend(&mut self) {
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        if std::mem::take(&mut a.sealed) {
+            if let Some(d) = self.devices.get_mut(&a.dev) {
+                session::unseal(d);
+            }
+        }
+    }
+
     fn fail(&mut self, error: FwError) -> Output {
         warn!("command failed: {error}");
         let tdi_state = self.tdi_of_active();
@@ -517,6 +546,9 @@ impl Firmware {
 
     fn advance(&mut self, response: Option<Vec<u8>>) -> Output {
         let r = self.advance_inner(response);
+        if let Some(a) = self.active.as_mut() {
+            a.sealed = matches!(r, Ok(Next::Secured(_)));
+        }
         match r {
             Ok(Next::Plain(m)) => Output::SendDoe {
                 object_type: doe::TYPE_CMA_SPDM,

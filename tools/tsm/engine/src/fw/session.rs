@@ -46,6 +46,13 @@ pub(super) fn seal(dev: &mut Device, msg: &[u8]) -> Result<Vec<u8>, FwError> {
     Ok(s.secrets.req.seal(s.id, msg)?)
 }
 
+/// Takes back the last [`seal`]: its record was never sent.
+pub(super) fn unseal(dev: &mut Device) {
+    if let Ok(s) = session_mut(dev) {
+        s.secrets.req.seq = s.secrets.req.seq.wrapping_sub(1);
+    }
+}
+
 pub(super) fn open(dev: &mut Device, payload: &[u8]) -> Result<Vec<u8>, FwError> {
     let s = session_mut(dev)?;
     let (sid, app) = s.secrets.rsp.open(payload).map_err(|e| match e {

@@ -159,6 +159,7 @@ impl<'a> KernelSim<'a> {
                 Ok(payload) => (0, &payload[..]),
                 Err(DoeError::Timeout) => (-errno::ETIMEDOUT, &[][..]),
                 Err(DoeError::Io(n)) => (*n, &[][..]),
+                Err(DoeError::NotSent) => (-errno::ECANCELED, &[][..]),
             };
             let resp = Cmd::DoeResponse(DoeResponse {
                 status,
