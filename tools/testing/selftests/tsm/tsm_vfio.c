@@ -494,6 +494,18 @@ static int up_req(int iommufd, struct up_tsm_req *q)
 	return rc < 0 ? -errno : rc;
 }
 
+/* An IOMMU_VDEVICE_TSM_REQ for the TDI's state, answered into @resp. */
+static struct up_tsm_req up_state_req(uint32_t vdevice_id, void *resp,
+				      uint32_t resp_len)
+{
+	return (struct up_tsm_req) {
+		.size = sizeof(struct up_tsm_req), .vdevice_id = vdevice_id,
+		.op = TSM_FW_GUEST_GET_STATE, .tvm_arch = UP_TVM_ARCH_EMU,
+		.resp_len = resp_len, .resp_uptr = (uint64_t)(uintptr_t)resp,
+		.tsm_code = ~0ull,
+	};
+}
+
 /*
  * A VMM written from the upstream layouts only: binds (v5 TSM_OP), asks for
  * the report with a payload (req_len > 0) into too small a buffer and is told
@@ -615,10 +627,7 @@ TEST_F(tsm_vfio, bind_without_kvm)
 /* The plain vfio-pci driver offers no TSM bind. */
 TEST_F(tsm_vfio, plain_vfio_pci_refuses)
 {
-	struct up_tsm_req q = {
-		.size = sizeof(q), .op = TSM_FW_GUEST_GET_STATE,
-		.tvm_arch = UP_TVM_ARCH_EMU,
-	};
+	struct up_tsm_req q;
 	uint8_t resp[64];
 	uint32_t len;
 	uint64_t code;
@@ -634,7 +643,7 @@ TEST_F(tsm_vfio, plain_vfio_pci_refuses)
 		EXPECT_EQ(-EOPNOTSUPP, tsm_iommufd_op(self->v.iommufd,
 						      IOMMU_VDEVICE_TSM_BIND,
 						      self->v.vdevice_id));
-		q.vdevice_id = self->v.vdevice_id;
+		q = up_state_req(self->v.vdevice_id, resp, sizeof(resp));
 		EXPECT_EQ(-EOPNOTSUPP, up_req(self->v.iommufd, &q));
 	}
 	/* What vfio-pci-tsm must match unbound: a BAR exports as a dma-buf */
@@ -1842,12 +1851,7 @@ static void *held_call_thread(void *arg)
 {
 	struct held_call *c = arg;
 	uint8_t resp[64];
-	struct up_tsm_req q = {
-		.size = sizeof(q), .vdevice_id = c->vdevice_id,
-		.op = TSM_FW_GUEST_GET_STATE, .tvm_arch = UP_TVM_ARCH_EMU,
-		.resp_len = sizeof(resp), .resp_uptr = (uint64_t)(uintptr_t)resp,
-		.tsm_code = ~0ull,
-	};
+	struct up_tsm_req q = up_state_req(c->vdevice_id, resp, sizeof(resp));
 
 	if (c->type) {
 		c->rc = tsm_iommufd_op(c->iommufd, c->type, c->vdevice_id);
@@ -1968,11 +1972,7 @@ TEST_F_TIMEOUT(tsm_vfio, guest_req_firmware_errnos, 240)
 {
 	struct sigaction sa = { .sa_handler = on_alarm }, old;
 	uint8_t resp[64];
-	struct up_tsm_req q = {
-		.size = sizeof(q), .op = TSM_FW_GUEST_GET_STATE,
-		.tvm_arch = UP_TVM_ARCH_EMU,
-		.resp_len = sizeof(resp), .resp_uptr = (uint64_t)(uintptr_t)resp,
-	};
+	struct up_tsm_req q;
 	uint32_t len;
 	uint64_t code;
 	int i;
@@ -1980,7 +1980,7 @@ TEST_F_TIMEOUT(tsm_vfio, guest_req_firmware_errnos, 240)
 	ASSERT_EQ(0, assign(self, 1));
 	ASSERT_EQ(0, connect_fw(self));
 	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
-	q.vdevice_id = self->v.vdevice_id;
+	q = up_state_req(self->v.vdevice_id, resp, sizeof(resp));
 
 	/* A firmware that does not answer, a signal (no SA_RESTART) */
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, &old));

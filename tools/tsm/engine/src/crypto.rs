@@ -362,7 +362,7 @@ pub struct DirectionKeys {
     key: [u8; KEY_LEN],
     iv: [u8; IV_LEN],
     /// Sequence number of the next record.
-    pub seq: u64,
+    seq: u64,
 }
 
 impl std::fmt::Debug for DirectionKeys {
@@ -398,6 +398,12 @@ impl DirectionKeys {
         out.truncate(n);
         self.seq = self.seq.wrapping_add(1);
         Ok(out)
+    }
+
+    /// Takes back the sequence number of the last [`seal`](Self::seal): its record was
+    /// never sent, so the peer still expects that number.
+    pub fn unseal_last(&mut self) {
+        self.seq = self.seq.wrapping_sub(1);
     }
 
     /// Opens a secured record (DOE padding allowed) and advances the sequence.

@@ -49,7 +49,7 @@ pub(super) fn seal(dev: &mut Device, msg: &[u8]) -> Result<Vec<u8>, FwError> {
 /// Takes back the last [`seal`]: its record was never sent.
 pub(super) fn unseal(dev: &mut Device) {
     if let Ok(s) = session_mut(dev) {
-        s.secrets.req.seq = s.secrets.req.seq.wrapping_sub(1);
+        s.secrets.req.unseal_last();
     }
 }
 
