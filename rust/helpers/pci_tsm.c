@@ -39,3 +39,11 @@ __rust_helper struct kvm *rust_helper_pci_tsm_kvm_from_file(struct file *file)
 	return file_is_kvm(file) ? file->private_data : NULL;
 }
 #endif
+
+#ifdef CONFIG_PCI_TSM
+/* The firmware conduit names a page handed to firmware by its physical address */
+__rust_helper phys_addr_t rust_helper_pci_tsm_page_to_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+#endif

@@ -46,6 +46,7 @@ use core::{
     },
 };
 
+pub mod conduit;
 pub mod relay;
 
 /// The PCI address of a function: segment, bus, device and function.

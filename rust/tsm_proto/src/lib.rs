@@ -10,7 +10,8 @@
 //! writes by the TDISP events they cause, and the `/dev/tsm_fw` messages between the
 //! kernel's emulated platform TSM and the software TSM firmware (`fwmsg`). The `rmi`
 //! module is the Arm CCA RMM's device-assignment interface (RMI PDEV/VDEV calls, pages
-//! and state machines).
+//! and state machines). `conduit` is the channel between a vendor backend's firmware
+//! conduit and a firmware model in userspace (one call and its return).
 //!
 //! Rules every module follows:
 //! - `no_std`, `core` only (the `alloc` feature adds conveniences for userspace);
@@ -138,6 +139,7 @@ macro_rules! wire_bits {
 }
 
 pub mod codec;
+pub mod conduit;
 pub mod config;
 pub mod doe;
 pub mod fwmsg;
