@@ -38,6 +38,17 @@ __rust_helper struct kvm *rust_helper_pci_tsm_kvm_from_file(struct file *file)
 {
 	return file_is_kvm(file) ? file->private_data : NULL;
 }
+
+/* kernel::pci::tsm::Kvm is reference counted (ARef<Kvm>) */
+__rust_helper void rust_helper_pci_tsm_kvm_get(struct kvm *kvm)
+{
+	kvm_get_kvm(kvm);
+}
+
+__rust_helper void rust_helper_pci_tsm_kvm_put(struct kvm *kvm)
+{
+	kvm_put_kvm(kvm);
+}
 #endif
 
 #ifdef CONFIG_PCI_TSM

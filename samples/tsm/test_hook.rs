@@ -59,10 +59,10 @@ const MAX_OUT: usize = 0x4000;
 
 /// A TDI bound through this file, with the VM it is bound to.
 struct Bound {
-    /// Dropped first (fields drop in order): unbinds the TDI if it is still this one.
+    /// Unbinds the TDI when dropped, if it is still this one; holds the VM until then.
     binding: Pin<KBox<tsm::Binding>>,
-    /// Keeps the VM (and so the `Kvm` handle the core holds) alive while bound.
-    vm: ARef<File>,
+    /// The VM it was bound to (for "bound again with the same VM").
+    kvm: ARef<Kvm>,
 }
 
 impl Bound {
@@ -140,7 +140,7 @@ impl HookFile {
                 // Still bound by us: again with its VM is a no-op, with another busy.
                 if let Some(b) = st.bound.iter().find(|b| b.is_at(c.addr)) {
                     if b.binding.is_bound() {
-                        let same = core::ptr::eq(b.vm.as_ptr(), vm.as_ptr());
+                        let same = *b.kvm == *kvm;
                         return if same { Ok(()) } else { Err(EBUSY) };
                     }
                 }
@@ -148,9 +148,9 @@ impl HookFile {
                 st.bound.retain(|b| !b.is_at(c.addr));
                 st.bound.reserve(1, GFP_KERNEL)?;
                 let binding = KBox::pin_init(tsm::Binding::new(pdev.clone()), GFP_KERNEL)?;
-                binding.as_ref().bind(kvm, c.tdi_id)?;
+                binding.as_ref().bind(kvm.clone(), c.tdi_id)?;
                 st.bound
-                    .push_within_capacity(Bound { binding, vm })
+                    .push_within_capacity(Bound { binding, kvm })
                     .map_err(|_| ENOMEM)
             }
             2 => {

@@ -14,10 +14,6 @@
 //! capability bit itself comes from the `pci_tsm_emulate_tee=` boot parameter
 //! (`CONFIG_PCI_TSM_EMULATE_TEE`). See `Documentation/driver-api/pci/tsm-fw.rst`.
 
-use core::sync::atomic::{
-    AtomicPtr,
-    Ordering, //
-};
 use kernel::{
     faux,
     fs::{
@@ -47,10 +43,7 @@ use kernel::{
         },
     },
     prelude::*,
-    sync::{
-        Arc,
-        ArcBorrow, //
-    },
+    sync::Arc,
 };
 
 mod fw;
@@ -74,42 +67,13 @@ module! {
     license: "GPL",
 }
 
-/// The firmware channel, for the character device and the TSM operations. Set while
-/// the module is loaded (it holds one reference of an `Arc<fw::Hub>`).
-static HUB: AtomicPtr<fw::Hub> = AtomicPtr::new(core::ptr::null_mut());
-
-/// The channel, if the module is up.
-fn hub() -> Option<Arc<fw::Hub>> {
-    let p = HUB.load(Ordering::Acquire);
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: A non-NULL `HUB` came from `Arc::into_raw` and its reference is only given up
-    // by `HubRef::drop`, after the device and the TSM that call this are unregistered.
-    Some(unsafe { ArcBorrow::from_raw(p) }.into())
-}
-
-/// Owns the reference `HUB` holds.
-struct HubRef;
-
-impl HubRef {
-    fn new() -> Result<Self> {
-        let hub = fw::Hub::new()?;
-        HUB.store(Arc::into_raw(hub).cast_mut(), Ordering::Release);
-        Ok(Self)
-    }
-}
-
-impl Drop for HubRef {
-    fn drop(&mut self) {
-        let p = HUB.swap(core::ptr::null_mut(), Ordering::AcqRel);
-        if !p.is_null() {
-            // SAFETY: `p` came from `Arc::into_raw` in `new`; no user is left.
-            drop(unsafe { Arc::from_raw(p) });
-        }
-    }
-}
-
+/// The module: the firmware channel, its character device, the TSM and the test device.
+///
+/// # Invariants
+///
+/// The module has one `TsmEmu`, pinned in place while the module is loaded, and every
+/// `MiscDeviceRegistration<FwFile>` is its `misc` field; `hub` is initialized before
+/// `misc` registers the device and dropped after `misc` deregistered it.
 #[pin_data]
 struct TsmEmu {
     // Dropped in this order: the test caller device, the TSM (the core disconnects every device, which
@@ -119,18 +83,18 @@ struct TsmEmu {
     _tsm: tsm::Registration<EmuTsm>,
     _parent: faux::Registration,
     #[pin]
-    _misc: MiscDeviceRegistration<FwFile>,
-    _hub: HubRef,
+    misc: MiscDeviceRegistration<FwFile>,
+    hub: Arc<fw::Hub>,
 }
 
 impl kernel::InPlaceModule for TsmEmu {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _hub: HubRef::new()?,
-            _misc <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"tsm_fw" }),
+            hub: fw::Hub::new()?,
+            misc <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"tsm_fw" }),
             _parent: faux::Registration::new(c"tsm_emu", None)?,
             _tsm: {
-                let t = tsm::Registration::<EmuTsm>::new(_parent.as_ref())?;
+                let t = tsm::Registration::<EmuTsm>::new(_parent.as_ref(), hub.clone())?;
                 pr_info!("registered tsm{} (emulated platform, firmware at /dev/tsm_fw)\n", t.id());
                 t
             },
@@ -154,8 +118,12 @@ impl MiscDevice for FwFile {
     // The module stays loaded while the firmware holds the file open.
     const OWNER: Option<&'static ThisModule> = Some(&THIS_MODULE);
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        let hub = hub().ok_or(ENODEV)?;
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+        let reg: *const MiscDeviceRegistration<Self> = misc;
+        // SAFETY: By the type invariant of `TsmEmu`, `misc` is the `misc` field of the
+        // module's `TsmEmu`, alive while the device is registered (`open` runs then).
+        let module = unsafe { &*kernel::container_of!(reg.cast_mut(), TsmEmu, misc) };
+        let hub = &module.hub;
         let session = hub.open()?;
         match KBox::new(
             Self {
@@ -231,7 +199,7 @@ fn fw_dev(a: Address) -> msg::Dev {
 /// Runs one firmware command for `dsm`: `Err` only if it could not run; the outcome may
 /// be a failure.
 fn command_outcome(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::Outcome> {
-    let hub = hub().ok_or(ENODEV)?;
+    let hub = dsm.registration_data();
     hub.run(dsm, fw_dev(dsm.address()), cmd).inspect_err(|e| {
         dev_warn!(
             dsm.pdev(),
@@ -266,10 +234,12 @@ fn command(dsm: &Dsm<'_, EmuTsm>, cmd: msg::Cmd<'_>, what: &str) -> Result<fw::O
 
 #[vtable]
 impl LinkTsm for EmuTsm {
+    /// The firmware channel.
+    type RegistrationData = Arc<fw::Hub>;
     type DsmData = DsmState;
     type TdiData = TdiState;
 
-    fn probe(_pdev: &pci::Device) -> Result<DsmState> {
+    fn probe(_hub: &Arc<fw::Hub>, _pdev: &pci::Device) -> Result<DsmState> {
         Ok(DsmState {
             connected: false,
             ide_stream: None,
@@ -322,7 +292,7 @@ impl LinkTsm for EmuTsm {
     fn bind(
         dsm: &mut Dsm<'_, Self>,
         pdev: &pci::Device,
-        _kvm: Kvm,
+        _kvm: &Kvm,
         tdi_id: u32,
     ) -> Result<tsm::Bound<TdiState>> {
         if !dsm.data().connected {

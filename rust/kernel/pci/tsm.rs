@@ -8,10 +8,13 @@
 //! confidential VMs. It implements [`LinkTsm`] and registers with [`Registration`]; the
 //! core calls it under its locks (`pci_tsm_rwsem`, then the DSM's `pci_tsm_pf0::lock`), so
 //! every operation on one DSM is serialized and gets exclusive access to the backend's
-//! per-DSM data ([`Dsm::data`]).
+//! per-DSM data ([`Dsm::data`]). What the backend registered with (its firmware channel
+//! or conduit) reaches every callback ([`LinkTsm::RegistrationData`],
+//! [`Dsm::registration_data`]), so a backend needs no global state.
 //!
 //! Firmwares ask the kernel for every DOE exchange with the device; [`relay`] holds the one
-//! loop that carries those exchanges for all backends.
+//! loop that carries those exchanges for all backends; [`conduit`] is a vendor backend's
+//! lowest firmware call, real or to a firmware model in userspace.
 //!
 //! Only function 0 DSMs (`is_pci_tsm_pf0()`) are supported so far: probe of other
 //! functions fails, so they cannot be bound.
@@ -148,20 +151,62 @@ pub enum GuestReply {
     TooSmall(usize),
 }
 
-/// Handle of the confidential VM (`struct kvm`) a TDI is bound to; opaque to the backend
-/// except as a key for the platform firmware.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Kvm(NonNull<bindings::kvm>);
+/// The confidential VM (`struct kvm`) a TDI is bound to; opaque to the backend except as
+/// a key for the platform firmware.
+///
+/// A callback gets a `&Kvm`, valid for the call; a caller of the core's bind holds an
+/// `ARef<Kvm>` (a reference of the VM, `kvm_get_kvm()`) for as long as the TDI is bound.
+///
+/// # Invariants
+///
+/// A `&Kvm` is a live `struct kvm` for its lifetime.
+#[repr(transparent)]
+pub struct Kvm(Opaque<bindings::kvm>);
 
 impl Kvm {
     /// The raw `struct kvm` pointer.
     pub fn as_ptr(&self) -> *mut bindings::kvm {
-        self.0.as_ptr()
+        self.0.get()
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` is a live `struct kvm` for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::kvm) -> &'a Self {
+        // SAFETY: `Kvm` is transparent over `struct kvm`, live for `'a` per the safety
+        // requirements.
+        unsafe { &*ptr.cast::<Self>() }
     }
 }
 
-// SAFETY: `Kvm` is only an identity: the abstraction never dereferences it.
+impl PartialEq for Kvm {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Kvm {}
+
+// SAFETY: The abstraction never reads or writes the VM through a `Kvm`: it is an identity
+// (and a reference count, which is thread-safe).
 unsafe impl Send for Kvm {}
+// SAFETY: As above.
+unsafe impl Sync for Kvm {}
+
+// SAFETY: `kvm_get_kvm()` and `kvm_put_kvm()` are the VM's reference count; the VM stays
+// alive while a reference is held.
+#[cfg(CONFIG_KVM = "y")]
+unsafe impl crate::sync::aref::AlwaysRefCounted for Kvm {
+    fn inc_ref(&self) {
+        // SAFETY: `self` is a live VM (type invariant).
+        unsafe { bindings::pci_tsm_kvm_get(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller gives up a reference it holds.
+        unsafe { bindings::pci_tsm_kvm_put(obj.cast::<bindings::kvm>().as_ptr()) };
+    }
+}
 
 /// The per-DSM (function 0) link context: `struct pci_tsm_pf0` followed by the backend's
 /// data.
@@ -190,6 +235,8 @@ struct TdiCtx<T: LinkTsm> {
 /// the relay loop relies on.
 pub struct Dsm<'a, T: LinkTsm> {
     pdev: &'a pci::Device,
+    /// The data of the TSM's [`Registration`].
+    reg: &'a T::RegistrationData,
     /// Only the backend's part of the context: the core reads the `pci_tsm_pf0` part
     /// (e.g. `dsm_dev` for sysfs) without the DSM lock.
     data: &'a mut T::DsmData,
@@ -208,6 +255,9 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
         Self {
             // SAFETY: `pci::Device` is a transparent wrapper of `struct pci_dev`.
             pdev: unsafe { &*pdev.cast::<pci::Device>() },
+            // SAFETY: `pci_tsm_pf0_constructor()` set `base_tsm.tsm_dev` to the TSM that
+            // probed the DSM, a `Registration<T>`, which outlives the context.
+            reg: unsafe { RegOps::<T>::data_of((*ctx).pf0.base_tsm.tsm_dev) },
             // SAFETY: `ctx` is valid; only the backend touches `data`, and only under the
             // DSM lock the caller holds, so this reference is exclusive.
             data: unsafe { &mut *addr_of_mut!((*ctx).data) },
@@ -238,6 +288,11 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
     /// The backend's data for this DSM.
     pub fn data(&mut self) -> &mut T::DsmData {
         self.data
+    }
+
+    /// The data the backend registered the TSM with ([`Registration::new`]).
+    pub fn registration_data(&self) -> &'a T::RegistrationData {
+        self.reg
     }
 
     /// One DOE exchange on the DSM's CMA mailbox (`pci_tsm_doe_transfer()`): `request` is
@@ -309,9 +364,15 @@ impl<T: LinkTsm> Tdi<'_, T> {
     }
 
     /// The VM the TDI is bound to.
-    pub fn kvm(&self) -> Option<Kvm> {
-        // SAFETY: As above.
-        NonNull::new(unsafe { (*self.tdi).kvm }).map(Kvm)
+    pub fn kvm(&self) -> Option<&Kvm> {
+        // SAFETY: `tdi` is live while `self` exists.
+        let kvm = unsafe { (*self.tdi).kvm };
+        if kvm.is_null() {
+            return None;
+        }
+        // SAFETY: The binder holds a reference of the VM while the TDI is bound (the
+        // contract of `pci_tsm_bind()`; a [`Binding`] holds an `ARef<Kvm>`).
+        Some(unsafe { Kvm::from_raw(kvm) })
     }
 
     /// The backend's data for this TDI.
@@ -335,13 +396,16 @@ pub struct Bound<D> {
 /// refuses the missing operations.
 #[vtable]
 pub trait LinkTsm: Sized + 'static {
+    /// The backend's data of its registration (its firmware channel, say), given to
+    /// [`Registration::new`] and reaching every callback: backends keep no global state.
+    type RegistrationData: Send + Sync;
     /// Per-DSM data, created at probe and dropped at remove.
     type DsmData: Send;
     /// Per-TDI data, created at bind and dropped after unbind.
     type TdiData: Send;
 
     /// Sets up the context of a DSM (function 0) before its first connect.
-    fn probe(pdev: &pci::Device) -> Result<Self::DsmData>;
+    fn probe(reg: &Self::RegistrationData, pdev: &pci::Device) -> Result<Self::DsmData>;
 
     /// Establishes SPDM and IDE with the DSM through the platform firmware.
     fn connect(dsm: &mut Dsm<'_, Self>) -> Result;
@@ -353,7 +417,7 @@ pub trait LinkTsm: Sized + 'static {
     fn bind(
         _dsm: &mut Dsm<'_, Self>,
         _pdev: &pci::Device,
-        _kvm: Kvm,
+        _kvm: &Kvm,
         _tdi_id: u32,
     ) -> Result<Bound<Self::TdiData>> {
         build_error!(VTABLE_DEFAULT_ERROR)
@@ -399,7 +463,10 @@ impl<T: LinkTsm> Adapter<T> {
         }
         // SAFETY: `pci::Device` is a transparent wrapper of a valid `struct pci_dev`.
         let dev = unsafe { &*pdev.cast::<pci::Device>() };
-        let Ok(data) = T::probe(dev) else {
+        // SAFETY: The core calls `probe` of a TSM it registered with these ops, a
+        // `Registration<T>`, which is alive until `tsm_unregister()` has returned.
+        let reg = unsafe { RegOps::<T>::data_of(tsm_dev) };
+        let Ok(data) = T::probe(reg, dev) else {
             return null_mut();
         };
         let ctx = Pf0Ctx::<T> {
@@ -469,9 +536,12 @@ impl<T: LinkTsm> Adapter<T> {
         kvm: *mut bindings::kvm,
         tdi_id: u32,
     ) -> *mut bindings::pci_tdi {
-        let Some(kvm) = NonNull::new(kvm).map(Kvm) else {
+        if kvm.is_null() {
             return EINVAL.to_ptr();
-        };
+        }
+        // SAFETY: The caller of `pci_tsm_bind()` holds a reference of the VM for the call
+        // (and for as long as the TDI is bound).
+        let kvm = unsafe { Kvm::from_raw(kvm) };
         // SAFETY: Per the safety requirements.
         let mut dsm = unsafe { Dsm::<T>::of_function(pdev) };
         // SAFETY: `pci::Device` is a transparent wrapper of a valid `struct pci_dev`.
@@ -591,9 +661,33 @@ impl<T: LinkTsm> Adapter<T> {
         };
         ops
     };
+}
 
-    const fn ops() -> &'static bindings::pci_tsm_ops {
-        &Self::OPS
+/// The operations a TSM is registered with, and the backend's registration data: the
+/// core hands callbacks the `tsm_dev` whose `pci_ops` points here, so each finds `data`.
+///
+/// # Invariants
+///
+/// Lives, at a fixed address, from before `tsm_register()` until after
+/// `tsm_unregister()` returned, with `ops` (the first field) as the `pci_ops` of that
+/// `tsm_dev`.
+#[repr(C)]
+struct RegOps<T: LinkTsm> {
+    ops: bindings::pci_tsm_ops,
+    data: T::RegistrationData,
+}
+
+impl<T: LinkTsm> RegOps<T> {
+    /// The registration data of `tsm_dev`.
+    ///
+    /// # Safety
+    ///
+    /// `tsm_dev` is a `struct tsm_dev` registered by a live `Registration<T>`; the
+    /// reference is used only while it is registered.
+    unsafe fn data_of<'a>(tsm_dev: *mut bindings::tsm_dev) -> &'a T::RegistrationData {
+        // SAFETY: Per the safety requirements `pci_ops` is the `ops` field, the first of a
+        // live `repr(C)` `RegOps<T>`, which nothing mutates while registered.
+        unsafe { &(*(*tsm_dev).pci_ops.cast::<RegOps<T>>()).data }
     }
 }
 
@@ -603,30 +697,42 @@ impl<T: LinkTsm> Adapter<T> {
 ///
 /// # Invariants
 ///
-/// `tsm_dev` is a registered `struct tsm_dev` until `Drop`.
+/// `tsm_dev` is a registered `struct tsm_dev` until `Drop`, with the `ops` of `reg` as
+/// its operations; `reg` is not moved out of its allocation or dropped before that.
 pub struct Registration<T: LinkTsm> {
     tsm_dev: NonNull<bindings::tsm_dev>,
-    _t: PhantomData<T>,
+    reg: KBox<RegOps<T>>,
 }
 
 impl<T: LinkTsm> Registration<T> {
-    /// Registers the TSM as a child of `parent`.
-    pub fn new(parent: &device::Device) -> Result<Self> {
+    /// Registers the TSM as a child of `parent`; `data` reaches every callback
+    /// ([`Dsm::registration_data`], and `probe`'s argument).
+    pub fn new(parent: &device::Device, data: T::RegistrationData) -> Result<Self> {
         const { assert!(T::HAS_UNBIND == T::HAS_BIND, "a TSM that binds must unbind") };
-        // SAFETY: `parent` is a valid device; the ops table is `'static` and the core only
-        // reads it (the C prototype lacks `const`).
+        let reg = KBox::new(
+            RegOps::<T> {
+                ops: Adapter::<T>::OPS,
+                data,
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `parent` is a valid device; `reg.ops` stays at its address until after
+        // `tsm_unregister()` (`Drop`), and the core only reads it (the C prototype lacks
+        // `const`).
         let raw = unsafe {
-            bindings::tsm_register(
-                parent.as_raw(),
-                core::ptr::from_ref(Adapter::<T>::ops()).cast_mut(),
-            )
+            bindings::tsm_register(parent.as_raw(), core::ptr::from_ref(&reg.ops).cast_mut())
         };
         let raw = from_err_ptr(raw)?;
-        // INVARIANT: `tsm_register()` returned a registered device.
+        // INVARIANT: `tsm_register()` returned a registered device with `reg.ops`.
         Ok(Self {
             tsm_dev: NonNull::new(raw).ok_or(ENOMEM)?,
-            _t: PhantomData,
+            reg,
         })
+    }
+
+    /// The data the TSM was registered with.
+    pub fn data(&self) -> &T::RegistrationData {
+        &self.reg.data
     }
 
     /// The TSM's id: it is `/sys/class/tsm/tsm<id>`.
@@ -638,14 +744,16 @@ impl<T: LinkTsm> Registration<T> {
 
 impl<T: LinkTsm> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: `tsm_dev` is registered per the type invariants, and is not used after.
+        // SAFETY: `tsm_dev` is registered per the type invariants, and is not used after;
+        // `reg` is dropped only after this returned (fields drop after `drop()`).
         unsafe { bindings::tsm_unregister(self.tsm_dev.as_ptr()) };
     }
 }
 
-// SAFETY: `tsm_unregister()` may be called from any thread; `id` is immutable.
+// SAFETY: `tsm_unregister()` may be called from any thread; `id` is immutable; the
+// registration data is `Send + Sync`.
 unsafe impl<T: LinkTsm> Send for Registration<T> {}
-// SAFETY: `&Registration` only reads the immutable `id`.
+// SAFETY: `&Registration` only reads the immutable `id` and the `Sync` registration data.
 unsafe impl<T: LinkTsm> Sync for Registration<T> {}
 
 /// A memory BAR of a function, as platform firmwares want it at bind (the MMIO ranges
@@ -796,13 +904,16 @@ impl Drop for Unclaimed<'_> {
 }
 
 impl Kvm {
-    /// The VM of a KVM VM file (`KVM_CREATE_VM`). The handle stays valid only as long as
-    /// the caller holds a reference to `file`.
+    /// The VM of a KVM VM file (`KVM_CREATE_VM`), with a reference of its own.
     #[cfg(CONFIG_KVM = "y")]
-    pub fn from_file(file: &crate::fs::File) -> Result<Self> {
+    pub fn from_file(file: &crate::fs::File) -> Result<ARef<Self>> {
         // SAFETY: `file` is a valid file for the duration of the call.
         let kvm = unsafe { bindings::pci_tsm_kvm_from_file(file.as_ptr()) };
-        NonNull::new(kvm).map(Kvm).ok_or(EBADF)
+        if kvm.is_null() {
+            return Err(EBADF);
+        }
+        // SAFETY: A VM file holds a reference of its VM, and `file` is held for the call.
+        Ok(ARef::from(unsafe { Kvm::from_raw(kvm) }))
     }
 }
 
@@ -816,16 +927,21 @@ impl Kvm {
 ///
 /// `nb.unbound` is [`Binding::unbound_callback`]; while the core may hold `nb` (from a
 /// successful [`Binding::bind`] until the core calls it or the drop unbinds), `self` is
-/// pinned and alive.
+/// pinned and alive; while the core may hold the VM of that bind, `kvm` holds it.
+#[cfg(CONFIG_KVM = "y")]
 #[pin_data(PinnedDrop)]
 pub struct Binding {
     #[pin]
     nb: Opaque<bindings::pci_tsm_unbind_notifier>,
+    /// The VM of the last bind; dropped after the unbind (fields drop after `drop()`).
+    #[pin]
+    kvm: crate::sync::Mutex<Option<ARef<Kvm>>>,
     /// Set when the bind succeeded, cleared by the core's notification.
     bound: Atomic<bool>,
     pdev: ARef<pci::Device>,
 }
 
+#[cfg(CONFIG_KVM = "y")]
 impl Binding {
     /// A binding of `pdev`, not bound yet.
     pub fn new(pdev: ARef<pci::Device>) -> impl PinInit<Self> {
@@ -839,6 +955,7 @@ impl Binding {
                     })
                 };
             }),
+            kvm <- crate::new_mutex!(None),
             bound: Atomic::new(false),
             pdev,
         })
@@ -851,17 +968,25 @@ impl Binding {
 
     /// `pci_tsm_bind_notify()`: binds the function, connected through a link TSM, as TDI
     /// `tdi_id` of `kvm`. `EBUSY` if a TDI of the function is bound already (this one
-    /// included). The caller keeps `kvm` alive until the binding is dropped.
-    pub fn bind(self: Pin<&Self>, kvm: Kvm, tdi_id: u32) -> Result {
+    /// included). The binding holds `kvm` until it is dropped or bound again.
+    pub fn bind(self: Pin<&Self>, kvm: ARef<Kvm>, tdi_id: u32) -> Result {
+        let mut held = self.kvm.lock();
+        if self.bound.load(Relaxed) {
+            return Err(EBUSY);
+        }
+        // Not bound (never, or the core unbound it): the core holds no earlier VM.
+        let vm = kvm.as_ptr();
+        *held = Some(kvm);
         // Before the call: the core may tell us it unbound before the call returns.
         self.bound.store(true, Relaxed);
         // SAFETY: `pdev` is valid; `nb` is pinned and, by the type invariant, alive while
-        // the core holds it; `kvm` is a live VM per the caller's contract.
-        let rc = unsafe {
-            bindings::pci_tsm_bind_notify(self.pdev.as_raw(), kvm.as_ptr(), tdi_id, self.nb.get())
-        };
+        // the core holds it; `vm` is a live VM, held by `self.kvm` while the core may
+        // hold it.
+        let rc =
+            unsafe { bindings::pci_tsm_bind_notify(self.pdev.as_raw(), vm, tdi_id, self.nb.get()) };
         if rc != 0 {
             self.bound.store(false, Relaxed);
+            *held = None;
         }
         crate::error::to_result(rc)
     }
@@ -889,6 +1014,7 @@ impl Binding {
     }
 }
 
+#[cfg(CONFIG_KVM = "y")]
 #[pinned_drop]
 impl PinnedDrop for Binding {
     fn drop(self: Pin<&mut Self>) {
