@@ -142,7 +142,7 @@ TEST_F_TIMEOUT(conduit, one_call_one_page, 60)
 
 	ASSERT_EQ(0, start_trigger(&c));
 	ASSERT_EQ(0, next_call(self->model, &m));
-	EXPECT_EQ(TSM_CONDUIT_MAGIC, m.magic);
+	EXPECT_EQ((uint32_t)TSM_CONDUIT_MAGIC, m.magic);
 	EXPECT_EQ(TSM_CONDUIT_VERSION, m.version);
 	EXPECT_EQ(TSM_CONDUIT_CALL_TEST, m.kind);
 	EXPECT_NE(0ull, m.call_id);
