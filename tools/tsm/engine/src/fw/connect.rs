@@ -33,10 +33,30 @@ enum CPhase {
     KeyExchange,
     Finish,
     Ide(IdeStep),
+    /// The certificate chain is in and its digest checked; the op waits for the leaf
+    /// key from outside ([`ConnectOp::resume_with_key`]) before CHALLENGE.
+    KeyWait,
     Done,
 }
 
+/// Which parts of CONNECT an op runs.
+///
+/// The software firmware runs everything in one go and trusts a device whose chain
+/// verifies against its trust anchor. A firmware that, like the CCA RMM, has the host
+/// verify the chain and hand back the leaf key pauses after the chain
+/// ([`ConnectOp::certificates`] then [`ConnectOp::resume_with_key`]) and keys the IDE
+/// stream in a separate step ([`ConnectOp::ide_only`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    /// After the chain: stop at [`CPhase::KeyWait`] instead of verifying it against the
+    /// trust anchor.
+    pause_for_key: bool,
+    /// After the session: key the IDE stream.
+    ide: bool,
+}
+
 pub(super) struct ConnectOp {
+    plan: Plan,
     phase: CPhase,
     neg: Negotiated,
     transcript: AuthTranscript,
@@ -53,9 +73,72 @@ pub(super) struct ConnectOp {
 }
 
 impl ConnectOp {
+    /// The whole CONNECT: SPDM with the chain verified against the trust anchor, the
+    /// session, then IDE-KM.
     pub(super) fn new() -> Self {
+        Self::with_plan(
+            Plan {
+                pause_for_key: false,
+                ide: true,
+            },
+            CPhase::Version,
+        )
+    }
+
+    /// VCA, digests and the certificate chain (its digest checked, not its trust), then
+    /// done until [`Self::resume_with_key`] continues with CHALLENGE, MEASUREMENTS and
+    /// the session; no IDE-KM.
+    pub(super) fn certificates() -> Self {
+        Self::with_plan(
+            Plan {
+                pause_for_key: true,
+                ide: false,
+            },
+            CPhase::Version,
+        )
+    }
+
+    /// Only the IDE-KM key programming, over the session already in the device record.
+    pub(super) fn ide_only() -> Self {
+        Self::with_plan(
+            Plan {
+                pause_for_key: false,
+                ide: true,
+            },
+            CPhase::Ide(IdeStep::Query),
+        )
+    }
+
+    /// Continues an op paused after the certificate chain, with the leaf `key` the
+    /// device's signatures must verify by. Anywhere else it is a state error.
+    pub(super) fn resume_with_key(&mut self, key: VerifyingKey) -> Result<(), FwError> {
+        if self.phase != CPhase::KeyWait {
+            return Err(FwError::State("not waiting for the device key"));
+        }
+        self.leaf = Some(key);
+        self.phase = CPhase::Challenge;
+        Ok(())
+    }
+
+    /// Whether the op is paused for the leaf key.
+    pub(super) fn waits_for_key(&self) -> bool {
+        self.phase == CPhase::KeyWait
+    }
+
+    /// The certificate chain received so far (SPDM chain format).
+    pub(super) fn chain(&self) -> &[u8] {
+        &self.chain
+    }
+
+    /// The VCA transcript so far (GET_VERSION .. ALGORITHMS, requests and responses).
+    pub(super) fn vca(&self) -> &[u8] {
+        self.transcript.vca()
+    }
+
+    fn with_plan(plan: Plan, phase: CPhase) -> Self {
         Self {
-            phase: CPhase::Version,
+            plan,
+            phase,
             neg: Negotiated::initial(Version::V12),
             transcript: AuthTranscript::new(),
             rsp_flags: CapabilityFlags::default(),
@@ -229,9 +312,12 @@ impl ConnectOp {
                 Ok(Next::Secured(rec))
             }
             CPhase::Ide(step) => step.request(dev),
+            CPhase::KeyWait => Ok(Next::Done(Vec::new())),
             CPhase::Done => {
-                dev.ide_active = true;
-                info!("connected: session and IDE stream {} up", dev.stream_id);
+                if self.plan.ide {
+                    dev.ide_active = true;
+                    info!("connected: IDE stream {} up", dev.stream_id);
+                }
                 Ok(Next::Done(Vec::new()))
             }
         }
@@ -334,9 +420,14 @@ impl ConnectOp {
                             "certificate chain does not match DIGESTS",
                         ));
                     }
-                    self.leaf = Some(certs::verify_chain(&self.chain, &cfg.trust_anchor)?);
-                    info!("certificate chain verified ({} bytes)", self.chain.len());
-                    CPhase::Challenge
+                    if self.plan.pause_for_key {
+                        info!("certificate chain received ({} bytes)", self.chain.len());
+                        CPhase::KeyWait
+                    } else {
+                        self.leaf = Some(certs::verify_chain(&self.chain, &cfg.trust_anchor)?);
+                        info!("certificate chain verified ({} bytes)", self.chain.len());
+                        CPhase::Challenge
+                    }
                 }
             }
             CPhase::Challenge => {
@@ -431,13 +522,19 @@ impl ConnectOp {
                     neg: self.neg,
                     session: Some(ReqSession { id, secrets }),
                 });
-                CPhase::Ide(IdeStep::Query)
+                if self.plan.ide {
+                    CPhase::Ide(IdeStep::Query)
+                } else {
+                    CPhase::Done
+                }
             }
             CPhase::Ide(step) => match step.response(dev, payload)? {
                 Some(next) => CPhase::Ide(next),
                 None => CPhase::Done,
             },
-            CPhase::Done => return Err(FwError::State("response after completion")),
+            CPhase::KeyWait | CPhase::Done => {
+                return Err(FwError::State("response after completion"))
+            }
         };
         Ok(())
     }

@@ -32,6 +32,7 @@
 //! | `tdisp_op` | BIND, GUEST_REQ, UNBIND: the TDISP requester |
 //! | `report_check` | validation of the interface report against the function's BARs |
 //! | [`agent`] | tsm-fw's loop: [`Firmware`] served to the kernel over `/dev/tsm_fw` |
+//! | [`rmm`] | a vendor model: the Arm CCA RMM's device-assignment RMI, over the same ops |
 //!
 //! Where a firmware model plugs in. `session`, `connect`, `ide_km`, `disconnect`,
 //! `tdisp_op` and `report_check` are the TSM-side requester: each command is an op
@@ -67,6 +68,7 @@ mod connect;
 mod disconnect;
 mod ide_km;
 mod report_check;
+pub mod rmm;
 mod session;
 mod tdisp_op;
 

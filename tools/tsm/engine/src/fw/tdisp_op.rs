@@ -15,6 +15,9 @@ use crate::wire;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TdispKind {
     Bind,
+    /// Version, capabilities and LOCK_INTERFACE only (a firmware that fetches the
+    /// report in a separate call).
+    Lock,
     Unbind,
     Report,
     Start,
@@ -46,12 +49,15 @@ pub(super) struct TdispOp {
     pending: (u16, u16),
     error: Option<tdisp::ErrorCode>,
     result: Vec<u8>,
+    /// Whether the assembled report is validated against the TDI's BARs (the software
+    /// firmware does; a firmware whose host validates the report does not).
+    check_report: bool,
 }
 
 impl TdispOp {
     pub(super) fn new(tdi: FunctionId, kind: TdispKind) -> Self {
         let phase = match kind {
-            TdispKind::Bind => TPhase::Version,
+            TdispKind::Bind | TdispKind::Lock => TPhase::Version,
             TdispKind::Unbind => TPhase::Stop,
             TdispKind::Report => TPhase::Report,
             TdispKind::Start => TPhase::Start,
@@ -66,7 +72,19 @@ impl TdispOp {
             pending: (0, PORTION),
             error: None,
             result: Vec::new(),
+            check_report: true,
         }
+    }
+
+    /// The same op, leaving the report's validation to whoever reads it.
+    pub(super) fn without_report_check(mut self) -> Self {
+        self.check_report = false;
+        self
+    }
+
+    /// The report portions received so far, in order.
+    pub(super) fn report_portions(&self) -> impl Iterator<Item = &[u8]> {
+        self.portions.iter().map(|(_, _, p, _)| p.as_slice())
     }
 
     /// The firmware's record of this op's TDI.
@@ -189,7 +207,11 @@ impl TdispOp {
             (TPhase::Lock, ResponseBody::LockInterface { nonce }) => {
                 t.nonce = Some(*nonce);
                 info!("TDI {:?} CONFIG_LOCKED", self.tdi);
-                TPhase::Report
+                if self.kind == TdispKind::Lock {
+                    TPhase::Done
+                } else {
+                    TPhase::Report
+                }
             }
             (
                 TPhase::Report,
@@ -223,12 +245,14 @@ impl TdispOp {
                             .and_then(|r| r.get(..len))
                             .ok_or(FwError::Protocol("report incomplete"))?
                             .to_vec();
-                        validate_report(&bytes, t, cfg)?;
-                        info!(
-                            "TDI {:?}: interface report validated ({} bytes)",
-                            self.tdi,
-                            bytes.len()
-                        );
+                        if self.check_report {
+                            validate_report(&bytes, t, cfg)?;
+                            info!(
+                                "TDI {:?}: interface report validated ({} bytes)",
+                                self.tdi,
+                                bytes.len()
+                            );
+                        }
                         if self.kind == TdispKind::Report {
                             self.result = bytes;
                         }
