@@ -18,7 +18,6 @@ use tsm_engine::transport::relay::{
 };
 use tsm_proto::codec::Writer;
 use tsm_proto::report::{self, FirstPageUnit, InterfaceReport, ValidationParams};
-use tsm_proto::rmi::comm::EXIT_OFFSET;
 use tsm_proto::rmi::sro::ADDR_RANGE_DESC_LEN;
 use tsm_proto::rmi::{
     Abi, AddrRange, AddrRangeDesc, BlockSize, CacheObject, Call, Category, CommEnter, CommExit,
@@ -44,10 +43,6 @@ fn fid(c: Call) -> u32 {
 
 fn outcome(r: &SmcRegs) -> Outcome {
     Outcome::decode(r.x[0]).expect("X0 decodes")
-}
-
-fn status_of(r: &SmcRegs) -> Option<Status> {
-    outcome(r).status()
 }
 
 /// How a host operation failed.
@@ -156,7 +151,8 @@ impl Host {
 
     fn smc(&mut self, call: Call, args: &[u64]) -> SmcRegs {
         *self.calls.entry(call).or_insert(0) += 1;
-        self.rmm.call(&SmcRegs::call(fid(call), args), &mut self.mem)
+        self.rmm
+            .call(&SmcRegs::call(fid(call), args), &mut self.mem)
     }
 
     /// A call, retried while BUSY; its registers, or the failure.
@@ -291,7 +287,13 @@ impl Host {
         }
     }
 
-    fn drive_vdev(&mut self, rd: u64, pdev: u64, vdev: u64, target: VdevState) -> Result<(), HostErr> {
+    fn drive_vdev(
+        &mut self,
+        rd: u64,
+        pdev: u64,
+        vdev: u64,
+        target: VdevState,
+    ) -> Result<(), HostErr> {
         let r = self.communicate(Target::Vdev { rd, pdev, vdev });
         if let Err(e) = r {
             let _ = self.smc(Call::VdevAbort, &[rd, pdev, vdev]);
@@ -575,38 +577,13 @@ impl Host {
         self.disconnect().map_err(|e| ("disconnect", e))
     }
 
-    /// Recovery from any state (each call retried once, for the error knobs), as a host
-    /// tearing down after a failure.
-    fn teardown(&mut self) {
-        fn twice(h: &mut Host, f: fn(&mut Host) -> Result<(), HostErr>) {
-            if let Err(e) = f(h) {
-                eprintln!("teardown retry after {e:?}");
-                f(h).unwrap_or_else(|e| panic!("teardown: {e:?}"));
-            }
-        }
-        if let Some(h) = self.sro.take() {
-            let _ = self.call(Call::OpCancel, &[h]);
-        }
-        if self.vdev.is_some() {
-            let [rd, ep, vdev] = self.vdev_args();
-            let _ = self.smc(Call::VdevAbort, &[rd, ep, vdev]);
-            twice(self, Host::unbind);
-        } else if let Some(rd) = self.rd.take() {
-            self.rmm.realm_destroy(rd).expect("realm destroy");
-            let _ = self.undelegate(rd);
-        }
-        for p in [self.ep, self.rp].into_iter().flatten() {
-            let _ = self.smc(Call::PdevAbort, &[p]);
-        }
-        twice(self, Host::disconnect);
-        for pa in self.delegated.clone() {
-            let _ = self.undelegate(pa);
-        }
-    }
-
     /// The clean end: nothing left in the model, the device as after reset.
     fn assert_clean(&self) {
-        assert!(self.delegated.is_empty(), "still delegated: {:x?}", self.delegated);
+        assert!(
+            self.delegated.is_empty(),
+            "still delegated: {:x?}",
+            self.delegated
+        );
         assert!(self.rmm.is_clean(), "{:?}", self.rmm.snapshot());
         let dsm = &self.dsm.0;
         assert!(!dsm.session_established(), "session left");

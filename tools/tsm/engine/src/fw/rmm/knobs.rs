@@ -274,7 +274,9 @@ mod tests {
         assert_eq!(k.fire(Call::PdevCommunicate, 1), None);
         assert_eq!("".parse::<Knobs>(), Ok(Knobs::none()));
         assert_eq!(
-            "error@granule_delegate:1=16".parse::<Knob>().map(|k| k.kind),
+            "error@granule_delegate:1=16"
+                .parse::<Knob>()
+                .map(|k| k.kind),
             Ok(KnobKind::Error(Status::ErrorGranule))
         );
     }

@@ -191,7 +191,9 @@ impl Rmm {
                 CommOutcome::Failed
             }
         };
-        rec.core = rec.core.on(tsm_proto::rmi::PdevCall::Communicate(outcome))?;
+        rec.core = rec
+            .core
+            .on(tsm_proto::rmi::PdevCall::Communicate(outcome))?;
         if rec.core.state == PdevState::Stopped {
             rec.dev.spdm = None;
             rec.dev.ide_active = false;

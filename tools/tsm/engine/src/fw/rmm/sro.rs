@@ -131,10 +131,9 @@ impl Rmm {
                 return Err(input("list entry is not delegated L3 granules"));
             }
             for k in 0..u64::from(d.count) {
-                let pa = d
-                    .pa
-                    .checked_add(k * GRANULE)
-                    .ok_or(input("list entry wraps"))?;
+                let pa =
+                    d.pa.checked_add(k * GRANULE)
+                        .ok_or(input("list entry wraps"))?;
                 if self.granules.state(pa) != Some(GranuleState::Delegated) || offered.contains(&pa)
                 {
                     return Err(input("donated granule is not DELEGATED"));

@@ -49,8 +49,14 @@ impl Rmm {
     pub(super) fn stream_connect(&mut self, params: u64, mem: &mut dyn FwMemory) -> Reply {
         let page = self.ns_page(mem, params)?;
         let p = StreamParams::decode(&page)?;
-        let ep = self.pdevs.get(&p.pdev_1).ok_or(input("pdev_1 is not a PDEV"))?;
-        let rp = self.pdevs.get(&p.pdev_2).ok_or(input("pdev_2 is not a PDEV"))?;
+        let ep = self
+            .pdevs
+            .get(&p.pdev_1)
+            .ok_or(input("pdev_1 is not a PDEV"))?;
+        let rp = self
+            .pdevs
+            .get(&p.pdev_2)
+            .ok_or(input("pdev_2 is not a PDEV"))?;
         // Unconfirmed: the statuses of the stream ID width and range order checks.
         let sid = u8::try_from(p.ide_sid).map_err(|_| input("IDE stream ID above 255"))?;
         if !ranges_sorted(p.ranges.as_slice()) {
@@ -144,7 +150,9 @@ impl Rmm {
         hang: bool,
     ) -> Reply {
         let rec = self.pdevs.get(&pdev).ok_or(input("not a PDEV"))?;
-        let handle = rec.stream_op.ok_or(OrderError::device("no stream operation"))?;
+        let handle = rec
+            .stream_op
+            .ok_or(OrderError::device("no stream operation"))?;
         let s = self.streams.get(&handle).ok_or(input("no such stream"))?;
         let end = if s.ep == pdev { End::Ep } else { End::Rp };
         let turn = s.turn;

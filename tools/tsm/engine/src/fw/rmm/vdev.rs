@@ -109,15 +109,13 @@ impl Rmm {
         self.granules.require_delegated(vdev)?;
         let page = self.ns_page(mem, params)?;
         let params = VdevParams::decode(&page)?;
-        params.check(
-            u64::from(p.params.rid_base),
-            u64::from(p.params.rid_top),
-        )?;
+        params.check(u64::from(p.params.rid_base), u64::from(p.params.rid_top))?;
         let rid = u16::try_from(params.tdi_id).map_err(|_| input("tdi_id above 0xFFFF"))?;
         let tdi = FunctionId::new(rid, None);
         for v in self.vdevs.values() {
             if v.pdev == pdev
-                && (v.tdi == tdi || ranges_overlap(v.params.ranges.as_slice(), params.ranges.as_slice()))
+                && (v.tdi == tdi
+                    || ranges_overlap(v.params.ranges.as_slice(), params.ranges.as_slice()))
             {
                 return Err(input("TDI or ranges already bound on the PDEV"));
             }
@@ -215,11 +213,7 @@ impl Rmm {
             .get(&pdev)
             .and_then(|p| p.dev.tdis.get(&tdi.to_u32()))
             .map(|t| t.state);
-        let op = |kind| {
-            Engine::Tdisp(Box::new(
-                TdispOp::new(tdi, kind).without_report_check(),
-            ))
-        };
+        let op = |kind| Engine::Tdisp(Box::new(TdispOp::new(tdi, kind).without_report_check()));
         let engine = match cmd {
             Command::Lock => op(TdispKind::Lock),
             Command::Start => op(TdispKind::Start),
