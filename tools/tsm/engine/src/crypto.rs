@@ -406,6 +406,11 @@ impl DirectionKeys {
         self.seq = self.seq.wrapping_sub(1);
     }
 
+    /// Skips one sequence number: a record of it was sent by the peer and never opened.
+    pub fn skip(&mut self) {
+        self.seq = self.seq.wrapping_add(1);
+    }
+
     /// Opens a secured record (DOE padding allowed) and advances the sequence.
     pub fn open(&mut self, record: &[u8]) -> codec::Result<(u32, Vec<u8>)> {
         let rec = secured::SecuredRecord::split_padded(record)?;

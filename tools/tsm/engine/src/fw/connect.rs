@@ -520,7 +520,11 @@ impl ConnectOp {
                 info!("secured session {id:#010x} established");
                 dev.spdm = Some(Spdm {
                     neg: self.neg,
-                    session: Some(ReqSession { id, secrets }),
+                    session: Some(ReqSession {
+                        id,
+                        secrets,
+                        response_maybe_lost: false,
+                    }),
                 });
                 if self.plan.ide {
                     CPhase::Ide(IdeStep::Query)

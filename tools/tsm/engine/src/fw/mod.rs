@@ -280,6 +280,10 @@ pub struct FwConfig {
 struct ReqSession {
     id: u32,
     secrets: SessionSecrets,
+    /// A secured request went out whose response was never opened (a firmware model's
+    /// host abandoned the exchange): the device may or may not have answered it, so
+    /// the next response may carry the sequence number after the expected one.
+    response_maybe_lost: bool,
 }
 
 struct Spdm {

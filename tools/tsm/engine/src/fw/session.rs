@@ -53,9 +53,30 @@ pub(super) fn unseal(dev: &mut Device) {
     }
 }
 
+/// Notes that the last secured request's response will never be opened (see
+/// `ReqSession::response_maybe_lost`).
+pub(super) fn response_abandoned(dev: &mut Device) {
+    if let Ok(s) = session_mut(dev) {
+        s.response_maybe_lost = true;
+    }
+}
+
 pub(super) fn open(dev: &mut Device, payload: &[u8]) -> Result<Vec<u8>, FwError> {
     let s = session_mut(dev)?;
-    let (sid, app) = s.secrets.rsp.open(payload).map_err(|e| match e {
+    let mut opened = s.secrets.rsp.open(payload);
+    if opened.is_err() && s.response_maybe_lost {
+        // The device answered the abandoned request: its response took one number.
+        let mut skipped = s.secrets.rsp.clone();
+        skipped.skip();
+        if let Ok(r) = skipped.open(payload) {
+            s.secrets.rsp = skipped;
+            opened = Ok(r);
+        }
+    }
+    if opened.is_ok() {
+        s.response_maybe_lost = false;
+    }
+    let (sid, app) = opened.map_err(|e| match e {
         codec::Error::InvalidField {
             field: "secured.mac",
             ..

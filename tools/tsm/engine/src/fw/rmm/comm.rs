@@ -35,7 +35,7 @@ use tsm_proto::rmi::{OrderError, Status, GRANULE_SIZE};
 
 use super::super::connect::ConnectOp;
 use super::super::disconnect::DisconnectOp;
-use super::super::session::pad;
+use super::super::session::{pad, response_abandoned};
 use super::super::tdisp_op::TdispOp;
 use super::super::{Device, FwConfig, FwError, Next};
 use super::memory::FwMemory;
@@ -79,6 +79,8 @@ pub(super) struct Conversation {
     engine: Engine,
     /// The last exit sent a request; the next enter must carry its answer.
     awaiting: bool,
+    /// That request was a secured SPDM record.
+    secured: bool,
     /// The engine op is done; what is left is caching and the final exit.
     done: bool,
     /// The hang knob fired: no further request, no end (exits ask only MULTI).
@@ -96,6 +98,7 @@ impl Conversation {
         let mut c = Self {
             engine,
             awaiting: false,
+            secured: false,
             done: false,
             hung: false,
             cache: VecDeque::new(),
@@ -116,6 +119,20 @@ impl Conversation {
     /// Whether a request is out and its answer due.
     pub(super) fn awaiting(&self) -> bool {
         self.awaiting
+    }
+
+    /// Ends the conversation unfinished (ABORT): if a secured request is out, its
+    /// response will never be opened, and the session must expect that the device may
+    /// have sent it.
+    ///
+    /// Unconfirmed: how TF-RMM (libspdm) keeps a session usable after the host
+    /// abandoned an exchange; the model accepts the next response at either sequence
+    /// number, so a later operation (UNLOCK's STOP, PDEV_STOP's END_SESSION) can still
+    /// reach the device.
+    pub(super) fn abandon(self, dev: &mut Device) {
+        if self.awaiting && self.secured {
+            response_abandoned(dev);
+        }
     }
 
     /// From now on the operation never finishes (the hang knob).
@@ -165,10 +182,15 @@ impl Conversation {
         finish: u64,
         mem: &mut dyn FwMemory,
     ) -> Progress {
+        let secured_out = self.awaiting && self.secured;
         match self.advance(dev, cfg, buf, timeout_ms, finish, mem) {
             Ok(p) => p,
             Err(e) => {
                 warn!("rmm: device operation failed: {e}");
+                if secured_out && buf.enter.status != CommStatus::Response {
+                    // The host's DOE failed: the device may have answered anyway.
+                    response_abandoned(dev);
+                }
                 // The exit must still tell the host to stop.
                 let _ = write_exit(mem, buf.comm, &exit(0));
                 Progress::Failed
@@ -225,6 +247,7 @@ impl Conversation {
                 e.req_len = m.len() as u64;
                 e.timeout_ms = timeout_ms;
                 self.awaiting = true;
+                self.secured = protocol == Protocol::SecureSpdm;
             }
         }
         let progress = if e.flags.bits() == 0 && self.done {

@@ -188,6 +188,15 @@ impl Rmm {
             Progress::Failed => {
                 rec.conv = None;
                 rec.paused = None;
+                // A failed Stop forgets the session: the model asked the device to end
+                // it, and a device that did answers any further secured message with an
+                // error, so a second STOP (after ABORT) must not try END_SESSION again.
+                // Unconfirmed: what TF-RMM keeps of a session whose END_SESSION failed.
+                if rec.core.op == Some(PdevOp::Stop) {
+                    if let Some(s) = rec.dev.spdm.as_mut() {
+                        s.session = None;
+                    }
+                }
                 CommOutcome::Failed
             }
         };
@@ -265,7 +274,9 @@ impl Rmm {
     pub(super) fn pdev_abort(&mut self, pdev: u64) -> Reply {
         let rec = self.pdevs.get_mut(&pdev).ok_or(input("not a PDEV"))?;
         rec.core = rec.core.on(PdevCall::Abort)?;
-        rec.conv = None;
+        if let Some(c) = rec.conv.take() {
+            c.abandon(&mut rec.dev);
+        }
         rec.hung = false;
         Ok(Ret::ok())
     }

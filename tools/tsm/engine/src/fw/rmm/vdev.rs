@@ -14,7 +14,7 @@
 //! | LOCK | GET_VERSION, GET_CAPABILITIES, LOCK_INTERFACE (the RMM's lock nonce) | LOCKED |
 //! | START | START_INTERFACE with that nonce | STARTED |
 //! | GET_INTERFACE_REPORT | GET_DEVICE_INTERFACE_REPORT until whole, each portion cached (object 3) | unchanged |
-//! | UNLOCK | STOP_INTERFACE (none if the TDI is not locked) | UNLOCKED |
+//! | UNLOCK | STOP_INTERFACE | UNLOCKED |
 //!
 //! The RMM does not validate the report: the host reads it from its cache and the
 //! Realm checks it. Device memory mappings (RTT_DEV_MAP) are not modelled, so UNLOCK
@@ -208,17 +208,14 @@ impl Rmm {
             return Err(busy("a device operation of the PDEV is in progress"));
         }
         let tdi = v.tdi;
-        let tracked = self
-            .pdevs
-            .get(&pdev)
-            .and_then(|p| p.dev.tdis.get(&tdi.to_u32()))
-            .map(|t| t.state);
         let op = |kind| Engine::Tdisp(Box::new(TdispOp::new(tdi, kind).without_report_check()));
         let engine = match cmd {
             Command::Lock => op(TdispKind::Lock),
             Command::Start => op(TdispKind::Start),
             Command::Report => op(TdispKind::Report),
-            Command::Unlock if tracked == Some(TdiState::ConfigUnlocked) => Engine::Quiet,
+            // Always STOP_INTERFACE, as TF-RMM's UNLOCK operation: from ERROR (a LOCK or
+            // START the host aborted) the model cannot know whether the device acted on
+            // the last request it was sent, and STOP is accepted in every TDI state.
             Command::Unlock => op(TdispKind::Unbind),
         };
         let v = self.vdevs.get_mut(&vdev).ok_or(input("not a VDEV"))?;
@@ -270,9 +267,13 @@ impl Rmm {
     /// VDEV_ABORT(rd, pdev, vdev): the VDEV goes to ERROR, its operation dropped.
     pub(super) fn vdev_abort(&mut self, rd: u64, pdev: u64, vdev: u64) -> Reply {
         let next = self.vdev_of(rd, pdev, vdev)?.core.on(VdevCall::Abort)?;
-        let v = self.vdevs.get_mut(&vdev).ok_or(input("not a VDEV"))?;
+        let (Some(v), Some(p)) = (self.vdevs.get_mut(&vdev), self.pdevs.get_mut(&pdev)) else {
+            return Err(input("not a VDEV"));
+        };
         v.core = next;
-        v.conv = None;
+        if let Some(c) = v.conv.take() {
+            c.abandon(&mut p.dev);
+        }
         Ok(Ret::ok())
     }
 
