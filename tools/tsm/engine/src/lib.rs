@@ -13,6 +13,9 @@
 //! - [`transport`]: how bytes reach the engines: QEMU's SPDM socket framing, the
 //!   `/dev/tsm_fw` message channel, and a userspace stand-in for the kernel's relay
 //!   loop;
+//! - [`conduit`]: the model side of the firmware conduit (`/dev/<name>`,
+//!   `<linux/tsm_conduit.h>`): a vendor backend's SMCs served to a firmware model
+//!   (`fw::rmm`), one call at a time;
 //! - [`testing`]: test support: a ready-made platform and a kernel-side simulator of the
 //!   `/dev/tsm_fw` protocol, for the tests and the benchmark.
 //!
@@ -35,6 +38,7 @@ pub use tsm_proto::{self, report, state, tdisp};
 
 pub mod args;
 pub mod certs;
+pub mod conduit;
 pub mod crypto;
 pub mod dsm;
 pub mod faults;

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tsm_engine::certs;
+use tsm_engine::conduit::{serve_one, FakeChannel};
 use tsm_engine::faults::Faults;
 use tsm_engine::fw::rmm::{
     FwMemory, GranuleState, Knobs, PageMemory, Rmm, RmmConfig, SmcRegs, Snapshot,
@@ -26,6 +27,7 @@ use tsm_engine::transport::relay::{
     doe_request_object, doe_response_payload, DoeEndpoint, LocalDsm,
 };
 use tsm_proto::codec::Writer;
+use tsm_proto::conduit::Kind;
 use tsm_proto::report::{self, FirstPageUnit, InterfaceReport, ValidationParams};
 use tsm_proto::rmi::sro::ADDR_RANGE_DESC_LEN;
 use tsm_proto::rmi::{
@@ -140,6 +142,17 @@ struct Host {
     trace: Vec<Traced>,
     /// In the teardown: a failed STOP is aborted and tried once more.
     recovering: bool,
+    /// The SMCs go through the conduit's channel (a fake kernel side handing the model
+    /// the host's pages) and `serve_one`: the last call ID, the model's memory accesses
+    /// and those the channel refused.
+    conduit: Option<ConduitStats>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ConduitStats {
+    last_id: u64,
+    accesses: usize,
+    refused: usize,
 }
 
 impl Host {
@@ -170,6 +183,7 @@ impl Host {
             phase: "setup",
             trace: Vec::new(),
             recovering: false,
+            conduit: None,
         };
         h.comm = h.page();
         h.req = h.page();
@@ -199,9 +213,21 @@ impl Host {
     fn smc(&mut self, call: Call, args: &[u64]) -> SmcRegs {
         let before: Snapshot = self.rmm.snapshot();
         let comm_before = self.mem.page(self.comm).map(|p| p.to_vec());
-        let r = self
-            .rmm
-            .call(&SmcRegs::call(fid(call), args), &mut self.mem);
+        let regs = SmcRegs::call(fid(call), args);
+        let r = match self.conduit.as_mut() {
+            None => self.rmm.call(&regs, &mut self.mem),
+            Some(st) => {
+                let mut ch = FakeChannel::new(&mut self.mem, st.last_id);
+                let id = ch.call(Kind::Smc, regs.x);
+                assert!(serve_one(&mut ch, &mut self.rmm).expect("serve"));
+                st.last_id = ch.last_id();
+                st.accesses += ch.accesses;
+                st.refused += ch.refused.len();
+                SmcRegs {
+                    x: ch.result(id).expect("the call answered"),
+                }
+            }
+        };
         let refused = status_of(&r);
         if let Some(st) = refused {
             assert_eq!(
@@ -1380,4 +1406,34 @@ fn abi_call_order() {
         h.undelegate(pa).unwrap();
     }
     h.assert_clean();
+}
+
+/// The same lifecycle with every SMC carried by the conduit's channel and answered by
+/// `serve_one`, the model reaching the host's pages only through MEM_READ/MEM_WRITE:
+/// the same calls with the same results as the direct calls, nothing refused, a clean
+/// end. Then an error knob through the channel, torn down clean.
+#[test]
+fn lifecycle_through_the_conduit() {
+    let direct = baseline();
+    let mut h = Host::new("");
+    h.conduit = Some(ConduitStats::default());
+    h.lifecycle().unwrap();
+    h.assert_clean();
+    let st = h.conduit.unwrap();
+    assert_eq!(st.last_id, h.trace.len() as u64, "one channel call per SMC");
+    assert_eq!(h.trace, direct, "the channel changes nothing");
+    assert!(
+        st.accesses > h.trace.len(),
+        "pages reached through the channel"
+    );
+    assert_eq!(st.refused, 0);
+
+    let mut h = Host::new("error@vdev_start=device");
+    h.conduit = Some(ConduitStats::default());
+    assert_eq!(
+        h.lifecycle(),
+        Err(HostErr::Status(Call::VdevStart, Status::ErrorDevice))
+    );
+    assert_eq!(h.dsm.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
+    assert_eq!(teardown_and_check(h, "start", "conduit"), EndState::Clean);
 }
