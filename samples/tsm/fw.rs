@@ -219,7 +219,7 @@ impl Hub {
             _ if !g.ready => return Err(EINVAL),
             Kind::Doe(req_id, object_type, seq) if g.active == 0 || req_id != g.active => {
                 // Stale: the kernel gave up on this command; let the firmware finish.
-                let status = relay::errno(kernel::bindings::ECANCELED).to_errno();
+                let status = ECANCELED.to_errno();
                 g.queue(&doe_response(status, object_type, seq, &[]), req_id)?;
             }
             Kind::Complete(req_id) if g.active == 0 || req_id != g.active => {}
@@ -329,7 +329,7 @@ impl FwCommand<'_> {
                 if d.dev != self.dev || d.payload.len() > relay::MAX_RESPONSE {
                     pr_warn!("firmware asked for another device's mailbox\n");
                     self.abort(EPERM);
-                    return Err(relay::errno(kernel::bindings::EPROTO));
+                    return Err(EPROTO);
                 }
                 self.last = Some(m);
                 Ok(Step::Doe { object_type })
@@ -433,8 +433,8 @@ impl Drop for FwCommand<'_> {
 #[kunit_tests(tsm_emu_fw_channel)]
 mod tests {
     use super::*;
-    use crate::tsm_proto::codec::Writer;
-    use crate::tsm_proto::fwmsg::{
+    use tsm_proto::codec::Writer;
+    use tsm_proto::fwmsg::{
         Header,
         MsgType, //
     };
@@ -526,7 +526,7 @@ mod tests {
         hub.write(s, doe_request(7, 3)).unwrap();
         let r = hub.read(s, msg::MAX_MSG_SIZE).unwrap();
         assert_eq!(u16_at(&r, 6), MsgType::DoeResponse.to_u16());
-        assert_eq!(i32_at(&r, BODY), -(kernel::bindings::ECANCELED as i32));
+        assert_eq!(i32_at(&r, BODY), ECANCELED.to_errno());
         // A stale COMPLETE is dropped silently.
         hub.write(s, fw_msg(MsgType::Complete, 7, &[0u8; 16]))
             .unwrap();

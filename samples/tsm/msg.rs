@@ -9,10 +9,10 @@
 
 use kernel::prelude::*;
 
-use crate::tsm_proto::codec::Error as CodecError;
-use crate::tsm_proto::fwmsg::Message;
+use tsm_proto::codec::Error as CodecError;
+use tsm_proto::fwmsg::Message;
 
-pub(crate) use crate::tsm_proto::fwmsg::{
+pub(crate) use tsm_proto::fwmsg::{
     size,
     Bar,
     Bind,
@@ -50,8 +50,8 @@ pub(crate) fn encode(cmd: &Cmd<'_>, req_id: u64) -> Result<KVVec<u8>> {
 #[kunit_tests(tsm_emu_msg)]
 mod tests {
     use super::*;
-    use crate::tsm_proto::codec::Writer;
-    use crate::tsm_proto::fwmsg::{
+    use tsm_proto::codec::Writer;
+    use tsm_proto::fwmsg::{
         Header,
         MsgType, //
     };

@@ -121,8 +121,8 @@ mod tests {
             cancellable: true,
         };
         let r = relay::run(&Echo { fail: None }, &mut p, &limits);
-        assert_eq!(r, Err(relay::errno(kernel::bindings::ELOOP)));
-        assert_eq!(p.aborted, Some(relay::errno(kernel::bindings::ELOOP)));
+        assert_eq!(r, Err(ELOOP));
+        assert_eq!(p.aborted, Some(ELOOP));
         assert_eq!(p.done, 10);
     }
 

@@ -47,7 +47,7 @@ use kernel::{
     },
 };
 
-use crate::tsm_proto::codec::{
+use tsm_proto::codec::{
     Reader,
     Writer, //
 };
@@ -97,7 +97,7 @@ struct Command {
 
 fn parse(buf: &[u8]) -> Result<Command> {
     let mut r = Reader::new(buf);
-    let mut f = || -> core::result::Result<Command, crate::tsm_proto::codec::Error> {
+    let mut f = || -> core::result::Result<Command, tsm_proto::codec::Error> {
         let op = r.u32()?;
         let segment = r.u16()?;
         let bus = r.u8()?;

@@ -50,12 +50,6 @@ mod fw;
 mod msg;
 mod test_hook;
 
-// The protocol crate is pure `no_std` Rust shared with the host tools, compiled in as a
-// submodule; the parts this module does not use are neither reachable nor live.
-#[allow(unused, unreachable_pub)]
-#[path = "../../rust/tsm_proto/src/lib.rs"]
-mod tsm_proto;
-
 #[cfg(CONFIG_SAMPLE_TSM_EMU_KUNIT_TEST)]
 mod relay_tests;
 
@@ -414,13 +408,13 @@ impl LinkTsm for EmuTsm {
 /// little-endian u32 offset into the report (a report larger than the guest's buffer is
 /// read in parts); `START` and `GET_STATE` take none. Returns the offset (0 without one).
 fn guest_payload(op: u32, input: &[u8]) -> Result<usize> {
-    use crate::tsm_proto::fwmsg::GuestOp;
+    use tsm_proto::fwmsg::GuestOp;
 
     let op = GuestOp::from_u32(op).map_err(|_| EOPNOTSUPP)?;
     match (op, input.len()) {
         (_, 0) => Ok(0),
         (GuestOp::GetReport, 4) => {
-            let off = crate::tsm_proto::codec::Reader::new(input)
+            let off = tsm_proto::codec::Reader::new(input)
                 .u32()
                 .map_err(|_| EINVAL)?;
             usize::try_from(off).map_err(|_| EINVAL)

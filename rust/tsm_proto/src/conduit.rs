@@ -22,8 +22,8 @@
 //! backend handed to firmware with the ioctls [`MEM_READ`] and [`MEM_WRITE`], whose
 //! argument is a [`MemAccess`].
 //!
-//! This file depends on nothing else of the crate: the kernel crate includes it with
-//! `#[path]` for its side of the channel, so there is one codec of it.
+//! The kernel's side of the channel (`kernel::pci::tsm::conduit`) and the models use
+//! this one codec.
 
 /// `"TSCD"` in a little-endian `u32`.
 pub const MAGIC: u32 = 0x4443_5354;

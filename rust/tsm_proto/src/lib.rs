@@ -17,8 +17,9 @@
 //! - `no_std`, `core` only (the `alloc` feature adds conveniences for userspace);
 //! - no `unsafe`, no panics: every parser returns `Ok` or a typed [`codec::Error`] for any
 //!   byte string, with checked arithmetic and no indexing that can go out of bounds;
-//! - sibling modules are named with `super::` paths, never `crate::`, so a kernel module
-//!   can include the sources as a submodule with `#[path]` as well as link the crate.
+//! - sibling modules are named with `super::` paths, never `crate::`, so the sources also
+//!   build as a submodule of another crate (the kernel builds this crate once, as a crate
+//!   of its Rust build: `rust/Makefile`).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -45,8 +46,8 @@ extern crate alloc;
 /// ```
 ///
 /// The expansion names `Error` and `Result` unqualified: the calling module imports them
-/// from `codec`. (A macro cannot name the crate root here: `$crate` and `crate::` are
-/// the kernel module's root when the sources are included with `#[path]`.) Defined
+/// from `codec`. (A macro does not name the crate root here: `$crate` and `crate::` would
+/// be another crate's root were the sources included with `#[path]`.) Defined
 /// before the `mod` lines, it is in scope in every module of the crate by its plain
 /// name and nowhere else.
 macro_rules! wire_enum {

@@ -5,15 +5,15 @@
 //! A TDISP device interface in CONFIG_LOCKED or RUN moves to ERROR when the host clears
 //! Memory Space Enable or Bus Master Enable, starts an FLR, moves the function out of D0
 //! or changes locked configuration (PCIe Base 6.x §11.2). The rules live in the protocol
-//! crate ([`crate::tsm_proto::config::classify_config_write`]); this file adapts them to
+//! crate ([`tsm_proto::config::classify_config_write`]); this file adapts them to
 //! the kernel. The filter compares the value the device holds with what vfio will write
 //! to it after its virtualization (and, for the actions vfio takes on virtualized bits,
 //! FLR and power state, with the user's value), on the one copy of the user's buffer
 //! that vfio then uses, so a buffer rewritten after the check cannot slip past.
 
-use crate::tsm_proto::config::{classify_config_write, ConfigLayout};
-use crate::tsm_proto::state::HostEvents;
 use kernel::prelude::*;
+use tsm_proto::config::{classify_config_write, ConfigLayout};
+use tsm_proto::state::HostEvents;
 
 /// Host events that writing `new` over `old` at config `offset` would cause.
 ///
@@ -75,8 +75,8 @@ pub(crate) fn write_refused(
 #[kunit_tests(vfio_pci_tsm_config_filter)]
 mod tests {
     use super::*;
-    use crate::tsm_proto::state::HostEvent;
     use kernel::bindings;
+    use tsm_proto::state::HostEvent;
 
     // pci_regs.h values as bindgen emits them (u32); all fit in a byte or u16.
     const MSE: u8 = bindings::PCI_COMMAND_MEMORY as u8;
@@ -142,7 +142,12 @@ mod tests {
         assert!(raw_refused(0, CMD, &[MSE | BME], &[0]));
         assert!(!raw_refused(0, CMD, &[MSE | BME], &[MSE | BME]));
         // FLR through Device Control only where the PCIe capability is.
-        assert!(raw_refused(0, PCIE_CAP + DEVCTL, &[0, 0], &FLR.to_le_bytes()));
+        assert!(raw_refused(
+            0,
+            PCIE_CAP + DEVCTL,
+            &[0, 0],
+            &FLR.to_le_bytes()
+        ));
         assert!(!write_refused(
             0,
             PM_CAP,
@@ -158,7 +163,12 @@ mod tests {
         assert!(!raw_refused(AF_CTRL, AF_CTRL, &[0], &[0]));
         assert!(!raw_refused(0, AF_CTRL, &[0], &[1]));
         // D3hot through PMCSR.
-        assert!(raw_refused(0, PM_CAP + PMCSR, &[0, 0], &D3HOT.to_le_bytes()));
+        assert!(raw_refused(
+            0,
+            PM_CAP + PMCSR,
+            &[0, 0],
+            &D3HOT.to_le_bytes()
+        ));
         // Malformed writes refuse.
         assert!(raw_refused(0, CMD, &[0], &[0, 0]));
     }
@@ -170,17 +180,53 @@ mod tests {
         let bar = 0xfe00_0000u32.to_le_bytes();
         // BAR sizing (all ones) and ROM BAR writes: virtualized, the device keeps its own.
         let sizing = [0xffu8; 4];
-        assert!(!write_refused(PCIE_CAP, PM_CAP, 0, BAR0, &bar, &bar, &sizing));
-        assert!(!write_refused(PCIE_CAP, PM_CAP, 0, ROM, &[0; 4], &[0; 4], &[1, 0, 0, 0]));
+        assert!(!write_refused(
+            PCIE_CAP, PM_CAP, 0, BAR0, &bar, &bar, &sizing
+        ));
+        assert!(!write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            0,
+            ROM,
+            &[0; 4],
+            &[0; 4],
+            &[1, 0, 0, 0]
+        ));
         // The same bytes reaching the device (a raw write) are refused.
-        assert!(write_refused(PCIE_CAP, PM_CAP, 0, BAR0, &bar, &sizing, &sizing));
+        assert!(write_refused(
+            PCIE_CAP, PM_CAP, 0, BAR0, &bar, &sizing, &sizing
+        ));
         // MSE cleared in what reaches the device, whatever the user's value says.
-        assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[MSE | BME], &[BME], &[MSE | BME]));
+        assert!(write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            0,
+            CMD,
+            &[MSE | BME],
+            &[BME],
+            &[MSE | BME]
+        ));
         // FLR and D3hot are virtualized bits vfio acts on: the user's value decides.
         let flr = FLR.to_le_bytes();
-        assert!(write_refused(PCIE_CAP, PM_CAP, 0, PCIE_CAP + DEVCTL, &[0, 0], &[0, 0], &flr));
+        assert!(write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            0,
+            PCIE_CAP + DEVCTL,
+            &[0, 0],
+            &[0, 0],
+            &flr
+        ));
         let d3 = D3HOT.to_le_bytes();
-        assert!(write_refused(PCIE_CAP, PM_CAP, 0, PM_CAP + PMCSR, &[0, 0], &[0, 0], &d3));
+        assert!(write_refused(
+            PCIE_CAP,
+            PM_CAP,
+            0,
+            PM_CAP + PMCSR,
+            &[0, 0],
+            &[0, 0],
+            &d3
+        ));
         // A user value of the wrong length refuses in the header too.
         assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[0], &[0], &[0, 0]));
     }

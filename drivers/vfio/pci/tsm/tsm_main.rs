@@ -55,13 +55,6 @@ unsafe extern "C" fn vfio_pci_tsm_write_refused(
     config_filter::write_refused(pcie_cap, pm_cap, af_ctrl, pos, old, hw, user)
 }
 
-// The protocol crate is pure `no_std` Rust shared with the host tools; it is compiled
-// into this module as a submodule. Its crate-level attributes do not apply here, and
-// the parts of its public API this module does not use are neither reachable nor live.
-#[allow(unused, unreachable_pub)]
-#[path = "../../../../rust/tsm_proto/src/lib.rs"]
-mod tsm_proto;
-
 module! {
     type: VfioPciTsm,
     name: "vfio_pci_tsm",

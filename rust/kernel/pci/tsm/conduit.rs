@@ -35,10 +35,8 @@ use crate::{
 
 pub mod model;
 
-/// The model channel's codec: the protocol crate's `conduit` module, compiled in.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../../tsm_proto/src/conduit.rs"]
-pub mod wire;
+/// The model channel's codec: the protocol crate's `conduit` module.
+pub use tsm_proto::conduit as wire;
 
 pub use wire::{
     Kind,

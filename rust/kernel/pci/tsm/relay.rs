@@ -96,15 +96,10 @@ impl Default for Limits {
     }
 }
 
-/// An errno the prelude does not name.
-pub fn errno(code: u32) -> Error {
-    Error::from_errno(-(code as c_int))
-}
-
 /// Why the loop stopped a command, before asking the firmware for the next step.
 fn check_bounds(limits: &Limits, exchanges: u32, start: &Instant<Monotonic>) -> Result {
     if exchanges >= limits.max_exchanges {
-        return Err(errno(crate::bindings::ELOOP));
+        return Err(ELOOP);
     }
     if start.elapsed().as_millis() > i64::from(limits.deadline_ms) {
         return Err(ETIMEDOUT);
@@ -130,11 +125,7 @@ pub fn run<P: Port>(transport: &dyn Transport, port: &mut P, limits: &Limits) ->
             Step::Doe { object_type } => object_type,
         };
         if let Err(e) = check_bounds(limits, exchanges, &start) {
-            port.abort(if e == EINTR {
-                errno(crate::bindings::ECANCELED)
-            } else {
-                e
-            });
+            port.abort(if e == EINTR { ECANCELED } else { e });
             return Err(e);
         }
         exchanges += 1;
