@@ -16,6 +16,13 @@
 //!
 //! Anything else the model did is `EIO` (with the reason in the kernel log); a conduit
 //! error (`ENODEV`, `EPIPE`, `ETIMEDOUT`) is returned as it is.
+//!
+//! A write that starts with `r` instead makes RMI calls through a second conduit, of SMCs,
+//! `/dev/tsm_conduit_rmm`, which the CCA RMM model `tsm-rmm` serves: `RMI_VERSION`
+//! (2.0 must be supported), then a handed page with a pattern delegated
+//! (`RMI_GRANULE_DELEGATE`, `X1` the next address) and undelegated (the RMM scrubs it:
+//! the page must read back zero through the model's memory writes), and a second
+//! undelegate, which the RMM must refuse.
 
 use core::sync::atomic::{
     AtomicU64,
@@ -44,6 +51,13 @@ use kernel::{
         NR_REGS, //
     },
     prelude::*,
+};
+use tsm_proto::rmi::{
+    Abi,
+    Call,
+    Outcome,
+    Revision,
+    VersionOutput, //
 };
 
 #[cfg(CONFIG_SAMPLE_TSM_CONDUIT_KUNIT_TEST)]
@@ -79,6 +93,8 @@ struct Ctl {
     #[pin]
     reg: MiscDeviceRegistration<CtlFile>,
     conduit: Pin<KBox<ModelConduit<ThisOwner>>>,
+    /// SMCs, for the RMM model.
+    rmm: Pin<KBox<ModelConduit<ThisOwner>>>,
     nonce: AtomicU64,
 }
 
@@ -89,9 +105,11 @@ struct ConduitTest {
 impl kernel::Module for ConduitTest {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let conduit = ModelConduit::new(c"tsm_conduit_test", Kind::Test)?;
+        let rmm = ModelConduit::new(c"tsm_conduit_rmm", Kind::Smc)?;
         let ctl = KBox::try_pin_init(
             try_pin_init!(Ctl {
                 conduit,
+                rmm,
                 nonce: AtomicU64::new(0),
                 reg <- MiscDeviceRegistration::register(MiscDeviceOptions {
                     name: c"tsm_conduit_test_ctl",
@@ -165,6 +183,65 @@ fn exchange(conduit: &ModelConduit<ThisOwner>, addr: u64, nonce: u64) -> Result 
     Ok(())
 }
 
+/// One RMI 2.0 call through `conduit`: the result registers.
+fn rmi(conduit: &ModelConduit<ThisOwner>, call: Call, args: &[u64]) -> Result<Regs> {
+    let mut regs: Regs = [0; NR_REGS];
+    regs[0] = u64::from(call.fid(Abi::V2_0).ok_or(EINVAL)?);
+    for (r, a) in regs.iter_mut().skip(1).zip(args) {
+        *r = *a;
+    }
+    conduit.call(&mut regs)?;
+    Ok(regs)
+}
+
+/// What the RMM model must have answered, or why not.
+fn check_rmm(conduit: &ModelConduit<ThisOwner>) -> Result {
+    let r = rmi(conduit, Call::Version, &[Revision::V2_0.to_reg()])?;
+    let v = VersionOutput::decode(r[0], r[1], r[2]).map_err(|_| EIO)?;
+    if !v.supported || v.lower > Revision::V2_0 || v.higher < Revision::V2_0 {
+        pr_err!(
+            "RMI_VERSION: 2.0 not supported ({:#x} {:#x} {:#x})\n",
+            r[0],
+            r[1],
+            r[2]
+        );
+        return Err(EIO);
+    }
+    let mem = conduit.memory();
+    let pa = mem.alloc()?;
+    let res = granule(conduit, pa);
+    mem.free(pa)?;
+    res
+}
+
+fn granule(conduit: &ModelConduit<ThisOwner>, pa: u64) -> Result {
+    let mem = conduit.memory();
+    let top = pa.checked_add(PAGE_SIZE as u64).ok_or(EINVAL)?;
+    mem.write(pa, &[0xaa; 64])?;
+    let r = rmi(conduit, Call::GranuleDelegate, &[pa, top])?;
+    if Outcome::decode(r[0]) != Ok(Outcome::Success) || r[1] != top {
+        pr_err!("RMI_GRANULE_DELEGATE: X0 {:#x} X1 {:#x}\n", r[0], r[1]);
+        return Err(EIO);
+    }
+    let r = rmi(conduit, Call::GranuleUndelegate, &[pa, top])?;
+    if Outcome::decode(r[0]) != Ok(Outcome::Success) {
+        pr_err!("RMI_GRANULE_UNDELEGATE: X0 {:#x}\n", r[0]);
+        return Err(EIO);
+    }
+    let mut b = [0xffu8; 64];
+    mem.read(pa, &mut b)?;
+    if b != [0; 64] {
+        pr_err!("an undelegated granule is not scrubbed\n");
+        return Err(EIO);
+    }
+    let r = rmi(conduit, Call::GranuleUndelegate, &[pa, top])?;
+    if !matches!(Outcome::decode(r[0]), Ok(Outcome::Failed { .. })) {
+        pr_err!("a second RMI_GRANULE_UNDELEGATE: X0 {:#x}\n", r[0]);
+        return Err(EIO);
+    }
+    Ok(())
+}
+
 /// An open file of the control device.
 struct CtlFile {
     ctl: *const Ctl,
@@ -197,9 +274,13 @@ impl MiscDevice for CtlFile {
         // SAFETY: see `CtlFile`'s `Send`.
         let ctl = unsafe { &*me.ctl };
         let len = iov.len();
-        let nonce = ctl.nonce.fetch_add(1, Ordering::Relaxed);
-        check(&ctl.conduit, nonce.wrapping_mul(0x9e37_79b9_7f4a_7c15))?;
-        iov.advance(len);
+        let mut first = [0u8; 1];
+        if iov.copy_from_iter(&mut first) == 1 && first[0] == b'r' {
+            check_rmm(&ctl.rmm)?;
+        } else {
+            let nonce = ctl.nonce.fetch_add(1, Ordering::Relaxed);
+            check(&ctl.conduit, nonce.wrapping_mul(0x9e37_79b9_7f4a_7c15))?;
+        }
         Ok(len)
     }
 }
