@@ -30,7 +30,7 @@ use tsm_proto::conduit::{
 };
 use tsm_proto::rmi::result::SMC_NOT_SUPPORTED;
 
-use crate::fw::rmm::{FwMemory, MemFault, Rmm, SmcRegs, GRANULE, SMC_REGS};
+use crate::fw::rmm::{granule_pieces, FwMemory, MemFault, Rmm, SmcRegs, GRANULE, SMC_REGS};
 
 /// Why the channel failed (not a memory access: [`MemError`]).
 #[derive(Debug, thiserror::Error)]
@@ -313,24 +313,16 @@ impl<'c, C: Channel + ?Sized> ChannelMemory<'c, C> {
         len: usize,
         mut f: impl FnMut(u64, std::ops::Range<usize>) -> Result<(), MemError>,
     ) -> Result<(), MemFault> {
-        let mut done = 0usize;
-        while done < len {
-            let at = pa
-                .checked_add(done as u64)
-                .ok_or(MemFault { pa: u64::MAX })?;
-            let room = (GRANULE - at % GRANULE) as usize;
-            let n = room.min(len - done);
-            f(at, done..done + n).map_err(|e| {
+        granule_pieces(pa, len, |at, r| {
+            f(at, r).map_err(|e| {
                 if e == MemError::NoCall {
                     warn!("conduit: memory access with no call in progress");
                 } else {
                     debug!("conduit: access at {at:#x} refused: {e}");
                 }
                 MemFault { pa: at }
-            })?;
-            done += n;
-        }
-        Ok(())
+            })
+        })
     }
 }
 

@@ -75,27 +75,40 @@ impl PageMemory {
         self.pages.get(&(pa & !(GRANULE - 1))).map(|p| &**p)
     }
 
-    /// Calls `f` on each (page, offset in it, length) piece of `[pa, pa + len)`.
+    /// Calls `f` on each (page, offset in it, length, offset in the buffer) piece of
+    /// `[pa, pa + len)`.
     fn pieces(
         &mut self,
         pa: u64,
         len: usize,
         mut f: impl FnMut(&mut [u8; GRANULE_SIZE], usize, usize, usize),
     ) -> Result<(), MemFault> {
-        let mut done = 0usize;
-        while done < len {
-            let at = pa
-                .checked_add(done as u64)
-                .ok_or(MemFault { pa: u64::MAX })?;
+        granule_pieces(pa, len, |at, r| {
             let base = at & !(GRANULE - 1);
-            let off = (at - base) as usize;
-            let n = (GRANULE_SIZE - off).min(len - done);
             let page = self.pages.get_mut(&base).ok_or(MemFault { pa: at })?;
-            f(page, off, n, done);
-            done += n;
-        }
-        Ok(())
+            f(page, (at - base) as usize, r.len(), r.start);
+            Ok(())
+        })
     }
+}
+
+/// Calls `f` on each piece of `[pa, pa + len)` that stays within one granule: its address
+/// and its range in a buffer of `len` bytes. Stops at the first error.
+pub fn granule_pieces(
+    pa: u64,
+    len: usize,
+    mut f: impl FnMut(u64, core::ops::Range<usize>) -> Result<(), MemFault>,
+) -> Result<(), MemFault> {
+    let mut done = 0usize;
+    while done < len {
+        let at = pa
+            .checked_add(done as u64)
+            .ok_or(MemFault { pa: u64::MAX })?;
+        let n = (GRANULE_SIZE - (at % GRANULE) as usize).min(len - done);
+        f(at, done..done + n)?;
+        done += n;
+    }
+    Ok(())
 }
 
 impl FwMemory for PageMemory {

@@ -61,7 +61,7 @@ mod vdev;
 
 pub use granule::GranuleState;
 pub use knobs::{Knob, KnobError, KnobKind, Knobs};
-pub use memory::{FwMemory, MemFault, PageMemory, GRANULE};
+pub use memory::{granule_pieces, FwMemory, MemFault, PageMemory, GRANULE};
 
 use granule::Granules;
 use pdev::PdevRec;
