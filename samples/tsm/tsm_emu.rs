@@ -233,8 +233,8 @@ impl LinkTsm for EmuTsm {
     type DsmData = DsmState;
     type TdiData = TdiState;
 
-    fn probe(_hub: &Arc<fw::Hub>, _pdev: &pci::Device) -> Result<DsmState> {
-        Ok(DsmState {
+    fn probe(_hub: &Arc<fw::Hub>, _pdev: &pci::Device) -> impl PinInit<DsmState, Error> {
+        try_init!(DsmState {
             connected: false,
             ide_stream: None,
         })
@@ -251,7 +251,7 @@ impl LinkTsm for EmuTsm {
             }),
             "connect",
         )?;
-        let st = dsm.data();
+        let st = dsm.data().get_mut();
         st.connected = true;
         st.ide_stream = Some(stream_id);
         dev_info!(
@@ -274,7 +274,7 @@ impl LinkTsm for EmuTsm {
             "disconnect",
         );
         // The kernel's state is torn down whatever the firmware says.
-        let st = dsm.data();
+        let st = dsm.data().get_mut();
         st.connected = false;
         let stream = st.ide_stream.take().unwrap_or(0);
         match r {

@@ -27,6 +27,7 @@ use crate::{
     error::{
         from_err_ptr,
         from_result,
+        to_result,
         VTABLE_DEFAULT_ERROR, //
     },
     pci,
@@ -190,7 +191,7 @@ impl Eq for Kvm {}
 // SAFETY: The abstraction never reads or writes the VM through a `Kvm`: it is an identity
 // (and a reference count, which is thread-safe).
 unsafe impl Send for Kvm {}
-// SAFETY: As above.
+// SAFETY: A `&Kvm` gives no access to the VM either, only its address and reference count.
 unsafe impl Sync for Kvm {}
 
 // SAFETY: `kvm_get_kvm()` and `kvm_put_kvm()` are the VM's reference count; the VM stays
@@ -209,22 +210,30 @@ unsafe impl crate::sync::aref::AlwaysRefCounted for Kvm {
 }
 
 /// The per-DSM (function 0) link context: `struct pci_tsm_pf0` followed by the backend's
-/// data.
+/// data, pin-initialized in one allocation.
 ///
 /// # Invariants
 ///
-/// `pf0` was initialized by `pci_tsm_pf0_constructor()` and never moves (it is only ever
-/// reached through the pointer `probe` handed to the core).
+/// `pf0` was initialized by `pci_tsm_pf0_constructor()`; the context is pinned (only ever
+/// reached through the pointer `probe` handed to the core) and `data` is initialized.
 #[repr(C)]
+#[pin_data]
 struct Pf0Ctx<T: LinkTsm> {
-    pf0: bindings::pci_tsm_pf0,
+    // First: `base_tsm`, the first field of `pci_tsm_pf0`, is the context's address.
+    #[pin]
+    pf0: Opaque<bindings::pci_tsm_pf0>,
+    #[pin]
     data: T::DsmData,
 }
 
 /// A TDI context: `struct pci_tdi` followed by the backend's data.
+///
+/// # Invariants
+///
+/// Once handed to the core, `tdi` was initialized by `pci_tsm_tdi_constructor()`.
 #[repr(C)]
 struct TdiCtx<T: LinkTsm> {
-    tdi: bindings::pci_tdi,
+    tdi: Opaque<bindings::pci_tdi>,
     data: T::TdiData,
 }
 
@@ -233,13 +242,21 @@ struct TdiCtx<T: LinkTsm> {
 /// Only the callbacks of [`LinkTsm`] receive one, so holding a `Dsm` means the operation
 /// on this DSM is serialized against every other one: that is the per-DSM serialization
 /// the relay loop relies on.
+///
+/// # Invariants
+///
+/// For `'a`: `pdev` is a DSM whose `tsm` is the `base_tsm` of a live `Pf0Ctx<T>` made by
+/// `Adapter::<T>::probe` (so it has a link context and a CMA mailbox found by
+/// `pci_tsm_pf0_constructor()`), the caller holds that DSM's lock (or owns the context
+/// exclusively), `data` is that context's backend data, and `reg` is the registration
+/// data of the `Registration<T>` that probed it.
 pub struct Dsm<'a, T: LinkTsm> {
     pdev: &'a pci::Device,
     /// The data of the TSM's [`Registration`].
     reg: &'a T::RegistrationData,
     /// Only the backend's part of the context: the core reads the `pci_tsm_pf0` part
     /// (e.g. `dsm_dev` for sysfs) without the DSM lock.
-    data: &'a mut T::DsmData,
+    data: Pin<&'a mut T::DsmData>,
 }
 
 impl<'a, T: LinkTsm> Dsm<'a, T> {
@@ -257,10 +274,10 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
             pdev: unsafe { &*pdev.cast::<pci::Device>() },
             // SAFETY: `pci_tsm_pf0_constructor()` set `base_tsm.tsm_dev` to the TSM that
             // probed the DSM, a `Registration<T>`, which outlives the context.
-            reg: unsafe { RegOps::<T>::data_of((*ctx).pf0.base_tsm.tsm_dev) },
-            // SAFETY: `ctx` is valid; only the backend touches `data`, and only under the
-            // DSM lock the caller holds, so this reference is exclusive.
-            data: unsafe { &mut *addr_of_mut!((*ctx).data) },
+            reg: unsafe { RegOps::<T>::data_of((*(*ctx).pf0.get()).base_tsm.tsm_dev) },
+            // SAFETY: `ctx` is valid and pinned; only the backend touches `data`, and only
+            // under the DSM lock the caller holds, so this reference is exclusive.
+            data: unsafe { Pin::new_unchecked(&mut *addr_of_mut!((*ctx).data)) },
         }
     }
 
@@ -285,9 +302,10 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
         Address::of(self.pdev)
     }
 
-    /// The backend's data for this DSM.
-    pub fn data(&mut self) -> &mut T::DsmData {
-        self.data
+    /// The backend's data for this DSM (pinned: it may hold locks; a `DsmData` that is
+    /// `Unpin` is reached through it as through `&mut`).
+    pub fn data(&mut self) -> Pin<&mut T::DsmData> {
+        self.data.as_mut()
     }
 
     /// The data the backend registered the TSM with ([`Registration::new`]).
@@ -304,7 +322,7 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
         request: &[u8],
         response: &mut [u8],
     ) -> Result<usize> {
-        // SAFETY: `self.pdev` is a valid DSM with a link context (type invariant); the buffers
+        // SAFETY: `self.pdev` is a DSM with a link context and a mailbox (type invariant); the buffers
         // are valid for their lengths for the duration of the call.
         let rc = unsafe {
             bindings::pci_tsm_doe_transfer(
@@ -330,6 +348,12 @@ impl<T: LinkTsm> relay::Transport for Dsm<'_, T> {
 }
 
 /// A bound TDI, as the backend's callbacks see it.
+///
+/// # Invariants
+///
+/// For `'a`: `tdi` is the `tdi` field of a live `TdiCtx<T>` made by `Adapter::<T>::bind`
+/// (its `pdev`, `kvm` and `tdi_id` set by `pci_tsm_tdi_constructor()`), the caller holds
+/// the lock of its DSM, and `data` is that context's backend data.
 pub struct Tdi<'a, T: LinkTsm> {
     tdi: *mut bindings::pci_tdi,
     data: &'a mut T::TdiData,
@@ -359,7 +383,7 @@ impl<T: LinkTsm> Tdi<'_, T> {
 
     /// The TDI id the caller of `pci_tsm_bind()` gave (the guest's virtual BDF).
     pub fn tdi_id(&self) -> u32 {
-        // SAFETY: `tdi` is live while `self` exists (type invariant of construction).
+        // SAFETY: `tdi` is live for `self`'s lifetime (type invariant).
         unsafe { (*self.tdi).tdi_id }
     }
 
@@ -404,8 +428,12 @@ pub trait LinkTsm: Sized + 'static {
     /// Per-TDI data, created at bind and dropped after unbind.
     type TdiData: Send;
 
-    /// Sets up the context of a DSM (function 0) before its first connect.
-    fn probe(reg: &Self::RegistrationData, pdev: &pci::Device) -> Result<Self::DsmData>;
+    /// Sets up the context of a DSM (function 0) before its first connect: the initializer
+    /// of its data, which is pinned in the context (so it may hold locks).
+    fn probe(
+        reg: &Self::RegistrationData,
+        pdev: &pci::Device,
+    ) -> impl PinInit<Self::DsmData, Error>;
 
     /// Establishes SPDM and IDE with the DSM through the platform firmware.
     fn connect(dsm: &mut Dsm<'_, Self>) -> Result;
@@ -466,34 +494,33 @@ impl<T: LinkTsm> Adapter<T> {
         // SAFETY: The core calls `probe` of a TSM it registered with these ops, a
         // `Registration<T>`, which is alive until `tsm_unregister()` has returned.
         let reg = unsafe { RegOps::<T>::data_of(tsm_dev) };
-        let Ok(data) = T::probe(reg, dev) else {
+        // The backend's data first: a failure of the constructor then drops it.
+        let init = try_pin_init!(Pf0Ctx::<T> {
+            data <- T::probe(reg, dev),
+            pf0 <- Opaque::try_ffi_init(|pf0: *mut bindings::pci_tsm_pf0| {
+                // SAFETY: `pf0` is valid for writes. The constructor sets only some fields
+                // (not `base_tsm.tdi`, which the core reads as "nothing bound"): all-zero
+                // is the state it starts from.
+                unsafe { pf0.write_bytes(0, 1) };
+                // SAFETY: `pf0` is valid for writes and pinned; `pdev` and `tsm_dev` are valid
+                // per the safety requirements.
+                let rc = unsafe { bindings::pci_tsm_pf0_constructor(pdev, pf0, tsm_dev) };
+                if rc != 0 {
+                    // SAFETY: The constructor initialized the mutex before failing.
+                    unsafe { bindings::pci_tsm_pf0_destructor(pf0) };
+                }
+                to_result(rc)
+            }),
+        }? Error);
+        let Ok(ctx) = KBox::try_pin_init(init, GFP_KERNEL) else {
             return null_mut();
         };
-        let ctx = Pf0Ctx::<T> {
-            // SAFETY: All-zero is a valid (not yet constructed) `pci_tsm_pf0`: NULL pointers
-            // and a mutex that `pci_tsm_pf0_constructor()` initializes in place below.
-            pf0: unsafe { core::mem::zeroed() },
-            data,
-        };
-        let Ok(ctx) = KBox::new(ctx, GFP_KERNEL) else {
-            return null_mut();
-        };
-        let raw = KBox::into_raw(ctx);
-        let rc =
-            // SAFETY: `raw` is a valid, pinned (never moved again) allocation; `pdev` and
-            // `tsm_dev` are valid per the safety requirements.
-            unsafe { bindings::pci_tsm_pf0_constructor(pdev, addr_of_mut!((*raw).pf0), tsm_dev) };
-        if rc != 0 {
-            // SAFETY: The constructor initialized the mutex before failing; `raw` came from
-            // `KBox::into_raw` above and was not handed out.
-            unsafe {
-                bindings::pci_tsm_pf0_destructor(addr_of_mut!((*raw).pf0));
-                drop(KBox::from_raw(raw));
-            }
-            return null_mut();
-        }
+        // INVARIANT: The context stays pinned: the core only holds its address, and
+        // `remove` rebuilds the `Pin<KBox>`.
+        // SAFETY: The allocation is not moved out of.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(ctx) });
         // SAFETY: `raw` is valid; `base_tsm` is the first field of `pf0`.
-        unsafe { addr_of_mut!((*raw).pf0.base_tsm) }
+        unsafe { addr_of_mut!((*(*raw).pf0.get()).base_tsm) }
     }
 
     /// # Safety
@@ -501,11 +528,11 @@ impl<T: LinkTsm> Adapter<T> {
     /// `tsm` was returned by [`Self::probe`] and is not used again.
     unsafe extern "C" fn remove(tsm: *mut bindings::pci_tsm) {
         let raw = tsm.cast::<Pf0Ctx<T>>();
-        // SAFETY: Per the safety requirements `tsm` is the start of a `Pf0Ctx<T>` allocated
-        // by `probe` with `KBox`, and nobody uses it any more.
+        // SAFETY: Per the safety requirements `tsm` is the start of a pinned `Pf0Ctx<T>`
+        // allocated by `probe` with `KBox`, and nobody uses it any more.
         unsafe {
-            bindings::pci_tsm_pf0_destructor(addr_of_mut!((*raw).pf0));
-            drop(KBox::from_raw(raw));
+            bindings::pci_tsm_pf0_destructor((*raw).pf0.get());
+            drop(Pin::new_unchecked(KBox::from_raw(raw)));
         }
     }
 
@@ -558,16 +585,13 @@ impl<T: LinkTsm> Adapter<T> {
         let raw = KBox::into_raw(KBox::write(
             slot,
             TdiCtx::<T> {
-                // SAFETY: All-zero is a valid `pci_tdi` (NULL pointers, id 0) until
-                // `pci_tsm_tdi_constructor()` below.
-                tdi: unsafe { core::mem::zeroed() },
+                // Constructed in place below, before the core sees it.
+                tdi: Opaque::zeroed(),
                 data,
             },
         ));
         // SAFETY: `raw` is a valid allocation; the other arguments come from the core.
-        unsafe {
-            bindings::pci_tsm_tdi_constructor(pdev, addr_of_mut!((*raw).tdi), kvm.as_ptr(), tdi_id)
-        };
+        unsafe { bindings::pci_tsm_tdi_constructor(pdev, (*raw).tdi.get(), kvm.as_ptr(), tdi_id) };
         let locked = if msix_locked {
             bindings::PCI_TDI_LOCKED_MSIX
         } else {
@@ -575,9 +599,10 @@ impl<T: LinkTsm> Adapter<T> {
         };
         // SAFETY: `raw` is valid and not yet shared with the core, which reads `locked`
         // once this returns.
-        unsafe { (*raw).tdi.locked = locked };
-        // SAFETY: `tdi` is the first field of the `repr(C)` allocation.
-        unsafe { addr_of_mut!((*raw).tdi) }
+        unsafe { (*(*raw).tdi.get()).locked = locked };
+        // INVARIANT: `tdi` was constructed above.
+        // SAFETY: `raw` is valid.
+        unsafe { (*raw).tdi.get() }
     }
 
     /// # Safety
@@ -589,7 +614,8 @@ impl<T: LinkTsm> Adapter<T> {
         // link context of this TSM and the DSM lock is held.
         let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
         {
-            // SAFETY: As above; the DSM lock gives exclusive access.
+            // SAFETY: `tdi` is the start of a live `TdiCtx<T>` made by `bind`, and the DSM
+            // lock is held for the scope.
             let mut t = unsafe { Tdi::<T>::from_raw(tdi) };
             T::unbind(&mut dsm, &mut t);
         }
@@ -619,7 +645,8 @@ impl<T: LinkTsm> Adapter<T> {
         let out_len = output.len();
         // SAFETY: `tdi` is the start of a live `TdiCtx<T>`; the DSM lock is held.
         let mut dsm = unsafe { Dsm::<T>::of_function((*tdi).pdev) };
-        // SAFETY: As above.
+        // SAFETY: `tdi` is the start of a live `TdiCtx<T>` made by `bind`, and the DSM lock
+        // is held for the call.
         let mut t = unsafe { Tdi::<T>::from_raw(tdi) };
         let mut code = 0u64;
         let res = T::guest_req(&mut dsm, &mut t, arch, req.op, input, output, &mut code);
@@ -988,7 +1015,7 @@ impl Binding {
             self.bound.store(false, Relaxed);
             *held = None;
         }
-        crate::error::to_result(rc)
+        to_result(rc)
     }
 
     /// Whether the TDI this binding made is still bound.
