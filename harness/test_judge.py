@@ -377,9 +377,10 @@ class InventoryTest(unittest.TestCase):
         drivers/ and samples/ (all enabled in kernel/configs/tsm-vfio.config)."""
         e = qemu.expected("arm64", "test")
         self.assertEqual(e["phases"], ["selftest platform", "selftest tsm_connect",
-                                       "selftest tsm_vfio"])
-        self.assertEqual(sorted(e["kunit"]), ["tsm_emu_fw_channel", "tsm_emu_msg",
-                                              "tsm_emu_relay", "vfio_pci_tsm_config_filter"])
+                                       "selftest tsm_vfio", "selftest tsm_conduit"])
+        self.assertEqual(sorted(e["kunit"]), ["tsm_conduit", "tsm_emu_fw_channel",
+                                              "tsm_emu_msg", "tsm_emu_relay",
+                                              "vfio_pci_tsm_config_filter"])
 
     def test_suites_of_what_is_not_built_are_not_expected(self):
         with tempfile.TemporaryDirectory() as d:
@@ -392,7 +393,8 @@ class InventoryTest(unittest.TestCase):
             # on the attribute: all three go with the option.
             with open(frag, "w") as f:
                 f.write(text.replace("CONFIG_SAMPLE_TSM_EMU_KUNIT_TEST=y", ""))
-            self.assertEqual(qemu.kunit_suites("arm64", d), ["vfio_pci_tsm_config_filter"])
+            self.assertEqual(qemu.kunit_suites("arm64", d),
+                             ["vfio_pci_tsm_config_filter", "tsm_conduit"])
             # The driver's suite goes with the Makefile rule of its crate root.
             with open(frag, "w") as f:
                 f.write(text.replace("CONFIG_VFIO_PCI_TSM=m", ""))
@@ -622,7 +624,7 @@ class EarlyExitTest(unittest.TestCase):
             self.assertEqual(rc, 0)
             self.assertIn("PASS x86_64/check:probe probe boot clean", read_results(res))
             self.assertTrue(os.path.exists(os.path.join(d, "out", "x86_64", "facts.json")))
-            self.assertRegex(err, r"x86_64 test: 7 passed, 0 failed, 0 skipped \(checks: "
+            self.assertRegex(err, r"x86_64 test: 9 passed, 0 failed, 0 skipped \(checks: "
                                   r"\d+ passed, 0 failed\)")
 
     def test_problem_in_the_probe_console_fails_the_run(self):
@@ -641,7 +643,7 @@ class EarlyExitTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             expect = qemu.expected("x86_64", "test")
             run = good_console({"phases": expect["phases"][:-1], "kunit": expect["kunit"]})
-            self.assertEqual(expect["phases"][-1], "selftest tsm_vfio")
+            self.assertEqual(expect["phases"][-1], "selftest tsm_conduit")
             res = self.setup_fake(d, probe=probe_console(), run=run)
             with cache_in(d):
                 # Cache the facts with a clean probe first.
@@ -651,9 +653,9 @@ class EarlyExitTest(unittest.TestCase):
             rc, err = self.main(d, res)
             self.assertEqual(rc, 1)
             self.assertEqual([ln for ln in read_results(res) if ln.startswith("FAIL")], [
-                "FAIL x86_64/check:inventory selftest tsm_vfio never ran",
+                "FAIL x86_64/check:inventory selftest tsm_conduit never ran",
                 "FAIL x86_64/check:boot QEMU exited with status 1"])
-            self.assertRegex(err, r"x86_64 test: 6 passed, 2 failed, 0 skipped \(checks: "
+            self.assertRegex(err, r"x86_64 test: 8 passed, 2 failed, 0 skipped \(checks: "
                                   r"\d+ passed, 2 failed\)")
 
 
@@ -663,7 +665,8 @@ class GuestInitTest(unittest.TestCase):
     through the judge and the inventory like a real one."""
 
     MODULE_SUITES = {"vfio_pci_tsm": ["vfio_pci_tsm_config_filter"],
-                     "tsm_emu": ["tsm_emu_fw_channel", "tsm_emu_msg", "tsm_emu_relay"]}
+                     "tsm_emu": ["tsm_emu_fw_channel", "tsm_emu_msg", "tsm_emu_relay"],
+                     "tsm_conduit_test": ["tsm_conduit"]}
 
     def boot(self, mode="test", rmmod_fails="", connected=None, not_executable=(),
              insmod_fails=""):
@@ -711,7 +714,7 @@ mv {d}/proc/modules.new {d}/proc/modules
         open(os.path.join(d, "proc", "modules"), "w").close()
         with open(os.path.join(d, "tsm", "modules"), "w") as f:
             f.write("# comment\nkernel/drivers/vfio/pci/tsm/vfio_pci_tsm.ko\n"
-                    "kernel/samples/tsm/tsm_emu.ko\n")
+                    "kernel/samples/tsm/tsm_emu.ko\nkernel/samples/tsm/tsm_conduit_test.ko\n")
         for prog in qemu.selftest_programs():
             # Like the real tests, a selftest loads the modules and leaves them loaded.
             script(os.path.join(d, "tsm", "selftests", prog),
@@ -743,7 +746,7 @@ mv {d}/proc/modules.new {d}/proc/modules
         self.assertIn(("PASS", "x86_64/check:harness",
                        "teardown: no test device left connected"), r)
         self.assertEqual(self.left_loaded, "")
-        self.assertEqual(len([x for x in r if x[1] == "x86_64/kunit-modules"]), 4)
+        self.assertEqual(len([x for x in r if x[1] == "x86_64/kunit-modules"]), 5)
 
     def test_module_not_unloadable_at_the_end_fails(self):
         r, _ = self.boot(rmmod_fails="tsm_emu")
