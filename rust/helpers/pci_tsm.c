@@ -20,6 +20,12 @@ __rust_helper unsigned long rust_helper_pci_tsm_resource_flags(struct pci_dev *p
 	return pci_resource_flags(pdev, bar);
 }
 
+/* The CCA backend names a device's root port to the RMM */
+__rust_helper struct pci_dev *rust_helper_pci_tsm_root_port(struct pci_dev *pdev)
+{
+	return pcie_find_root_port(pdev);
+}
+
 __rust_helper void rust_helper_pci_tsm_device_lock(struct device *dev)
 {
 	device_lock(dev);

@@ -83,6 +83,24 @@ impl Address {
         }
     }
 
+    /// The address of `pdev`'s PCIe root port, if it is below one.
+    pub fn root_port_of(pdev: &pci::Device) -> Option<Self> {
+        // SAFETY: `pdev` is a valid `struct pci_dev`; the root port found, if any, is an
+        // upstream bridge of it, valid while `pdev` is.
+        let rp = unsafe { bindings::pci_tsm_root_port(pdev.as_raw()) };
+        if rp.is_null() {
+            return None;
+        }
+        // SAFETY: `rp` is a valid `struct pci_dev` (above), and `pci::Device` is a
+        // transparent wrapper of one.
+        Some(Self::of(unsafe { &*rp.cast::<pci::Device>() }))
+    }
+
+    /// The requester ID: bus in bits 15:8, device and function in 7:0.
+    pub fn rid(&self) -> u16 {
+        u16::from(self.bus) << 8 | u16::from(self.devfn)
+    }
+
     /// The TDISP FUNCTION_ID: requester ID in bits 15:0; for a function outside segment 0,
     /// the segment in 23:16 with bit 24 (segment valid) set. Segment 0 is left implicit,
     /// as single-segment DSMs expect.

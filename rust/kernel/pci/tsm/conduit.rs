@@ -113,6 +113,18 @@ impl FwMemory {
         Ok(())
     }
 
+    /// Gives up the page at firmware address `addr` without freeing it: a page the
+    /// firmware did not give back (a granule that stayed delegated) must never return
+    /// to the kernel's allocator. `EINVAL` if it is none of these pages.
+    pub fn leak(&self, addr: u64) -> Result {
+        let mut g = self.pages.lock();
+        let i = g.iter().position(|p| p.addr == addr).ok_or(EINVAL)?;
+        let page = g.remove(i).map_err(|_| EINVAL)?;
+        drop(g);
+        core::mem::forget(page);
+        Ok(())
+    }
+
     /// `addr` is within a page of this memory.
     pub fn holds(&self, addr: u64) -> bool {
         let base = addr & PAGE_MASK as u64;
