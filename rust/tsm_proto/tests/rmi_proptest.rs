@@ -122,7 +122,7 @@ proptest! {
     fn host_pages_round_trip(
         p in pdev_params(), pa in pdev_params_alp12(), v in vdev_params(),
         s in stream_params(), flags in any::<u64>(), nonce in any::<[u8; 32]>(),
-        va in (any::<[u64; 3]>(), list::<u64, 32>(any::<u64>())),
+        va in (any::<[u64; 3]>(), list::<u64, 32>(any::<u64>())), da in any::<bool>(),
     ) {
         prop_assert_eq!(PdevParams::decode(&page(|w| p.encode(w))), Ok(p));
         prop_assert_eq!(PdevParamsAlp12::decode(&page(|w| pa.encode(w))), Ok(pa));
@@ -132,6 +132,8 @@ proptest! {
         prop_assert_eq!(MeasureParams::decode(&page(|w| m.encode(w))), Ok(m));
         let va = VdevParamsAlp12 { flags: va.0[0], vdev_id: va.0[1], tdi_id: va.0[2], aux: va.1 };
         prop_assert_eq!(VdevParamsAlp12::decode(&page(|w| va.encode(w))), Ok(va));
+        let r = RealmParams { da };
+        prop_assert_eq!(RealmParams::decode(&page(|w| r.encode(w))), Ok(r));
     }
 
     #[test]
@@ -189,6 +191,9 @@ proptest! {
         let _ = PubkeyParams::decode(&bytes);
         let _ = StreamParams::decode(&bytes);
         let _ = CommEnter::decode(&bytes);
+        if let Ok(r) = RealmParams::decode(&bytes) {
+            prop_assert_eq!(RealmParams::decode(&page(|w| r.encode(w))), Ok(r));
+        }
     }
 
     /// The firmware-written registers: total decoders, stable re-encoding.

@@ -53,6 +53,9 @@ fn function_ids() {
         (Call::Features, 0xC400_0165),
         (Call::GranuleDelegate, 0xC400_01F1),
         (Call::GranuleUndelegate, 0xC400_01F2),
+        // RMM 1.0 numbers (not in the fact sheet for 2.0).
+        (Call::RealmCreate, 0xC400_0158),
+        (Call::RealmDestroy, 0xC400_0159),
         (Call::PdevAbort, 0xC400_0174),
         (Call::PdevCommunicate, 0xC400_0175),
         (Call::PdevCreate, 0xC400_0176),
@@ -87,6 +90,8 @@ fn function_ids() {
     let alp12 = [
         (Call::GranuleDelegate, 0xC400_0151),
         (Call::GranuleUndelegate, 0xC400_0152),
+        (Call::RealmCreate, 0xC400_0158),
+        (Call::RealmDestroy, 0xC400_0159),
         (Call::PdevAuxCount, 0xC400_0156),
         (Call::PdevIdeReset, 0xC400_0179),
         (Call::PdevNotify, 0xC400_017A),
@@ -524,6 +529,37 @@ fn pubkey_params() {
     // key_len 1025 is refused.
     put(&mut want, 0x800, 1025, 8);
     assert!(fails(PubkeyParams::decode(&want), "invalid"));
+}
+
+#[test]
+fn realm_params() {
+    // §1 "Detecting DA" (`flags0` bit 3 DA): the stand-in page is flags0 at 0x0, nothing
+    // else.
+    let mut want = page();
+    want[0] = 0x08;
+    let da = RealmParams { da: true };
+    assert_eq!(encode(GRANULE_SIZE, |w| da.encode(w)), want);
+    assert_eq!(RealmParams::decode(&want), Ok(da));
+    let none = RealmParams { da: false };
+    assert_eq!(encode(GRANULE_SIZE, |w| none.encode(w)), page());
+    assert_eq!(RealmParams::decode(&page()), Ok(none));
+
+    // Every other bit of flags0 and every other byte is ignored.
+    let mut other = vec![0xFFu8; GRANULE_SIZE];
+    put(&mut other, 0x0, !RealmParams::FLAGS0_DA, 8);
+    assert_eq!(RealmParams::decode(&other), Ok(none));
+    put(&mut other, 0x0, u64::MAX, 8);
+    assert_eq!(RealmParams::decode(&other), Ok(da));
+
+    // flags0 must be there; the page is no longer than a granule.
+    assert!(fails(RealmParams::decode(&want[..7]), "truncated"));
+    assert_eq!(RealmParams::decode(&want[..8]), Ok(da));
+    let mut long = want.clone();
+    long.push(0);
+    assert_eq!(
+        RealmParams::decode(&long),
+        Err(Error::TrailingBytes { count: 1 })
+    );
 }
 
 #[test]

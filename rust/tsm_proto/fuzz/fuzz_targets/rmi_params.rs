@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Fuzzes the decoders an RMM model runs on host-written RMI pages (PDEV, VDEV,
-//! measurement, public key and stream parameters in both ABIs, and the communication
-//! enter half): the first byte picks the page, the rest is its bytes. Any bytes decode
-//! or fail with a typed error; a decoded page re-encodes to a page that decodes the
-//! same, and the RMM-side checks never panic.
+//! Fuzzes the decoders an RMM model runs on host-written RMI pages (PDEV and VDEV
+//! parameters in both ABIs, measurement, public key, stream and Realm parameters, and
+//! the communication enter half): the first byte picks the page, the rest is its bytes.
+//! Any bytes decode or fail with a typed error; a decoded page re-encodes to a page that
+//! decodes the same, and the RMM-side checks never panic.
 
 #![no_main]
 
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let g = GRANULE_SIZE;
-    match sel % 8 {
+    match sel % 9 {
         0 => {
             if let Some(v) = round_trip(p, g, PdevParams::encode, PdevParams::decode) {
                 let _ = v.check(sel >> 3);
@@ -64,6 +64,9 @@ fuzz_target!(|data: &[u8]| {
         }
         6 => {
             round_trip(p, g, StreamParams::encode, StreamParams::decode);
+        }
+        7 => {
+            round_trip(p, g, RealmParams::encode, RealmParams::decode);
         }
         _ => {
             if let Some(v) = round_trip(p, HALF_LEN, CommEnter::encode, CommEnter::decode) {

@@ -36,6 +36,7 @@
 //! | `vdev` | VDEV and measurement parameters, states and state machine |
 //! | `stream` | IDE stream parameters, handle and the stream state machine |
 //! | `pubkey` | public key parameters |
+//! | `realm` | Realm parameters, reduced to `flags0.DA` (a stand-in: Realms are not modelled) |
 //! | `features` | feature register 2 and the VERSION outputs |
 //! | this file | address ranges, bounded lists and the page layout helpers |
 
@@ -46,6 +47,7 @@ pub mod features;
 pub mod fid;
 pub mod pdev;
 pub mod pubkey;
+pub mod realm;
 pub mod result;
 pub mod sro;
 pub mod stream;
@@ -62,6 +64,7 @@ pub use pdev::{
     PdevStateAlp12,
 };
 pub use pubkey::{PubkeyParams, SignatureAlgo};
+pub use realm::RealmParams;
 pub use result::{Incomplete, MemReq, OrderError, Outcome, Status};
 pub use sro::{AddrRangeDesc, BlockSize, DonateReq, MemState};
 pub use stream::{End, Stream, StreamCall, StreamOp, StreamParams, StreamState, StreamType};

@@ -33,8 +33,8 @@ use tsm_proto::rmi::sro::ADDR_RANGE_DESC_LEN;
 use tsm_proto::rmi::{
     Abi, AddrRange, AddrRangeDesc, BlockSize, CacheObject, Call, Category, CommEnter, CommExit,
     DonateReq, HashAlgo, MemReq, MemState, Next, Outcome, PdevFlags, PdevParams, PdevState,
-    PubkeyParams, SignatureAlgo, Status, StreamParams, StreamType, VdevParams, VdevState,
-    GRANULE_SIZE,
+    PubkeyParams, RealmParams, SignatureAlgo, Status, StreamParams, StreamType, VdevParams,
+    VdevState, GRANULE_SIZE,
 };
 use tsm_proto::state::TdiState;
 
@@ -279,6 +279,20 @@ impl Host {
         let pa = self.page();
         self.delegate(pa)?;
         Ok(pa)
+    }
+
+    /// A fresh NS page of Realm parameters.
+    fn realm_params(&mut self, da: bool) -> u64 {
+        self.page_with(|w| RealmParams { da }.encode(w).expect("realm params"))
+    }
+
+    /// The stand-in Realm a host creates for the VDEVs of one VM: a delegated granule,
+    /// REALM_CREATE with `flags0.DA` as `da`.
+    fn create_realm(&mut self, da: bool) -> Result<u64, HostErr> {
+        let params = self.realm_params(da);
+        let rd = self.delegated_page()?;
+        self.call(Call::RealmCreate, &[rd, params])?;
+        Ok(rd)
     }
 
     fn cache(&self, owner: u64, object: CacheObject) -> &[u8] {
@@ -589,8 +603,7 @@ impl Host {
     fn bind(&mut self) -> Result<(), HostErr> {
         self.phase = "bind:create";
         let ep = self.ep();
-        let rd = self.delegated_page()?;
-        self.rmm.realm_create(rd, true).expect("realm");
+        let rd = self.create_realm(true)?;
         self.rd = Some(rd);
         let vdev = self.delegated_page()?;
         let ranges: Vec<AddrRange> = testbed::bars()
@@ -680,9 +693,12 @@ impl Host {
         self.drop_realm()
     }
 
+    /// REALM_DESTROY once the last VDEV is gone, and the descriptor undelegated. A
+    /// refused destroy keeps the Realm for the teardown to try again.
     fn drop_realm(&mut self) -> Result<(), HostErr> {
-        if let Some(rd) = self.rd.take() {
-            self.rmm.realm_destroy(rd).expect("realm destroy");
+        if let Some(rd) = self.rd {
+            self.call(Call::RealmDestroy, &[rd])?;
+            self.rd = None;
             self.undelegate(rd)?;
         }
         Ok(())
@@ -854,6 +870,9 @@ fn host_lifecycle() {
     assert_eq!(h.rmm.snapshot().streams.len(), 1);
     h.bind().unwrap();
     let vdev = h.vdev.unwrap();
+    let rd = h.rd.unwrap();
+    assert_eq!(h.rmm.granule(rd), Some(GranuleState::Rd { da: true }));
+    assert_eq!(h.count(Call::RealmCreate), 1);
     assert_eq!(h.rmm.vdev_state(vdev), Some(VdevState::Locked));
     assert_eq!(h.rmm.granule(vdev), Some(GranuleState::Vdev { pdev: ep }));
     assert_eq!(h.dsm.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
@@ -868,6 +887,8 @@ fn host_lifecycle() {
     h.unbind().unwrap();
     assert_eq!(h.dsm.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
     assert_eq!(h.rmm.granule(vdev), None, "undelegated");
+    assert_eq!(h.rmm.granule(rd), None, "Realm destroyed and undelegated");
+    assert_eq!(h.count(Call::RealmDestroy), 1);
     assert!(h.dsm.0.session_established(), "unbind keeps the session");
     h.disconnect().unwrap();
     h.assert_clean();
@@ -1077,12 +1098,13 @@ fn abi_granule_states() {
     let dp = h.delegated_page().unwrap();
     let r = h.smc(Call::PdevCreate, &[d, dp]);
     refused(r, Status::ErrorInput, "parameters in a delegated granule");
-    h.rmm.realm_create(dp, true).unwrap();
+    let realm = h.realm_params(true);
+    h.call(Call::RealmCreate, &[dp, realm]).unwrap();
     let r = h.smc(Call::PdevCreate, &[dp, pp]);
     refused(r, Status::ErrorInput, "PDEV in a Realm descriptor");
     let r = h.smc(Call::GranuleUndelegate, &[dp, dp + G]);
     refused(r, Status::ErrorInput, "undelegate of a Realm descriptor");
-    h.rmm.realm_destroy(dp).unwrap();
+    h.call(Call::RealmDestroy, &[dp]).unwrap();
     // A root port created at once: its granule is a PDEV's, not undelegatable.
     let rp_params = h.page_with(|w| Host::rp_params().encode(w).unwrap());
     assert_eq!(status_of(&h.smc(Call::PdevCreate, &[d, rp_params])), None);
@@ -1253,8 +1275,7 @@ fn abi_call_order() {
     );
     h.drive_pdev(ep, PdevState::NeedsKey).unwrap();
     // A VDEV before the stream: ERROR_DEVICE (and before READY).
-    let rd = h.delegated_page().unwrap();
-    h.rmm.realm_create(rd, true).unwrap();
+    let rd = h.create_realm(true).unwrap();
     h.rd = Some(rd);
     let vdev = h.delegated_page().unwrap();
     let vparams = |tdi_id| VdevParams {
@@ -1338,14 +1359,15 @@ fn abi_call_order() {
         Status::ErrorInput,
         "tdi_id outside [rid_base, rid_top)",
     );
-    let no_da = h.delegated_page().unwrap();
-    h.rmm.realm_create(no_da, false).unwrap();
+    let no_da = h.create_realm(false).unwrap();
+    assert_eq!(h.rmm.granule(no_da), Some(GranuleState::Rd { da: false }));
     refused(
         h.smc(Call::VdevCreate, &[no_da, ep, vdev, vp]),
         Status::ErrorRealm,
         "a Realm without DA",
     );
-    h.rmm.realm_destroy(no_da).unwrap();
+    h.call(Call::RealmDestroy, &[no_da]).unwrap();
+    assert_eq!(h.rmm.granule(no_da), Some(GranuleState::Delegated));
     refused(
         h.smc(Call::VdevCreate, &[rd, rp, vdev, vp]),
         Status::ErrorDevice,
@@ -1406,6 +1428,89 @@ fn abi_call_order() {
         h.undelegate(pa).unwrap();
     }
     h.assert_clean();
+}
+
+/// The REALM_CREATE / REALM_DESTROY stand-ins: the descriptor in a DELEGATED granule,
+/// the parameters in an NS page, no destroy while a VDEV names the Realm. Each refusal
+/// changes nothing (checked by `Host::smc`).
+#[test]
+fn abi_realm_stand_ins() {
+    let mut h = Host::new("");
+    let ns = h.page();
+    let params = h.realm_params(true);
+    // Unconfirmed: TF-RMM's status for the granule-state checks; ERROR_INPUT, as for
+    // every object granule in the model.
+    refused(
+        h.smc(Call::RealmCreate, &[ns, params]),
+        Status::ErrorInput,
+        "REALM_CREATE in an undelegated granule",
+    );
+    let rd = h.delegated_page().unwrap();
+    let other = h.delegated_page().unwrap();
+    for (p, what) in [
+        (rd, "rd as its own parameters"),
+        (other, "parameters in a delegated granule"),
+        (params + 8, "parameters not aligned"),
+        (0x10_0000, "parameters not memory"),
+    ] {
+        refused(h.smc(Call::RealmCreate, &[rd, p]), Status::ErrorInput, what);
+    }
+    for (pa, what) in [
+        (rd, "REALM_DESTROY of a DELEGATED granule"),
+        (ns, "REALM_DESTROY of an undelegated granule"),
+    ] {
+        refused(h.smc(Call::RealmDestroy, &[pa]), Status::ErrorInput, what);
+    }
+    h.call(Call::RealmCreate, &[rd, params]).unwrap();
+    assert_eq!(h.rmm.granule(rd), Some(GranuleState::Rd { da: true }));
+    refused(
+        h.smc(Call::RealmCreate, &[rd, params]),
+        Status::ErrorInput,
+        "REALM_CREATE on a Realm descriptor",
+    );
+    h.call(Call::RealmDestroy, &[rd]).unwrap();
+    assert_eq!(h.rmm.granule(rd), Some(GranuleState::Delegated));
+    refused(
+        h.smc(Call::RealmDestroy, &[rd]),
+        Status::ErrorInput,
+        "REALM_DESTROY twice",
+    );
+
+    // The bound VDEV keeps its Realm.
+    h.connect().unwrap();
+    h.bind().unwrap();
+    let [realm, ep, vdev] = h.vdev_args();
+    assert_eq!(h.rmm.granule(realm), Some(GranuleState::Rd { da: true }));
+    refused(
+        h.smc(Call::RealmDestroy, &[realm]),
+        Status::ErrorRealm,
+        "REALM_DESTROY with a VDEV",
+    );
+    assert_eq!(h.rmm.vdev_state(vdev), Some(VdevState::Locked));
+    // Unbound by hand, the Realm kept until the VDEV is gone.
+    h.call(Call::VdevUnlock, &[realm, ep, vdev]).unwrap();
+    h.drive_vdev(realm, ep, vdev, VdevState::Unlocked).unwrap();
+    h.call(Call::VdevDestroy, &[realm, ep, vdev]).unwrap();
+    h.vdev = None;
+    h.undelegate(vdev).unwrap();
+    assert_eq!(h.rmm.granule(realm), Some(GranuleState::Rd { da: true }));
+    h.call(Call::RealmDestroy, &[realm]).unwrap();
+    h.rd = None;
+    assert_eq!(h.rmm.granule(realm), Some(GranuleState::Delegated));
+    h.undelegate(realm).unwrap();
+    assert_eq!(h.rmm.granule(realm), None);
+    h.disconnect().unwrap();
+    for pa in h.delegated.clone() {
+        h.undelegate(pa).unwrap();
+    }
+    h.assert_clean();
+    assert!(
+        h.refusals()
+            .iter()
+            .all(|(c, _)| matches!(c, Call::RealmCreate | Call::RealmDestroy)),
+        "{:?}",
+        h.refusals()
+    );
 }
 
 /// The same lifecycle with every SMC carried by the conduit's channel and answered by

@@ -26,7 +26,7 @@ use super::memory::{aligned, FwMemory, GRANULE};
 pub enum GranuleState {
     /// Delegated, free to become an object.
     Delegated,
-    /// A Realm descriptor (installed by [`super::Rmm::realm_create`]).
+    /// A Realm descriptor (installed by the RMI_REALM_CREATE stand-in).
     Rd {
         /// Whether the Realm was created with device assignment (`flags0.DA`).
         da: bool,

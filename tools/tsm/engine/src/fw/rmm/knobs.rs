@@ -289,6 +289,15 @@ mod tests {
             }
         }
         assert_eq!(call_from_name("pdev_aux_count"), None, "alp12 only");
+        assert_eq!(call_from_name("realm_create"), Some(Call::RealmCreate));
+        assert_eq!(
+            "error@realm_destroy=realm".parse::<Knob>(),
+            Ok(Knob {
+                kind: KnobKind::Error(Status::ErrorRealm),
+                call: Call::RealmDestroy,
+                nth: 1
+            })
+        );
     }
 
     #[test]

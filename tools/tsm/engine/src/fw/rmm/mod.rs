@@ -27,15 +27,21 @@
 //! | `comm` | the communicate loop: enter half in, engine op, exit half out |
 //! | `knobs` | the model's fault knobs ([`Knobs`]) |
 //!
-//! Served: VERSION, FEATURES, GRANULE_RANGE_DELEGATE/UNDELEGATE, PDEV_CREATE,
-//! _GET_STATE, _COMMUNICATE, _SET_PUBKEY, _STOP, _ABORT, _DESTROY,
-//! PDEV_STREAM_CONNECT, _DISCONNECT, _COMPLETE, _KEY_REFRESH, _KEY_PURGE
-//! (NOT_SUPPORTED, as TF-RMM), VDEV_CREATE, _GET_STATE, _COMMUNICATE, _LOCK, _START,
-//! _GET_INTERFACE_REPORT, _UNLOCK, _ABORT, _DESTROY, OP_MEM_DONATE, OP_MEM_RECLAIM,
-//! OP_CONTINUE, OP_CANCEL. Other RMI 2.0 calls (VDEV_GET_MEASUREMENTS, VDEV_COMPLETE,
-//! the RTT_DEV calls) answer RMI_NOT_SUPPORTED; a function ID that is no RMI 2.0 call
-//! answers SMCCC NOT_SUPPORTED (−1). Realms are not modelled: [`Rmm::realm_create`]
-//! stands in for RMI_REALM_CREATE.
+//! Served: VERSION, FEATURES, GRANULE_RANGE_DELEGATE/UNDELEGATE, REALM_CREATE,
+//! REALM_DESTROY (stand-ins, below), PDEV_CREATE, _GET_STATE, _COMMUNICATE,
+//! _SET_PUBKEY, _STOP, _ABORT, _DESTROY, PDEV_STREAM_CONNECT, _DISCONNECT, _COMPLETE,
+//! _KEY_REFRESH, _KEY_PURGE (NOT_SUPPORTED, as TF-RMM), VDEV_CREATE, _GET_STATE,
+//! _COMMUNICATE, _LOCK, _START, _GET_INTERFACE_REPORT, _UNLOCK, _ABORT, _DESTROY,
+//! OP_MEM_DONATE, OP_MEM_RECLAIM, OP_CONTINUE, OP_CANCEL. Other RMI 2.0 calls
+//! (VDEV_GET_MEASUREMENTS, VDEV_COMPLETE, the RTT_DEV calls) answer RMI_NOT_SUPPORTED;
+//! a function ID that is no RMI 2.0 call answers SMCCC NOT_SUPPORTED (−1).
+//!
+//! Realms are not modelled. REALM_CREATE and REALM_DESTROY are stand-ins that exist so
+//! that a host can give its VDEVs a Realm descriptor: CREATE turns a DELEGATED granule
+//! into a descriptor and records only `flags0.DA` of the parameters
+//! ([`tsm_proto::rmi::RealmParams`]; no IPA width, RTTs, VMID, RECs, measurements or
+//! activation), and DESTROY, once no VDEV names the Realm, returns the granule to
+//! DELEGATED.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,7 +51,7 @@ use tsm_proto::rmi::features::FEATURES_DA_INDEX;
 use tsm_proto::rmi::result::SMC_NOT_SUPPORTED;
 use tsm_proto::rmi::stream::StreamEnds;
 use tsm_proto::rmi::{
-    Abi, Call, DaFeatures, OrderError, Outcome, Pdev, Revision, Status, Stream, Vdev,
+    Abi, Call, DaFeatures, OrderError, Outcome, Pdev, RealmParams, Revision, Status, Stream, Vdev,
 };
 
 use super::FwConfig;
@@ -267,6 +273,8 @@ impl Rmm {
             Call::Features => Ok(Ret::ok1(self.features(a(1)))),
             Call::GranuleDelegate => self.range(a(1), a(2), mem, true),
             Call::GranuleUndelegate => self.range(a(1), a(2), mem, false),
+            Call::RealmCreate => self.realm_create(a(1), a(2), mem),
+            Call::RealmDestroy => self.realm_destroy(a(1)),
             Call::PdevCreate => {
                 let donate = match knob {
                     Some(KnobKind::Donate(n)) => Some(n),
@@ -362,26 +370,38 @@ impl Rmm {
         Ok(Ret::ok1(base + GRANULE))
     }
 
-    /// A stand-in for RMI_REALM_CREATE, which the model does not serve: the DELEGATED
-    /// granule `rd` becomes a Realm descriptor, of a Realm created with device
-    /// assignment (`flags0.DA`) or without. A refusal is the status RMI would give.
-    pub fn realm_create(&mut self, rd: u64, da: bool) -> Result<(), Status> {
-        self.granules
-            .claim(rd, GranuleState::Rd { da })
-            .map_err(|e| e.status)
+    /// RMI_REALM_CREATE(rd, params), a stand-in (Realms are not modelled): `rd` a
+    /// DELEGATED granule (else ERROR_INPUT, as for every object granule), `params` an NS
+    /// page other than `rd` that the conduit reaches and that decodes as
+    /// [`RealmParams`] (else ERROR_INPUT). `rd` becomes the descriptor of a Realm with
+    /// device assignment (`flags0.DA`) or without; nothing else of the Realm is kept.
+    fn realm_create(&mut self, rd: u64, params: u64, mem: &mut dyn FwMemory) -> Reply {
+        self.granules.require_delegated(rd)?;
+        if rd == params {
+            return Err(input("rd is the parameters page"));
+        }
+        let page = self.ns_page(mem, params)?;
+        let RealmParams { da } = RealmParams::decode(&page)?;
+        self.granules.claim(rd, GranuleState::Rd { da })?;
+        debug!("rmm: Realm {rd:#x} (DA {da})");
+        Ok(Ret::ok())
     }
 
-    /// A stand-in for RMI_REALM_DESTROY: the descriptor `rd`, once no VDEV names it,
-    /// returns to DELEGATED.
-    pub fn realm_destroy(&mut self, rd: u64) -> Result<(), Status> {
+    /// RMI_REALM_DESTROY(rd), a stand-in: `rd` must be a Realm descriptor (else
+    /// ERROR_INPUT) that no VDEV names (else ERROR_REALM); it returns to DELEGATED.
+    fn realm_destroy(&mut self, rd: u64) -> Reply {
         if !matches!(self.granules.state(rd), Some(GranuleState::Rd { .. })) {
-            return Err(Status::ErrorInput);
+            return Err(input("rd is not a Realm descriptor"));
         }
         if self.vdevs.values().any(|v| v.rd == rd) {
-            return Err(Status::ErrorRealm);
+            return Err(OrderError::new(
+                Status::ErrorRealm,
+                "the Realm still has VDEVs",
+            ));
         }
         self.granules.release(rd);
-        Ok(())
+        debug!("rmm: Realm {rd:#x} destroyed");
+        Ok(Ret::ok())
     }
 
     /// The state of the granule at `pa` (`None`: UNDELEGATED).
