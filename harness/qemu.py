@@ -219,7 +219,9 @@ def device_cmdline(facts):
     return f"pci_tsm_emulate_tee={','.join(bdfs)} tsm.devices={roles}"
 
 
-DSM_QUERY = re.compile(r"### tsm-dsm-query (\S+) (\S+)")
+# The BDF is matched exactly: the console is shared with the kernel, whose deferred
+# printk output may land right after it on the same line.
+DSM_QUERY = re.compile(r"### tsm-dsm-query (\S+) ([0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])")
 
 
 def boot(cmd, timeout, log_path, echo=None, answer=None):

@@ -464,6 +464,14 @@ esac
 HEALTHY_DSM = '#!/bin/sh\necho "listening on 127.0.0.1:5"\nexec sleep 30\n'
 
 
+class DsmQueryTest(unittest.TestCase):
+    def test_query_bdf_is_exact(self):
+        """Deferred printk output glued to a query line does not become part of the BDF."""
+        m = qemu.DSM_QUERY.search("### tsm-dsm-query 211.4 0000:01:00.0arm_cca_host: x")
+        self.assertEqual(m.groups(), ("211.4", "0000:01:00.0"))
+        self.assertIsNone(qemu.DSM_QUERY.search("### tsm-dsm-query 1.1 nonsense"))
+
+
 class DsmHealthTest(unittest.TestCase):
     def run_dsms(self, fake):
         with tempfile.TemporaryDirectory() as d, cache_in(d):

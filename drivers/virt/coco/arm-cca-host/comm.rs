@@ -56,7 +56,7 @@ const MAX_DELAY_US: u64 = 10_000;
 const MAX_CACHED: usize = 0x1_0000;
 
 /// The object a COMMUNICATE names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Target {
     /// A PDEV, by its granule.
     Pdev(u64),
@@ -69,6 +69,15 @@ pub(crate) enum Target {
         /// The VDEV.
         vdev: u64,
     },
+}
+
+impl core::fmt::Debug for Target {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Target::Pdev(p) => write!(f, "PDEV {:#x}", p),
+            Target::Vdev { vdev, .. } => write!(f, "VDEV {:#x}", vdev),
+        }
+    }
 }
 
 impl Target {

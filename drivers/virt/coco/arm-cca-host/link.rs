@@ -179,9 +179,7 @@ impl Conn {
                 // Cancelled, the operation gives the donated granules back as they were.
                 if rmi.call(Call::OpCancel, &[handle]).is_err() {
                     pr_err!("PDEV {:#x}: PDEV_CREATE not cancelled; granules leaked\n", pdev);
-                    for pa in core::iter::once(pdev).chain(self.donated.drain_all()) {
-                        let _ = rmi.mem().leak(pa);
-                    }
+                    self.leak(rmi, pdev, true);
                     return r.map(|()| pdev);
                 }
             }
@@ -258,6 +256,17 @@ impl Conn {
         r
     }
 
+    /// Gives up the granule `pdev` and those donated: the RMM keeps them.
+    fn leak(&mut self, rmi: &Rmi<'_>, pdev: u64, ep: bool) {
+        let _ = rmi.mem().leak(pdev);
+        if !ep {
+            return;
+        }
+        for pa in self.donated.drain_all() {
+            let _ = rmi.mem().leak(pa);
+        }
+    }
+
     /// Undelegates the granules given back by a cancelled create or a reclaim.
     fn undelegate_donated(&mut self, rmi: &Rmi<'_>) {
         for pa in core::mem::take(&mut self.donated) {
@@ -303,7 +312,7 @@ impl Conn {
     }
 
     /// PDEV_DESTROY (for an endpoint with its reclaim), then the PDEV's granule.
-    fn destroy_pdev(&mut self, rmi: &Rmi<'_>, pdev: u64) -> Result {
+    fn destroy_pdev(&mut self, rmi: &Rmi<'_>, pdev: u64, ep: bool) -> Result {
         let a = rmi.call(Call::PdevDestroy, &[pdev])?;
         if let Outcome::Incomplete(i) = a.outcome {
             if i.mem_req != MemReq::Reclaim {
@@ -311,7 +320,7 @@ impl Conn {
             }
             self.reclaim(rmi, a.regs[1])?;
         }
-        if !self.donated.is_empty() {
+        if ep && !self.donated.is_empty() {
             pr_warn!(
                 "PDEV {:#x}: {} donated granules not given back; leaked\n",
                 pdev,
@@ -325,7 +334,13 @@ impl Conn {
     }
 
     /// STOP and communicate to STOPPED (once more after PDEV_ABORT), then DESTROY.
-    fn stop_and_destroy(&mut self, rmi: &Rmi<'_>, t: &dyn relay::Transport, pdev: u64) -> Result {
+    fn stop_and_destroy(
+        &mut self,
+        rmi: &Rmi<'_>,
+        t: &dyn relay::Transport,
+        pdev: u64,
+        ep: bool,
+    ) -> Result {
         let mut tries = 0;
         while pdev_state(rmi, pdev)? != PdevState::Stopped {
             tries += 1;
@@ -339,7 +354,7 @@ impl Conn {
                 Target::Pdev(pdev).abort(rmi);
             }
         }
-        self.destroy_pdev(rmi, pdev)
+        self.destroy_pdev(rmi, pdev, ep)
     }
 
     /// The stream dance of one stream operation, then PDEV_STREAM_COMPLETE.
@@ -469,17 +484,15 @@ impl Conn {
                 .and_then(|_| self.stream_dance(rmi, t, true, false));
             note(r);
         }
-        for pdev in [self.rp.take(), self.ep.take()] {
+        for (pdev, ep) in [(self.rp.take(), false), (self.ep.take(), true)] {
             let Some(p) = pdev else { continue };
             Target::Pdev(p).abort(rmi);
-            let r = self.stop_and_destroy(rmi, t, p);
+            let r = self.stop_and_destroy(rmi, t, p, ep);
             if r.is_err() {
                 // The RMM keeps the PDEV: its granule, and those donated to it, stay
                 // delegated and are never the kernel's again.
                 pr_err!("PDEV {:#x} not destroyed; its granules are leaked\n", p);
-                for pa in core::iter::once(p).chain(self.donated.drain_all()) {
-                    let _ = rmi.mem().leak(pa);
-                }
+                self.leak(rmi, p, ep);
             }
             note(r);
         }

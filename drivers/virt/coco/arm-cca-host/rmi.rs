@@ -204,13 +204,6 @@ impl<'a> NsPage<'a> {
             pa: mem.alloc()?,
         })
     }
-
-    /// Keeps the page past this value; its address.
-    pub(crate) fn keep(self) -> u64 {
-        let pa = self.pa;
-        core::mem::forget(self);
-        pa
-    }
 }
 
 impl Drop for NsPage<'_> {

@@ -15,6 +15,7 @@
  * only their TSM. arm64 only: the backend is an arm64 driver.
  */
 #include <signal.h>
+#include <sys/klog.h>
 #include <sys/wait.h>
 
 #include "../kselftest_harness.h"
@@ -106,6 +107,28 @@ static int rmm_logged(const char *what)
 	return strstr(buf, what) != NULL;
 }
 
+/*
+ * Lines of the kernel log with @what: the backend logs every granule or RMM
+ * object it had to give up ("leaked"), which a correct teardown never does.
+ */
+static int klog_count(const char *what)
+{
+	int size = klogctl(10, NULL, 0), n, count = 0;
+	char *buf, *p;
+
+	if (size <= 0)
+		return -1;
+	buf = malloc(size + 1);
+	if (!buf)
+		return -1;
+	n = klogctl(3, buf, size);
+	buf[n > 0 ? n : 0] = '\0';
+	for (p = buf; (p = strstr(p, what)); p += strlen(what))
+		count++;
+	free(buf);
+	return count;
+}
+
 /* A CCA guest request on the VFIO device: 0 or -errno. */
 static int cca_req(int devfd, uint32_t op, const void *req, uint32_t req_len,
 		   void *resp, uint32_t *resp_len, uint64_t *code)
@@ -130,6 +153,7 @@ static int cca_req(int devfd, uint32_t op, const void *req, uint32_t req_len,
 
 /* What a test of either fixture holds. */
 struct cca_env {
+	int leaks;
 	char bdf[32];
 	char tsm[32];
 	pid_t rmm;
@@ -137,7 +161,7 @@ struct cca_env {
 };
 
 /* The module (against the model), the test device disconnected, the TSM's name. */
-static int cca_setup(struct cca_env *self)
+static int env_setup(struct cca_env *self)
 {
 	int rc;
 
@@ -153,10 +177,11 @@ static int cca_setup(struct cca_env *self)
 		rc = tsm_find_test_device(self->bdf, sizeof(self->bdf));
 	if (!rc)
 		tsm_disconnect_any(self->bdf);
+	self->leaks = klog_count("leaked");
 	return rc;
 }
 
-static void cca_teardown(struct cca_env *self)
+static void env_teardown(struct cca_env *self)
 {
 	tsm_vmm_release(&self->v);
 	if (self->v.vm >= 0)
@@ -188,12 +213,12 @@ FIXTURE_SETUP(cca)
 	self->e.bdf[0] = '\0';
 	tsm_vmm_init(&self->e.v);
 	NEEDS_ARM64();
-	ASSERT_EQ(0, cca_setup(&self->e));
+	ASSERT_EQ(0, env_setup(&self->e));
 }
 
 FIXTURE_TEARDOWN(cca)
 {
-	cca_teardown(&self->e);
+	env_teardown(&self->e);
 }
 
 /* The TDI state tsm-dsm reports is @want. */
@@ -240,6 +265,8 @@ static int assign(struct cca_env *self)
 		EXPECT_STREQ("", _c);					\
 		EXPECT_SPDM("none");					\
 		EXPECT_DSM("CONFIG_UNLOCKED");				\
+		EXPECT_EQ(self->e.leaks, klog_count("leaked"))		\
+			TH_LOG("the backend leaked granules or RMM objects"); \
 	} while (0)
 
 /* Connect and disconnect through the RMM: the device saw the session, then none. */
@@ -393,12 +420,12 @@ FIXTURE_SETUP(cca_knob)
 	self->e.bdf[0] = '\0';
 	tsm_vmm_init(&self->e.v);
 	NEEDS_ARM64();
-	ASSERT_EQ(0, cca_setup(&self->e));
+	ASSERT_EQ(0, env_setup(&self->e));
 }
 
 FIXTURE_TEARDOWN(cca_knob)
 {
-	cca_teardown(&self->e);
+	env_teardown(&self->e);
 }
 
 FIXTURE_VARIANT(cca_knob) {
