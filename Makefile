@@ -19,8 +19,10 @@ kernel-arm64 kernel-x86_64: setup
 	bash harness/build-tools.sh $(patsubst kernel-%,%,$@)
 	bash harness/mkinitramfs.sh $(patsubst kernel-%,%,$@)
 
+# TSM_BACKEND=cca: the demo on the Arm CCA host backend and the RMM model
+TSM_BACKEND ?= emu
 demo: kernel-arm64
-	python3 harness/qemu.py run --arch arm64 --mode demo
+	python3 harness/qemu.py run --arch arm64 --mode demo --backend $(TSM_BACKEND)
 
 check:
 	bash harness/check.sh

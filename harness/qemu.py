@@ -1101,7 +1101,9 @@ def cmd_run(args, results):
     start = time.monotonic()
     with Dsms(arch, dsm_args(facts, trace), results) as ports:
         lines, timed_out, status = boot(
-            qemu_cmd(arch, initrd, f"{device_cmdline(facts)} tsm.mode={args.mode}", ports,
+            qemu_cmd(arch, initrd, f"{device_cmdline(facts)} tsm.mode={args.mode}"
+                     f"{' tsm.backend=cca' if getattr(args, 'backend', 'emu') == 'cca' else ''}",
+                     ports,
                      trace),
             args.timeout, log_path, echo, lambda bdf: dsm_reply(arch, facts, bdf, trace))
     wall = time.monotonic() - start
@@ -1158,6 +1160,9 @@ def main(argv=None):
     r.add_argument("--results", help="append results to this file")
     r.add_argument("--log", help="console log path")
     r.add_argument("-v", "--verbose", action="store_true", help="echo the whole console")
+    r.add_argument("--backend", choices=("emu", "cca"), default="emu",
+                   help="the demo's platform TSM: the emulated one, or the Arm CCA host "
+                        "backend against the RMM model (arm64)")
     p = sub.add_parser("probe", help="learn the platform facts (and patch the IORT)")
     p.add_argument("--arch", choices=ARCH, default="arm64")
     p.add_argument("--timeout", type=int, default=300)

@@ -11,7 +11,9 @@
 //! kernel's emulated platform TSM and the software TSM firmware (`fwmsg`). The `rmi`
 //! module is the Arm CCA RMM's device-assignment interface (RMI PDEV/VDEV calls, pages
 //! and state machines). `conduit` is the channel between a vendor backend's firmware
-//! conduit and a firmware model in userspace (one call and its return).
+//! conduit and a firmware model in userspace (one call and its return). `x509` takes the
+//! device's leaf public key out of an SPDM certificate chain (for RMI_PDEV_SET_PUBKEY),
+//! without verifying anything.
 //!
 //! Rules every module follows:
 //! - `no_std`, `core` only (the `alloc` feature adds conveniences for userspace);
@@ -151,3 +153,4 @@ pub mod secured;
 pub mod spdm;
 pub mod state;
 pub mod tdisp;
+pub mod x509;

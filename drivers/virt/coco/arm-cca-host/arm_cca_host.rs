@@ -134,10 +134,17 @@ fn probe_rmm(rmi: &Rmi<'_>) -> Result {
     };
     let v = VersionOutput::decode(regs[0], regs[1], regs[2]).map_err(|_| ENODEV)?;
     if !v.supported {
-        pr_err!("RMI 2.0 not supported (RMM {:?}..{:?})\n", v.lower, v.higher);
+        pr_err!(
+            "RMI 2.0 not supported (RMM {:?}..{:?})\n",
+            v.lower,
+            v.higher
+        );
         return Err(ENODEV);
     }
-    let f = rmi.call(Call::Features, &[tsm_proto::rmi::features::FEATURES_DA_INDEX])?;
+    let f = rmi.call(
+        Call::Features,
+        &[tsm_proto::rmi::features::FEATURES_DA_INDEX],
+    )?;
     if !DaFeatures::decode(f.regs[1]).da {
         pr_err!("the RMM has no device assignment\n");
         return Err(ENODEV);
@@ -195,7 +202,11 @@ impl kernel::Module for ArmCcaHost {
         pr_info!(
             "registered tsm{} (Arm CCA, RMI 2.0, {})\n",
             t.id(),
-            if model { "RMM model at /dev/tsm_rmm" } else { "RMM" }
+            if model {
+                "RMM model at /dev/tsm_rmm"
+            } else {
+                "RMM"
+            }
         );
         Ok(Self {
             _tsm: t,
@@ -227,9 +238,16 @@ impl LinkTsm for CcaTsm {
         let rmi = cca.rmi();
         let mut conn = Conn::new(&rmi)?;
         if let Err(e) = conn.connect(&rmi, &*dsm, dsm.pdev()) {
-            dev_warn!(dsm.pdev(), "connect failed: {:?}\n", e);
+            if e == ENODEV {
+                dev_info!(dsm.pdev(), "connect: no RMM model holds /dev/tsm_rmm\n");
+            } else {
+                dev_warn!(dsm.pdev(), "connect failed: {:?}\n", e);
+            }
             if conn.teardown(&rmi, &*dsm).is_err() {
-                dev_err!(dsm.pdev(), "connect: undoing it failed; RMM objects leaked\n");
+                dev_err!(
+                    dsm.pdev(),
+                    "connect: undoing it failed; RMM objects leaked\n"
+                );
             }
             return Err(e);
         }
@@ -271,7 +289,12 @@ impl LinkTsm for CcaTsm {
         let cca = dsm.registration_data();
         let rmi = cca.rmi();
         let v = tdi::Vdev::bind(&rmi, &cca.realms, &*dsm, pages, ep, pdev, kvm, tdi_id)?;
-        dev_info!(pdev, "bound as VDEV {:#x} with guest ID {:#x} (LOCKED)\n", v.vdev, tdi_id);
+        dev_info!(
+            pdev,
+            "bound as VDEV {:#x} with guest ID {:#x} (LOCKED)\n",
+            v.vdev,
+            tdi_id
+        );
         Ok(tsm::Bound {
             data: v,
             // Unconfirmed which lock flags the RMM asks for: the host keeps off the

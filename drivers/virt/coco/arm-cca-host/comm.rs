@@ -190,7 +190,12 @@ impl<'a> Communicate<'a> {
         }
         let len = range.end - range.start;
         if self.cached.len() + len > MAX_CACHED {
-            pr_warn!("{:?}: cached {:?} exceeds {} bytes\n", self.target, object, MAX_CACHED);
+            pr_warn!(
+                "{:?}: cached {:?} exceeds {} bytes\n",
+                self.target,
+                object,
+                MAX_CACHED
+            );
             return Err(EPROTO);
         }
         let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
@@ -228,7 +233,10 @@ impl<'a> Communicate<'a> {
                 self.cache(self.pages.resp, s.object, s.range())?;
             }
             if plan.wait_response_ms.is_some() {
-                pr_warn!("{:?}: RSP_WAIT (asynchronous response) not supported\n", self.target);
+                pr_warn!(
+                    "{:?}: RSP_WAIT (asynchronous response) not supported\n",
+                    self.target
+                );
                 return Err(EPROTO);
             }
             if let Some(s) = plan.send {

@@ -40,10 +40,7 @@ use super::{
     },
 };
 use kernel::{
-    pci::{
-        self,
-        tsm::relay,
-    },
+    pci::{self, tsm::relay},
     prelude::*,
 };
 use tsm_proto::rmi::{
@@ -164,7 +161,12 @@ impl Conn {
         match pdev_state(rmi, pdev)? {
             s if s == target => Ok(cached),
             s => {
-                pr_warn!("PDEV {:#x}: {:?} after its operation, not {:?}\n", pdev, s, target);
+                pr_warn!(
+                    "PDEV {:#x}: {:?} after its operation, not {:?}\n",
+                    pdev,
+                    s,
+                    target
+                );
                 Err(EIO)
             }
         }
@@ -178,7 +180,10 @@ impl Conn {
             if let Some(handle) = self.creating.take() {
                 // Cancelled, the operation gives the donated granules back as they were.
                 if rmi.call(Call::OpCancel, &[handle]).is_err() {
-                    pr_err!("PDEV {:#x}: PDEV_CREATE not cancelled; granules leaked\n", pdev);
+                    pr_err!(
+                        "PDEV {:#x}: PDEV_CREATE not cancelled; granules leaked\n",
+                        pdev
+                    );
                     self.leak(rmi, pdev, true);
                     return r.map(|()| pdev);
                 }
@@ -212,8 +217,7 @@ impl Conn {
     /// One RMI_OP_MEM_DONATE of what `req` asks for (single granules, delegated).
     fn donate(&mut self, rmi: &Rmi<'_>, handle: u64, req: u64) -> Result<Answer> {
         let req = DonateReq::decode(req).map_err(|_| EPROTO)?;
-        if req.block != BlockSize::L3Page || req.state != MemState::Delegated || req.contiguous
-        {
+        if req.block != BlockSize::L3Page || req.state != MemState::Delegated || req.contiguous {
             pr_warn!("donation request {:?} not supported\n", req);
             return Err(EOPNOTSUPP);
         }
@@ -290,8 +294,7 @@ impl Conn {
                 let mut b = [0u8; ADDR_RANGE_DESC_LEN];
                 b.copy_from_slice(e);
                 let d = AddrRangeDesc::decode(u64::from_le_bytes(b)).map_err(|_| EPROTO)?;
-                if d.block != BlockSize::L3Page || d.count != 1 || d.state != MemState::Delegated
-                {
+                if d.block != BlockSize::L3Page || d.count != 1 || d.state != MemState::Delegated {
                     pr_warn!("reclaimed {:?} not understood\n", d);
                     return Err(EPROTO);
                 }
@@ -375,10 +378,14 @@ impl Conn {
             (rp, Ended::Done),
             (ep, Ended::Done),
         ] {
-            let (got, _) =
-                communicate(rmi, t, self.pages, Target::Pdev(pdev), None, cancellable)?;
+            let (got, _) = communicate(rmi, t, self.pages, Target::Pdev(pdev), None, cancellable)?;
             if got != want {
-                pr_warn!("stream: PDEV {:#x} ended {:?}, wanted {:?}\n", pdev, got, want);
+                pr_warn!(
+                    "stream: PDEV {:#x} ended {:?}, wanted {:?}\n",
+                    pdev,
+                    got,
+                    want
+                );
                 Target::Pdev(pdev).abort(rmi);
                 return Err(EPROTO);
             }
@@ -450,7 +457,8 @@ impl Conn {
         drop(kp);
         self.drive(rmi, t, ep, PdevState::Ready, None, true)?;
 
-        let sp = rmi.params(|w| StreamParams::new(StreamType::Ncoh, ep, rp, IDE_STREAM_ID).encode(w))?;
+        let sp =
+            rmi.params(|w| StreamParams::new(StreamType::Ncoh, ep, rp, IDE_STREAM_ID).encode(w))?;
         let a = rmi.call(Call::PdevStreamConnect, &[sp.pa])?;
         drop(sp);
         self.stream = Some(a.regs[1]);

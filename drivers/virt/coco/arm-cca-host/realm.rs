@@ -12,12 +12,7 @@
 //! conduit bind refuses with `EOPNOTSUPP`: the descriptor would have to come from KVM.
 
 use super::rmi::Rmi;
-use kernel::{
-    new_mutex,
-    pci::tsm::Kvm,
-    prelude::*,
-    sync::Mutex,
-};
+use kernel::{new_mutex, pci::tsm::Kvm, prelude::*, sync::Mutex};
 use tsm_proto::rmi::{
     Call,
     RealmParams, //

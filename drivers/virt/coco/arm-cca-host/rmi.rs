@@ -99,7 +99,10 @@ impl<'a> Rmi<'a> {
         match Outcome::decode(regs[0]) {
             Ok(Outcome::Failed { status, .. }) => Ok(Err(status)),
             Ok(Outcome::SmcNotSupported) => {
-                pr_warn!("{:?}: SMCCC NOT_SUPPORTED (no RMM device assignment)\n", call);
+                pr_warn!(
+                    "{:?}: SMCCC NOT_SUPPORTED (no RMM device assignment)\n",
+                    call
+                );
                 Err(EOPNOTSUPP)
             }
             Ok(outcome) => Ok(Ok(Answer { outcome, regs })),

@@ -123,7 +123,12 @@ impl Vdev {
         match self.state(rmi)? {
             s if s == target => Ok(cached),
             s => {
-                pr_warn!("VDEV {:#x}: {:?} after its operation, not {:?}\n", self.vdev, s, target);
+                pr_warn!(
+                    "VDEV {:#x}: {:?} after its operation, not {:?}\n",
+                    self.vdev,
+                    s,
+                    target
+                );
                 Err(EIO)
             }
         }
@@ -139,7 +144,14 @@ impl Vdev {
     ) -> Result<KVec<u8>> {
         let before = self.state(rmi)?;
         rmi.call(Call::VdevGetInterfaceReport, &self.args())?;
-        let bytes = self.drive(rmi, t, pages, before, Some(CacheObject::InterfaceReport), true)?;
+        let bytes = self.drive(
+            rmi,
+            t,
+            pages,
+            before,
+            Some(CacheObject::InterfaceReport),
+            true,
+        )?;
         validate(pdev, &bytes)?;
         Ok(bytes)
     }
@@ -240,10 +252,7 @@ impl Vdev {
         let mut tries = 0;
         loop {
             let s = self.state(rmi)?;
-            if !matches!(
-                s,
-                VdevState::Locked | VdevState::Started | VdevState::Error
-            ) {
+            if !matches!(s, VdevState::Locked | VdevState::Started | VdevState::Error) {
                 break;
             }
             tries += 1;
@@ -275,7 +284,11 @@ impl Vdev {
         match self.unbind_steps(rmi, t, pages) {
             Ok(()) => realms.put(rmi, self.rd),
             Err(e) => {
-                dev_err!(pdev, "unbind: the VDEV was not destroyed ({:?}); the TDI may stay locked\n", e);
+                dev_err!(
+                    pdev,
+                    "unbind: the VDEV was not destroyed ({:?}); the TDI may stay locked\n",
+                    e
+                );
                 let _ = rmi.mem().leak(self.vdev);
                 // The Realm still holds the VDEV: it is not destroyed.
             }

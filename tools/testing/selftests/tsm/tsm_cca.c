@@ -20,77 +20,9 @@
 
 #include "../kselftest_harness.h"
 #include "tsm_vmm.h"
-#include <linux/tsm_cca.h>
 
-#define CCA_KO		"kernel/drivers/virt/coco/arm-cca-host/arm_cca_host.ko"
-#define CCA_MOD		"arm_cca_host"
-#define RMM_BIN		"/tsm/bin/tsm-rmm"
-#define RMM_DEV		"/dev/tsm_rmm"
 #define RMM_LOG		"/tmp/tsm-rmm.log"
 #define VIRT_ID		0x100
-
-/* The TSM registered by the CCA backend (its parent is the faux device). */
-static int find_cca_tsm(char *name, size_t len)
-{
-	char path[512], link[512];
-	struct dirent *de;
-	DIR *d = opendir("/sys/class/tsm");
-	ssize_t n;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "tsm", 3))
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/tsm/%s/device", de->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = '\0';
-		if (strstr(link, CCA_MOD) && strlen(de->d_name) < len) {
-			strcpy(name, de->d_name);
-			closedir(d);
-			return 0;
-		}
-	}
-	closedir(d);
-	return -ENOENT;
-}
-
-static int cca_insmod(void)
-{
-	struct utsname u;
-	char cmd[512];
-
-	if (uname(&u))
-		return -errno;
-	snprintf(cmd, sizeof(cmd),
-		 "grep -q '^%s ' /proc/modules || insmod /lib/modules/%s/%s rmm_model=1",
-		 CCA_MOD, u.release, CCA_KO);
-	return system(cmd) ? -ENOENT : 0;
-}
-
-/* Starts tsm-rmm with @knobs, its output appended to RMM_LOG. */
-static pid_t rmm_start(const char *knobs)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(RMM_LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		for (fd = 3; fd < 1024; fd++)
-			close(fd);
-		execl(RMM_BIN, "tsm-rmm", "--dev", RMM_DEV, "--knobs", knobs,
-		      (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
 
 /* Whether the model's log has @what. */
 static int rmm_logged(const char *what)
@@ -170,9 +102,9 @@ static int env_setup(struct cca_env *self)
 	tsm_vmm_init(&self->v);
 	rc = tsm_insmod_once(TSM_VFIO_KO);
 	if (!rc)
-		rc = cca_insmod();
+		rc = tsm_cca_insmod();
 	if (!rc)
-		rc = find_cca_tsm(self->tsm, sizeof(self->tsm));
+		rc = tsm_find_cca_tsm(self->tsm, sizeof(self->tsm));
 	if (!rc)
 		rc = tsm_find_test_device(self->bdf, sizeof(self->bdf));
 	if (!rc)
@@ -193,8 +125,8 @@ static void env_teardown(struct cca_env *self)
 		waitpid(self->rmm, NULL, 0);
 	}
 	/* The other selftests find the first TSM: this one must go. */
-	if (system("! grep -q '^" CCA_MOD " ' /proc/modules || rmmod " CCA_MOD))
-		fprintf(stderr, "# rmmod " CCA_MOD " failed\n");
+	if (system("! grep -q '^" TSM_CCA_MOD " ' /proc/modules || rmmod " TSM_CCA_MOD))
+		fprintf(stderr, "# rmmod " TSM_CCA_MOD " failed\n");
 }
 
 #if defined(__aarch64__)
@@ -237,7 +169,7 @@ FIXTURE_TEARDOWN(cca)
 
 static int connect_rmm(struct cca_env *self, const char *knobs)
 {
-	self->rmm = rmm_start(knobs);
+	self->rmm = tsm_rmm_start(RMM_LOG, knobs);
 	if (self->rmm <= 0)
 		return -ECHILD;
 	/* ENODEV until the model holds /dev/tsm_rmm */
@@ -510,6 +442,124 @@ TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 	EXPECT_DSM("CONFIG_UNLOCKED");
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
 	EXPECT_DISCONNECTED();
+}
+
+/*
+ * The emulated device's misbehaviour (the harness's fault devices, roles as in
+ * tsm_connect's dsm_fault): through the RMM each ends in a clean errno and a
+ * torn-down state, the model survives it, and the good test device still
+ * connects through the same model afterwards.
+ */
+FIXTURE(cca_dsm_fault) {
+	struct cca_env e;
+	char good[32];
+};
+
+FIXTURE_VARIANT(cca_dsm_fault) {
+	const char *role;
+	int connect_errno;	/* 0: connects */
+	int bind_errno;		/* after a connect: 0 binds */
+	int run_ends_in_error;	/* START succeeds, then the TDI is in ERROR */
+	/*
+	 * The device's SPDM state after a failed connect (NULL: "none"). A
+	 * handshake that failed after KEY_EXCHANGE stays half-open on the
+	 * device: PDEV_STOP of the model ends only an established session, and
+	 * the next GET_VERSION discards it (asserted below: the same device
+	 * fails the same way again).
+	 */
+	const char *spdm_after;
+};
+
+FIXTURE_VARIANT_ADD(cca_dsm_fault, bad_signature) {
+	.role = "bad-signature", .connect_errno = EIO,
+};
+FIXTURE_VARIANT_ADD(cca_dsm_fault, wrong_transcript) {
+	.role = "wrong-transcript", .connect_errno = EIO,
+	.spdm_after = "handshake",
+};
+FIXTURE_VARIANT_ADD(cca_dsm_fault, truncate_key_exchange) {
+	.role = "truncate-key-exchange", .connect_errno = EIO,
+	.spdm_after = "handshake",
+};
+FIXTURE_VARIANT_ADD(cca_dsm_fault, oversize_certificate) {
+	.role = "oversize-certificate", .connect_errno = EIO,
+};
+FIXTURE_VARIANT_ADD(cca_dsm_fault, tdisp_error_lock) {
+	.role = "tdisp-error-lock", .bind_errno = EIO,
+};
+FIXTURE_VARIANT_ADD(cca_dsm_fault, error_after_start) {
+	.role = "error-after-start", .run_ends_in_error = 1,
+};
+
+FIXTURE_SETUP(cca_dsm_fault)
+{
+	self->e.rmm = 0;
+	self->e.bdf[0] = '\0';
+	tsm_vmm_init(&self->e.v);
+	NEEDS_ARM64();
+	ASSERT_EQ(0, env_setup(&self->e));
+	memcpy(self->good, self->e.bdf, sizeof(self->good));
+	ASSERT_EQ(0, tsm_find_device(variant->role, self->e.bdf,
+				     sizeof(self->e.bdf)));
+	tsm_disconnect_any(self->e.bdf);
+}
+
+FIXTURE_TEARDOWN(cca_dsm_fault)
+{
+	tsm_disconnect_any(self->good);
+	env_teardown(&self->e);
+}
+
+TEST_F_TIMEOUT(cca_dsm_fault, clean_failure, 240)
+{
+	uint8_t b[64];
+	uint32_t len;
+	uint64_t code;
+	int rc;
+
+	ASSERT_EQ(0, assign(&self->e));
+	rc = connect_rmm(&self->e, "");
+	if (variant->connect_errno) {
+		ASSERT_EQ(-variant->connect_errno, rc)
+			TH_LOG("connect: %s", strerror(-rc));
+		EXPECT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect", b,
+					   sizeof(b)));
+		EXPECT_STREQ("", (char *)b);
+		EXPECT_SPDM(variant->spdm_after ? variant->spdm_after : "none");
+		EXPECT_DSM("CONFIG_UNLOCKED");
+		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+		/* And again, the same way: nothing was left that changes it */
+		EXPECT_EQ(-variant->connect_errno,
+			  tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
+		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+		goto good_device;
+	}
+	ASSERT_EQ(0, rc) TH_LOG("connect: %s", strerror(-rc));
+	rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+	if (variant->bind_errno) {
+		ASSERT_EQ(-variant->bind_errno, rc) TH_LOG("bind: %s", strerror(-rc));
+		EXPECT_EQ(0, tsm_bound(self->e.bdf));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+	} else {
+		ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+		EXPECT_DSM("CONFIG_LOCKED");
+		len = 0;
+		rc = cca_req(self->e.v.devfd, TSM_CCA_GUEST_START, NULL, 0, b,
+			     &len, &code);
+		EXPECT_EQ(0, rc) TH_LOG("start: %s", strerror(-rc));
+		EXPECT_DSM(variant->run_ends_in_error ? "ERROR" : "RUN");
+		/* Unlock brings even an ERROR TDI back to CONFIG_UNLOCKED */
+		EXPECT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+		EXPECT_EQ(0, tsm_bound(self->e.bdf));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+	}
+	EXPECT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	EXPECT_DISCONNECTED();
+good_device:
+	/* Same model, well-behaved device: connects and disconnects */
+	ASSERT_EQ(0, kill(self->e.rmm, 0));
+	ASSERT_EQ(0, tsm_attr_write(self->good, "tsm/connect", self->e.tsm));
+	EXPECT_EQ(0, tsm_attr_write(self->good, "tsm/disconnect", self->e.tsm));
 }
 
 TEST_HARNESS_MAIN

@@ -9,6 +9,10 @@
  * Output is TAP: one "ok N" per step, details as "#" lines. It stops at the
  * first failed step (the later ones need it) and cleans up.
  * Run by harness/guest/demo.sh (`make`); needs the arm64 guest.
+ *
+ * With --cca (`make TSM_BACKEND=cca`) the platform TSM is the Arm CCA host
+ * backend (drivers/virt/coco/arm-cca-host) against the RMM model tsm-rmm, and
+ * the guest requests are those of a CCA Realm (<linux/tsm_cca.h>).
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -16,10 +20,13 @@
 #include "tsm_vmm.h"
 
 #define FW_LOG		"/tmp/tsm-fw-demo.log"
+#define RMM_LOG		"/tmp/tsm-rmm-demo.log"
 #define VIRT_ID		0x100
 #define STEPS		11
 
 static int step_no;
+/* The Arm CCA backend and the RMM model instead of the emulated platform */
+static int cca;
 
 static void say(const char *fmt, ...)
 {
@@ -81,6 +88,15 @@ static void show_report(const uint8_t *r, uint32_t len)
 
 static const char *tdi_state_name(uint64_t s)
 {
+	if (cca) {
+		switch (s) {
+		case TSM_CCA_VDEV_UNLOCKED: return "UNLOCKED";
+		case TSM_CCA_VDEV_LOCKED: return "LOCKED";
+		case TSM_CCA_VDEV_STARTED: return "STARTED (RUN)";
+		case TSM_CCA_VDEV_ERROR: return "ERROR";
+		default: return "?";
+		}
+	}
 	switch (s) {
 	case TSM_FW_TDI_CONFIG_UNLOCKED: return "CONFIG_UNLOCKED";
 	case TSM_FW_TDI_CONFIG_LOCKED: return "CONFIG_LOCKED";
@@ -98,11 +114,19 @@ static int lifecycle(const char *bdf, const char *tsm, struct tsm_vmm *v,
 	uint16_t cmd, nobme;
 	uint32_t len;
 	uint64_t code;
+	uint32_t arch = cca ? IOMMU_VDEVICE_TSM_TVM_ARCH_CCA :
+			      IOMMU_VDEVICE_TSM_TVM_ARCH_EMU;
 	int rc;
 
-	say("device %s, platform TSM %s (emulated: samples/tsm + tsm-fw)", bdf,
-	    tsm);
-	rc = tsm_connect_fw(bdf, tsm, FW_LOG, fw);
+	say("device %s, platform TSM %s (%s)", bdf, tsm,
+	    cca ? "Arm CCA: arm-cca-host + the RMM model tsm-rmm" :
+		  "emulated: samples/tsm + tsm-fw");
+	if (cca) {
+		*fw = tsm_rmm_start(RMM_LOG, "");
+		rc = *fw > 0 ? tsm_connect_wait(bdf, tsm) : -ECHILD;
+	} else {
+		rc = tsm_connect_fw(bdf, tsm, FW_LOG, fw);
+	}
 	if (step(rc, "connect: tsm/connect <- tsm (SPDM session and IDE keys over DOE)"))
 		return rc;
 	show_dsm(bdf);
@@ -140,19 +164,24 @@ static int lifecycle(const char *bdf, const char *tsm, struct tsm_vmm *v,
 	show_dsm(bdf);
 
 	len = sizeof(resp);
-	rc = tsm_guest_req(v->devfd, TSM_FW_GUEST_GET_REPORT, resp, &len, &code);
-	if (step(rc, "report: VFIO_DEVICE_TSM_GUEST_REQ GET_REPORT (validated by tsm-fw)"))
+	rc = tsm_guest_req_arch(v->devfd, arch, cca ? TSM_CCA_GUEST_GET_REPORT :
+				TSM_FW_GUEST_GET_REPORT, resp, &len, &code);
+	if (step(rc, cca ? "report: VFIO_DEVICE_TSM_GUEST_REQ GET_REPORT (validated by the kernel)" :
+		 "report: VFIO_DEVICE_TSM_GUEST_REQ GET_REPORT (validated by tsm-fw)"))
 		return rc;
 	show_report(resp, len);
 
 	len = sizeof(resp);
-	rc = tsm_guest_req(v->devfd, TSM_FW_GUEST_START, resp, &len, &code);
+	rc = tsm_guest_req_arch(v->devfd, arch, cca ? TSM_CCA_GUEST_START :
+				TSM_FW_GUEST_START, resp, &len, &code);
 	if (!rc) {
 		len = sizeof(resp);
-		rc = tsm_guest_req(v->devfd, TSM_FW_GUEST_GET_STATE, resp,
-				   &len, &code);
+		rc = tsm_guest_req_arch(v->devfd, arch,
+					cca ? TSM_CCA_GUEST_GET_STATE :
+					      TSM_FW_GUEST_GET_STATE,
+					resp, &len, &code);
 	}
-	if (!rc && code != TSM_FW_TDI_RUN)
+	if (!rc && code != (cca ? TSM_CCA_VDEV_STARTED : TSM_FW_TDI_RUN))
 		rc = -EPROTO;
 	if (step(rc, "RUN: GUEST_REQ START_INTERFACE, then GET_STATE"))
 		return rc;
@@ -191,7 +220,23 @@ static int lifecycle(const char *bdf, const char *tsm, struct tsm_vmm *v,
 	return 0;
 }
 
-int main(void)
+/* The Arm CCA platform: vfio-pci-tsm, the backend on the model, the device. */
+static int cca_ready(char *bdf, size_t bdf_len, char *tsm, size_t tsm_len)
+{
+	int ret = tsm_insmod_once(TSM_VFIO_KO);
+
+	if (!ret)
+		ret = tsm_cca_insmod();
+	if (!ret)
+		ret = tsm_find_test_device(bdf, bdf_len);
+	if (!ret)
+		ret = tsm_find_cca_tsm(tsm, tsm_len);
+	if (!ret)
+		tsm_disconnect_any(bdf);
+	return ret;
+}
+
+int main(int argc, char **argv)
 {
 	char bdf[32], tsm[32];
 	struct tsm_vmm v;
@@ -201,9 +246,12 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n1..%d\n", STEPS);
 	tsm_vmm_init(&v);
-	rc = tsm_platform_ready(bdf, sizeof(bdf), tsm, sizeof(tsm));
+	cca = argc > 1 && !strcmp(argv[1], "--cca");
+	rc = cca ? cca_ready(bdf, sizeof(bdf), tsm, sizeof(tsm)) :
+		   tsm_platform_ready(bdf, sizeof(bdf), tsm, sizeof(tsm));
 	if (rc) {
-		printf("Bail out! no emulated platform: %s\n", strerror(-rc));
+		printf("Bail out! no %s platform: %s\n", cca ? "Arm CCA" : "emulated",
+		       strerror(-rc));
 		return 1;
 	}
 	rc = lifecycle(bdf, tsm, &v, &fw);
@@ -213,6 +261,8 @@ int main(void)
 	if (rc)
 		tsm_disconnect_any(bdf);
 	tsm_fw_stop(fw, SIGTERM);
+	if (cca && system("rmmod " TSM_CCA_MOD))
+		printf("# rmmod " TSM_CCA_MOD " failed\n");
 	printf("# %s: %d of %d steps\n", rc ? "FAILED" : "PASSED", step_no, STEPS);
 	return rc ? 1 : 0;
 }

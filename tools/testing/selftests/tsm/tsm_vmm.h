@@ -13,6 +13,7 @@
 
 #include <linux/kvm.h>
 #include <linux/pci_regs.h>
+#include <linux/tsm_cca.h>
 #include <linux/tsm_fw.h>
 
 #include "tsm_utils.h"
@@ -119,17 +120,18 @@ static inline int tsm_iommufd_op(int iommufd, uint32_t type, uint32_t vdevice_id
 }
 
 /*
- * VFIO_DEVICE_TSM_GUEST_REQ on the emulated platform: guest op @op
- * (TSM_FW_GUEST_*) without payload; the response in @resp (in: its size, out:
- * its length, or with -ENOSPC the size needed), the TSM's result code in
- * @code. 0 or -errno.
+ * VFIO_DEVICE_TSM_GUEST_REQ of architecture @arch (tsm_guest_req(): the
+ * emulated platform, TSM_FW_GUEST_* ops): guest op @op without payload; the
+ * response in @resp (in: its size, out: its length, or with -ENOSPC the size
+ * needed), the TSM's result code in @code. 0 or -errno.
  */
-static inline int tsm_guest_req(int devfd, uint32_t op, void *resp,
-				uint32_t *resp_len, uint64_t *code)
+static inline int tsm_guest_req_arch(int devfd, uint32_t arch, uint32_t op,
+				     void *resp, uint32_t *resp_len,
+				     uint64_t *code)
 {
 	struct vfio_device_tsm_guest_req r = {
 		.argsz = sizeof(r), .op = op,
-		.tvm_arch = IOMMU_VDEVICE_TSM_TVM_ARCH_EMU,
+		.tvm_arch = arch,
 		.resp_uptr = (uint64_t)(uintptr_t)resp, .resp_len = *resp_len,
 	};
 	int rc = ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, &r);
@@ -143,6 +145,13 @@ static inline int tsm_guest_req(int devfd, uint32_t op, void *resp,
 	/* The residue: what the response left unused of the buffer */
 	*resp_len -= rc;
 	return 0;
+}
+
+static inline int tsm_guest_req(int devfd, uint32_t op, void *resp,
+				uint32_t *resp_len, uint64_t *code)
+{
+	return tsm_guest_req_arch(devfd, IOMMU_VDEVICE_TSM_TVM_ARCH_EMU, op,
+				  resp, resp_len, code);
 }
 
 static inline int tsm_destroy_obj(int iommufd, uint32_t id)
@@ -435,5 +444,79 @@ static inline int tsm_bound(const char *bdf)
 		return -1;
 	return buf[0] != '\0';
 }
+
+/*
+ * The Arm CCA host backend against the RMM model (drivers/virt/coco/arm-cca-host,
+ * tools/tsm tsm-rmm): its module, loaded with rmm_model=1, and the model.
+ */
+#define TSM_CCA_KO	"kernel/drivers/virt/coco/arm-cca-host/arm_cca_host.ko"
+#define TSM_CCA_MOD	"arm_cca_host"
+#define TSM_RMM_BIN	"/tsm/bin/tsm-rmm"
+#define TSM_RMM_DEV	"/dev/tsm_rmm"
+
+/* The TSM registered by the Arm CCA backend (its parent is its faux device). */
+static inline int tsm_find_cca_tsm(char *name, size_t len)
+{
+	char path[512], link[512];
+	struct dirent *de;
+	DIR *d = opendir("/sys/class/tsm");
+	ssize_t n;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "tsm", 3))
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/tsm/%s/device", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (strstr(link, TSM_CCA_MOD) && strlen(de->d_name) < len) {
+			strcpy(name, de->d_name);
+			closedir(d);
+			return 0;
+		}
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+/* Loads the CCA backend against the RMM model unless it is loaded. */
+static inline int tsm_cca_insmod(void)
+{
+	struct utsname u;
+	char cmd[512];
+
+	if (uname(&u))
+		return -errno;
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q '^%s ' /proc/modules || insmod /lib/modules/%s/%s rmm_model=1",
+		 TSM_CCA_MOD, u.release, TSM_CCA_KO);
+	return system(cmd) ? -ENOENT : 0;
+}
+
+/* Starts tsm-rmm on TSM_RMM_DEV with @knobs, its output into @log. */
+static inline pid_t tsm_rmm_start(const char *log, const char *knobs)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+		execl(TSM_RMM_BIN, "tsm-rmm", "--dev", TSM_RMM_DEV, "--knobs", knobs,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 
 #endif /* __TSM_VMM_H */

@@ -580,12 +580,15 @@ impl Host {
         let leaf = certs::verify_chain(&chain, &self.anchor)
             .map_err(|e| HostErr::State(format!("chain: {e}")))?;
         let point = leaf.to_encoded_point(false);
-        self.phase = "connect:ep-key";
-        let kp = self.page_with(|w| {
+        // The kernel's backend takes the key out of the chain without verifying it.
+        let key = tsm_proto::x509::leaf_public_key(&chain, tsm_engine::crypto::HASH_LEN)
+            .map_err(|e| HostErr::State(format!("leaf key: {e}")))?;
+        assert_eq!(
+            key.pubkey_params(),
             PubkeyParams::ecdsa(SignatureAlgo::EcdsaP384, point.as_bytes())
-                .encode(w)
-                .expect("key")
-        });
+        );
+        self.phase = "connect:ep-key";
+        let kp = self.page_with(|w| key.pubkey_params().encode(w).expect("key"));
         self.call(Call::PdevSetPubkey, &[ep, kp])?;
         self.drive_pdev(ep, PdevState::Ready)?;
         self.phase = "connect:stream";
