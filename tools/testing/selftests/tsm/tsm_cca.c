@@ -65,22 +65,8 @@ static int klog_count(const char *what)
 static int cca_req(int devfd, uint32_t op, const void *req, uint32_t req_len,
 		   void *resp, uint32_t *resp_len, uint64_t *code)
 {
-	struct vfio_device_tsm_guest_req r = {
-		.argsz = sizeof(r), .op = op,
-		.tvm_arch = IOMMU_VDEVICE_TSM_TVM_ARCH_CCA,
-		.req_len = req_len, .req_uptr = (uint64_t)(uintptr_t)req,
-		.resp_uptr = (uint64_t)(uintptr_t)resp, .resp_len = *resp_len,
-	};
-	int rc = ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, &r);
-
-	*code = r.tsm_code;
-	if (rc < 0) {
-		if (errno == ENOSPC)
-			*resp_len = r.resp_len;
-		return -errno;
-	}
-	*resp_len -= rc;
-	return 0;
+	return tsm_guest_req_payload(devfd, IOMMU_VDEVICE_TSM_TVM_ARCH_CCA, op,
+				     req, req_len, resp, resp_len, code);
 }
 
 /* What a test of either fixture holds. */
@@ -522,8 +508,8 @@ TEST_F_TIMEOUT(cca_dsm_fault, clean_failure, 240)
 	if (variant->connect_errno) {
 		ASSERT_EQ(-variant->connect_errno, rc)
 			TH_LOG("connect: %s", strerror(-rc));
-		EXPECT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect", b,
-					   sizeof(b)));
+		EXPECT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect",
+					   (char *)b, sizeof(b)));
 		EXPECT_STREQ("", (char *)b);
 		EXPECT_SPDM(variant->spdm_after ? variant->spdm_after : "none");
 		EXPECT_DSM("CONFIG_UNLOCKED");

@@ -121,17 +121,20 @@ static inline int tsm_iommufd_op(int iommufd, uint32_t type, uint32_t vdevice_id
 
 /*
  * VFIO_DEVICE_TSM_GUEST_REQ of architecture @arch (tsm_guest_req(): the
- * emulated platform, TSM_FW_GUEST_* ops): guest op @op without payload; the
+ * emulated platform, TSM_FW_GUEST_* ops): guest op @op with the payload @req
+ * of @req_len bytes (tsm_guest_req_arch(): none); the
  * response in @resp (in: its size, out: its length, or with -ENOSPC the size
  * needed), the TSM's result code in @code. 0 or -errno.
  */
-static inline int tsm_guest_req_arch(int devfd, uint32_t arch, uint32_t op,
-				     void *resp, uint32_t *resp_len,
-				     uint64_t *code)
+static inline int tsm_guest_req_payload(int devfd, uint32_t arch, uint32_t op,
+					const void *req, uint32_t req_len,
+					void *resp, uint32_t *resp_len,
+					uint64_t *code)
 {
 	struct vfio_device_tsm_guest_req r = {
 		.argsz = sizeof(r), .op = op,
 		.tvm_arch = arch,
+		.req_len = req_len, .req_uptr = (uint64_t)(uintptr_t)req,
 		.resp_uptr = (uint64_t)(uintptr_t)resp, .resp_len = *resp_len,
 	};
 	int rc = ioctl(devfd, VFIO_DEVICE_TSM_GUEST_REQ, &r);
@@ -145,6 +148,14 @@ static inline int tsm_guest_req_arch(int devfd, uint32_t arch, uint32_t op,
 	/* The residue: what the response left unused of the buffer */
 	*resp_len -= rc;
 	return 0;
+}
+
+static inline int tsm_guest_req_arch(int devfd, uint32_t arch, uint32_t op,
+				     void *resp, uint32_t *resp_len,
+				     uint64_t *code)
+{
+	return tsm_guest_req_payload(devfd, arch, op, NULL, 0, resp, resp_len,
+				     code);
 }
 
 static inline int tsm_guest_req(int devfd, uint32_t op, void *resp,
