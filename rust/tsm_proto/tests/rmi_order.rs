@@ -281,12 +281,25 @@ fn vdev_refusals() {
     for (v, call, want) in cases {
         assert_eq!(status(v.on(*call)), Err(*want), "{call:?} on {v:?}");
     }
-    // GET_MEASUREMENTS does not look at the VDEV state.
-    assert!(unlocked
-        .on(VdevCall::GetMeasurements {
-            pdev_comm_idle: true
-        })
-        .is_ok());
+    // GET_MEASUREMENTS does not look at the VDEV state, only at the communications:
+    // the PDEV's, and the VDEV's own (no second operation over a pending one).
+    let meas = VdevCall::GetMeasurements {
+        pdev_comm_idle: true,
+    };
+    let aborted = busy.on(VdevCall::Abort).unwrap();
+    assert_eq!(aborted.state, VdevState::Error);
+    for v in [unlocked, locked, started, aborted] {
+        let m = v.on(meas).unwrap();
+        assert_eq!((m.op, m.comm), (Some(VdevOp::GetMeas), CommState::Pending));
+        let m = vdev_to_idle(m);
+        assert_eq!((m.state, m.op), (v.state, None), "unchanged from {v:?}");
+    }
+    for v in [new, busy, locked.on(meas).unwrap()] {
+        assert_eq!(status(v.on(meas)), Err(Status::ErrorDevice), "{v:?}");
+    }
+    let failed = new.on(VdevCall::Communicate(CommOutcome::Failed)).unwrap();
+    assert_eq!(failed.comm, CommState::Error);
+    assert_eq!(status(failed.on(meas)), Err(Status::ErrorDevice));
     // DESTROY only from NEW or UNLOCKED.
     assert!(new.destroy().is_ok() && unlocked.destroy().is_ok());
     for v in [locked, started] {
@@ -521,7 +534,8 @@ proptest! {
 
     /// Random VDEV call sequences: the state changes only through COMMUNICATE and
     /// ABORT; STARTED is entered only from LOCKED and LOCKED only from UNLOCKED (by
-    /// way of their operations); ERROR leaves only through an Unlock operation.
+    /// way of their operations); ERROR leaves only through an Unlock operation; no call
+    /// but COMMUNICATE and ABORT is accepted while an operation is in progress.
     #[test]
     fn vdev_invariants(calls in prop::collection::vec(vdev_call(), 0..60)) {
         let (_, ep, _) = connected();
@@ -529,6 +543,12 @@ proptest! {
         let mut entered_by: Option<VdevOp> = v.op;
         for call in calls {
             let Ok(next) = v.on(call) else { continue };
+            if v.comm != CommState::Idle {
+                prop_assert!(
+                    matches!(call, VdevCall::Communicate(_) | VdevCall::Abort),
+                    "{:?} accepted over {:?}", call, v.op
+                );
+            }
             match call {
                 VdevCall::Communicate(_) | VdevCall::Abort => {}
                 _ => prop_assert_eq!(next.state, v.state),

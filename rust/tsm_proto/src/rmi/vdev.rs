@@ -263,7 +263,13 @@ pub enum VdevCall {
     Start,
     /// RMI_VDEV_GET_INTERFACE_REPORT.
     GetInterfaceReport,
-    /// RMI_VDEV_GET_MEASUREMENTS; the RMM checks the PDEV's comm state, not the VDEV's.
+    /// RMI_VDEV_GET_MEASUREMENTS: the PDEV's communication must be idle; the VDEV's
+    /// RMI state is not checked.
+    ///
+    /// Unconfirmed: that the VDEV's own communication must be idle too. TF-RMM checks
+    /// only the PDEV's and sets the VDEV's operation over whatever was pending; the
+    /// machine refuses (ERROR_DEVICE, as LOCK's comm check), since a VDEV carries one
+    /// operation at a time.
     GetMeasurements {
         /// Whether the PDEV's communication is idle.
         pdev_comm_idle: bool,
@@ -330,7 +336,7 @@ impl Vdev {
     /// | LOCK | UNLOCKED, comm idle | Lock |
     /// | START | LOCKED, comm idle | Start |
     /// | GET_INTERFACE_REPORT | LOCKED or STARTED, comm idle | GetReport |
-    /// | GET_MEASUREMENTS | PDEV comm idle (VDEV state not checked) | GetMeas |
+    /// | GET_MEASUREMENTS | PDEV comm idle, comm idle (VDEV state not checked) | GetMeas |
     /// | UNLOCK | LOCKED, STARTED or ERROR, comm idle, nothing mapped (else ERROR_GRANULE + address) | Unlock |
     /// | ABORT | comm not idle | – (state ERROR, comm idle) |
     ///
@@ -382,6 +388,8 @@ impl Vdev {
                         "GET_MEASUREMENTS while the PDEV is busy",
                     ));
                 }
+                v.comm
+                    .require_idle("GET_MEASUREMENTS during the VDEV's operation")?;
                 v.start(VdevOp::GetMeas);
             }
             VdevCall::Unlock { mapped } => {

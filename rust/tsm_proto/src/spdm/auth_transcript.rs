@@ -62,6 +62,19 @@ impl AuthTranscript {
         &self.vca
     }
 
+    /// The transcript of the measurement exchanges inside a secured session: this
+    /// connection's VCA, with B and L empty. A session's L holds only the exchanges
+    /// made in that session (as libspdm keeps `message_m` per session), so a signed
+    /// GET_MEASUREMENTS in it signs `VCA || that session's L || request || response`,
+    /// whatever was exchanged outside it.
+    pub fn for_session(&self) -> Self {
+        Self {
+            vca: self.vca.clone(),
+            b: Vec::new(),
+            l: Vec::new(),
+        }
+    }
+
     /// Feeds the CHALLENGE_AUTH signature's transcript to `hash`: VCA, B, `challenge`
     /// and `challenge_auth` (the response without its Signature); empties B.
     pub fn feed_challenge_auth<H: TranscriptHash + ?Sized>(
@@ -122,5 +135,20 @@ mod tests {
         assert_eq!(fed(|h| t.feed_challenge_auth(b"c", b"C", h)), b"vVcC");
         assert_eq!(fed(|h| t.feed_measurements(b"g", b"G", h)), b"vVmMgG");
         assert_eq!(t.vca(), b"vV");
+    }
+
+    #[test]
+    fn a_session_transcript_keeps_the_vca_and_its_own_l() {
+        let mut t = AuthTranscript::new();
+        t.record(Message::Vca, b"v", b"V");
+        t.record(Message::B, b"d", b"D");
+        t.record(Message::L, b"m", b"M");
+        let mut s = t.for_session();
+        assert_eq!(s.vca(), b"vV");
+        assert_eq!(fed(|h| s.feed_measurements(b"g", b"G", h)), b"vVgG");
+        s.record(Message::L, b"u", b"U");
+        assert_eq!(fed(|h| s.feed_measurements(b"g", b"G", h)), b"vVuUgG");
+        // The connection's own L is untouched by the session's exchanges.
+        assert_eq!(fed(|h| t.feed_measurements(b"g", b"G", h)), b"vVmMgG");
     }
 }

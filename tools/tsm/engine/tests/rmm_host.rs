@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tsm_engine::certs;
 use tsm_engine::conduit::{serve_one, FakeChannel};
+use tsm_engine::crypto::{self, Hasher, HASH_LEN, SIG_LEN};
 use tsm_engine::faults::Faults;
 use tsm_engine::fw::rmm::{
     FwMemory, GranuleState, Knobs, PageMemory, Rmm, RmmConfig, SmcRegs, Snapshot,
@@ -26,16 +27,20 @@ use tsm_engine::testing::testbed::{self, TDI};
 use tsm_engine::transport::relay::{
     doe_request_object, doe_response_payload, DoeEndpoint, LocalDsm,
 };
+use tsm_engine::wire;
 use tsm_proto::codec::Writer;
 use tsm_proto::conduit::Kind;
 use tsm_proto::report::{self, FirstPageUnit, InterfaceReport, ValidationParams};
 use tsm_proto::rmi::sro::ADDR_RANGE_DESC_LEN;
+use tsm_proto::rmi::vdev::MEASURE_NONCE_LEN;
 use tsm_proto::rmi::{
     Abi, AddrRange, AddrRangeDesc, BlockSize, CacheObject, Call, Category, CommEnter, CommExit,
-    DonateReq, HashAlgo, MemReq, MemState, Next, Outcome, PdevFlags, PdevParams, PdevState,
-    PubkeyParams, RealmParams, SignatureAlgo, Status, StreamParams, StreamType, VdevParams,
-    VdevState, GRANULE_SIZE,
+    DonateReq, HashAlgo, MeasureParams, MemReq, MemState, Next, Outcome, PdevFlags, PdevParams,
+    PdevState, PubkeyParams, RealmParams, SignatureAlgo, Status, StreamParams, StreamType,
+    VdevParams, VdevState, GRANULE_SIZE,
 };
+use tsm_proto::spdm::auth::{meas_attr, meas_op, SignedMeasurementRequest};
+use tsm_proto::spdm::{self, Negotiated, Version};
 use tsm_proto::state::TdiState;
 
 const G: u64 = GRANULE_SIZE as u64;
@@ -671,6 +676,111 @@ impl Host {
         Ok(bytes)
     }
 
+    /// A fresh NS measure-params page for `nonce`, with the raw flag if `raw`.
+    fn measure_params(&mut self, nonce: [u8; MEASURE_NONCE_LEN], raw: bool) -> u64 {
+        let flags = if raw { MeasureParams::RAW } else { 0 };
+        self.page_with(|w| {
+            MeasureParams { flags, nonce }
+                .encode(w)
+                .expect("measure params")
+        })
+    }
+
+    /// The measurements, fetched into the host's cache (object 2, reset first) with
+    /// `nonce`, the VDEV's state unchanged, and checked ([`Host::check_measurements`]).
+    fn measurements(
+        &mut self,
+        nonce: [u8; MEASURE_NONCE_LEN],
+        raw: bool,
+    ) -> Result<Vec<u8>, HostErr> {
+        self.phase = "measurements";
+        let [rd, ep, vdev] = self.vdev_args();
+        self.caches
+            .remove(&(vdev, CacheObject::Measurements.to_u8()));
+        let before = self.vdev_state(vdev)?;
+        let params = self.measure_params(nonce, raw);
+        self.call(Call::VdevGetMeasurements, &[rd, ep, vdev, params])?;
+        self.drive_vdev(rd, ep, vdev, before)?;
+        let bytes = self.cache(vdev, CacheObject::Measurements).to_vec();
+        let raws = self.check_measurements(&bytes, &nonce, raw)?;
+        if raws.iter().any(|r| *r != raw) {
+            return Err(HostErr::State(format!(
+                "raw bit streams {raws:?}, asked {raw}"
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Checks cached measurements as their reader (the Realm) would: one SPDM 1.2
+    /// MEASUREMENTS response with at least one block, signed by the device's leaf key
+    /// (out of the cached chain) over `VCA || GET_MEASUREMENTS || the response up to
+    /// its signature`. VCA is the cached object 0; the request is the one the RMM sent,
+    /// rebuilt from `nonce` and `raw` (all blocks, signed, slot 0). Returns each
+    /// block's raw-bit-stream flag.
+    fn check_measurements(
+        &self,
+        bytes: &[u8],
+        nonce: &[u8; MEASURE_NONCE_LEN],
+        raw: bool,
+    ) -> Result<Vec<bool>, HostErr> {
+        let err = |what: &str| HostErr::State(format!("measurements: {what}"));
+        let neg = Negotiated {
+            hash_size: HASH_LEN,
+            signature_size: SIG_LEN,
+            ..Negotiated::initial(Version::V12)
+        };
+        let (r, exact) = wire::decode_response(bytes, &neg).map_err(|e| err(&e.to_string()))?;
+        let spdm::Response::Measurements(m) = r else {
+            return Err(err("not a MEASUREMENTS response"));
+        };
+        if exact.len() != bytes.len() {
+            return Err(err("trailing bytes"));
+        }
+        m.record.validate().map_err(|e| err(&e.to_string()))?;
+        if m.record.count == 0 {
+            return Err(err("no measurement block"));
+        }
+        let sig = m.signature.ok_or_else(|| err("not signed"))?;
+        let raw_bit = if raw {
+            meas_attr::RAW_BIT_STREAM_REQUESTED
+        } else {
+            0
+        };
+        let request = wire::spdm_request(
+            &spdm::Request::GetMeasurements(spdm::GetMeasurements {
+                attributes: meas_attr::SIGNATURE_REQUESTED | raw_bit,
+                operation: meas_op::ALL,
+                signed: Some(SignedMeasurementRequest {
+                    nonce: *nonce,
+                    slot_id: 0,
+                }),
+                requester_context: None,
+            }),
+            &neg,
+        )
+        .map_err(|e| err(&e.to_string()))?;
+        let ep = self.ep();
+        let mut h = Hasher::new();
+        h.update(self.cache(ep, CacheObject::Vca));
+        h.update(&request);
+        h.update(&bytes[..bytes.len() - sig.len()]);
+        let signed =
+            crypto::signing_message(Version::V12, crypto::context::MEASUREMENTS, &h.digest());
+        let leaf = certs::verify_chain(self.cache(ep, CacheObject::Certificate), &self.anchor)
+            .map_err(|e| err(&e.to_string()))?;
+        crypto::verify(&leaf, &signed, sig).map_err(|e| err(&e.to_string()))?;
+        m.record
+            .iter()
+            .map(|b| match b {
+                Ok(b) => b
+                    .dmtf
+                    .map(|d| d.raw_bit_stream)
+                    .ok_or_else(|| err("not DMTF")),
+                Err(e) => Err(err(&e.to_string())),
+            })
+            .collect()
+    }
+
     fn start(&mut self) -> Result<(), HostErr> {
         self.phase = "start";
         let [rd, ep, vdev] = self.vdev_args();
@@ -752,6 +862,7 @@ impl Host {
         self.bind()?;
         let report = self.report()?;
         assert_eq!(report, self.dsm.0.report(0).expect("DSM report"));
+        self.measurements([0x4d; MEASURE_NONCE_LEN], false)?;
         self.start()?;
         self.unbind()?;
         self.disconnect()
@@ -1544,4 +1655,166 @@ fn lifecycle_through_the_conduit() {
     );
     assert_eq!(h.dsm.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
     assert_eq!(teardown_and_check(h, "start", "conduit"), EndState::Clean);
+}
+
+/// RMI_VDEV_GET_MEASUREMENTS as a host drives it: the params page's nonce and raw flag
+/// reach the device, the signed MEASUREMENTS response is cached as object 2 (checked by
+/// `Host::check_measurements`), the VDEV's state is unchanged in every state (it is not
+/// checked), and the refusals: no such VDEV or a bad params page (ERROR_INPUT), the
+/// PDEV's or the VDEV's own communication busy (ERROR_DEVICE), another VDEV's operation
+/// in progress (BUSY). Each refusal changes nothing (checked by `Host::smc`).
+#[test]
+fn vdev_get_measurements() {
+    let mut h = Host::new("");
+    h.connect().unwrap();
+    h.bind().unwrap();
+    let [rd, ep, vdev] = h.vdev_args();
+
+    // LOCKED: three communicates (the request out, the response cached, the end).
+    let nonce = [0x11; MEASURE_NONCE_LEN];
+    let before = h.count(Call::VdevCommunicate);
+    let m = h.measurements(nonce, false).unwrap();
+    assert_eq!(h.count(Call::VdevCommunicate) - before, 3);
+    assert_eq!(h.rmm.vdev_state(vdev), Some(VdevState::Locked));
+    assert_eq!(h.dsm.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
+    assert_eq!(
+        h.check_measurements(&m, &nonce, false),
+        Ok(vec![false, false])
+    );
+    assert_eq!(m[..2], [0x12, 0x60], "SPDM 1.2 MEASUREMENTS");
+    // The signature covers the host's nonce: another does not verify.
+    assert!(h
+        .check_measurements(&m, &[0x22; MEASURE_NONCE_LEN], false)
+        .is_err());
+    // The raw flag reaches the device as RawBitStreamRequested.
+    let raw = h.measurements([0x33; MEASURE_NONCE_LEN], true).unwrap();
+    assert_ne!(raw, m);
+    assert_eq!(
+        h.check_measurements(&raw, &[0x33; 32], true),
+        Ok(vec![true, true])
+    );
+
+    // The PDEV's communication busy (a stream key refresh): ERROR_DEVICE.
+    let params = h.measure_params(nonce, false);
+    let (rp, handle) = (h.rp(), h.stream.unwrap());
+    h.call(Call::PdevStreamKeyRefresh, &[ep, rp, handle])
+        .unwrap();
+    refused(
+        h.smc(Call::VdevGetMeasurements, &[rd, ep, vdev, params]),
+        Status::ErrorDevice,
+        "GET_MEASUREMENTS while the PDEV communicates",
+    );
+    h.stream_dance(false).unwrap();
+
+    // Another VDEV of the PDEV with its operation pending: BUSY.
+    let other = h.delegated_page().unwrap();
+    let op = h.page_with(|w| {
+        VdevParams {
+            flags: Default::default(),
+            vdev_id: GUEST_RID + 1,
+            tdi_id: EP_BDF + 1,
+            vsmmu_addr: 0,
+            vsid: 0,
+            ranges: tsm_proto::rmi::List::from_slice("t", &[]).unwrap(),
+        }
+        .encode(w)
+        .unwrap()
+    });
+    h.call(Call::VdevCreate, &[rd, ep, other, op]).unwrap();
+    refused(
+        h.smc(Call::VdevGetMeasurements, &[rd, ep, vdev, params]),
+        Status::Busy,
+        "GET_MEASUREMENTS during another VDEV's operation",
+    );
+    h.drive_vdev(rd, ep, other, VdevState::Unlocked).unwrap();
+    h.call(Call::VdevDestroy, &[rd, ep, other]).unwrap();
+    h.undelegate(other).unwrap();
+
+    // No such VDEV, or a params page that is not an NS page: ERROR_INPUT. Unconfirmed:
+    // TF-RMM answers ERROR_DEVICE for a VDEV of another PDEV or Realm; the model gives
+    // ERROR_INPUT, as for its other VDEV calls.
+    let not_vdev = h.delegated_page().unwrap();
+    let delegated_params = h.delegated_page().unwrap();
+    for (args, what) in [
+        (
+            [rd, ep, not_vdev, params],
+            "a delegated granule as the VDEV",
+        ),
+        ([rd, ep, h.req, params], "an NS page as the VDEV"),
+        ([rd, rp, vdev, params], "the VDEV named with the wrong PDEV"),
+        ([ep, ep, vdev, params], "the PDEV as the Realm"),
+        (
+            [rd, ep, vdev, delegated_params],
+            "params in a delegated granule",
+        ),
+        ([rd, ep, vdev, params + 8], "params not aligned"),
+        ([rd, ep, vdev, 0x10_0000], "params not memory"),
+    ] {
+        refused(
+            h.smc(Call::VdevGetMeasurements, &args),
+            Status::ErrorInput,
+            what,
+        );
+    }
+    h.undelegate(not_vdev).unwrap();
+    h.undelegate(delegated_params).unwrap();
+
+    // STARTED.
+    h.start().unwrap();
+    h.measurements([0x44; MEASURE_NONCE_LEN], false).unwrap();
+    assert_eq!(h.rmm.vdev_state(vdev), Some(VdevState::Started));
+    assert_eq!(h.dsm.0.tdi_state(TDI), Some(TdiState::Run));
+
+    // UNLOCKED: the state is not checked.
+    h.call(Call::VdevUnlock, &[rd, ep, vdev]).unwrap();
+    // The VDEV's own operation pending: ERROR_DEVICE.
+    refused(
+        h.smc(Call::VdevGetMeasurements, &[rd, ep, vdev, params]),
+        Status::ErrorDevice,
+        "GET_MEASUREMENTS over the VDEV's pending UNLOCK",
+    );
+    h.drive_vdev(rd, ep, vdev, VdevState::Unlocked).unwrap();
+    h.measurements([0x55; MEASURE_NONCE_LEN], true).unwrap();
+    assert_eq!(h.rmm.vdev_state(vdev), Some(VdevState::Unlocked));
+    assert_eq!(h.dsm.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
+
+    // ERROR (a LOCK aborted before any traffic): still served, still ERROR.
+    h.call(Call::VdevLock, &[rd, ep, vdev]).unwrap();
+    h.call(Call::VdevAbort, &[rd, ep, vdev]).unwrap();
+    assert_eq!(h.rmm.vdev_state(vdev), Some(VdevState::Error));
+    h.measurements([0x66; MEASURE_NONCE_LEN], false).unwrap();
+    assert_eq!(h.rmm.vdev_state(vdev), Some(VdevState::Error));
+
+    h.unbind().unwrap();
+    h.disconnect().unwrap();
+    h.assert_clean();
+    let mut want = vec![Status::ErrorDevice, Status::Busy];
+    want.extend([Status::ErrorInput; 7]);
+    want.push(Status::ErrorDevice);
+    let want: Vec<_> = want
+        .into_iter()
+        .map(|st| (Call::VdevGetMeasurements, st))
+        .collect();
+    assert_eq!(h.refusals(), want);
+}
+
+/// The knobs reach GET_MEASUREMENTS like any call: an error at its second call fails
+/// that step with the status, and the host tears down clean.
+#[test]
+fn measurements_knob() {
+    let mut h = Host::new("error@vdev_get_measurements:2=device");
+    h.connect().unwrap();
+    h.bind().unwrap();
+    h.measurements([1; MEASURE_NONCE_LEN], false).unwrap();
+    assert_eq!(
+        h.measurements([2; MEASURE_NONCE_LEN], false),
+        Err(HostErr::Status(
+            Call::VdevGetMeasurements,
+            Status::ErrorDevice
+        ))
+    );
+    assert_eq!(
+        teardown_and_check(h, "measurements", "knob"),
+        EndState::Clean
+    );
 }

@@ -15,14 +15,15 @@
 //! Transcripts (DSP0274 1.2): VCA is GET_VERSION..ALGORITHMS; CHALLENGE_AUTH signs
 //! `VCA || B || C` (B: digests and certificate exchanges, C: CHALLENGE and
 //! CHALLENGE_AUTH before the signature); MEASUREMENTS signs `VCA || every measurement
-//! exchange since the last signed one`; the session handshake follows
-//! `tsm_proto::spdm::transcript`.
+//! exchange since the last signed one`, those of the connection in the clear and those
+//! of the session inside it (GET_MEASUREMENTS is answered both ways); the session
+//! handshake follows `tsm_proto::spdm::transcript`.
 //!
 //! | file | what |
 //! |---|---|
 //! | this file | configuration, state, the DOE dispatcher, the fault knobs on replies |
 //! | `spdm_rsp` | plain SPDM: VCA, digests, certificate, CHALLENGE, MEASUREMENTS |
-//! | `session` | KEY_EXCHANGE, FINISH, secured records, vendor-defined dispatch |
+//! | `session` | KEY_EXCHANGE, FINISH, secured records, GET_MEASUREMENTS and vendor-defined dispatch |
 //! | `idekm_rsp` | IDE-KM: QUERY, KEY_PROG, K_SET_GO/STOP on emulated key slots |
 //! | `tdisp_rsp` | TDISP: the TDI state machines and their messages |
 //! | `report` | the device interface report and its MMIO ranges |
@@ -157,6 +158,9 @@ struct Session {
     key_exchange: Vec<u8>,
     key_exchange_rsp: Vec<u8>,
     established: bool,
+    /// The session's measurement transcript: the connection's VCA, then the session's
+    /// own L (`AuthTranscript::for_session`).
+    meas: AuthTranscript,
 }
 
 /// Connection (VCA) state.

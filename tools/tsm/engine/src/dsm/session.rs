@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The DSM's secured session (DSP0277 over the DOE binding): KEY_EXCHANGE, FINISH,
-//! decryption and encryption of records, and the vendor-defined requests inside them.
+//! decryption and encryption of records, and the requests inside them: END_SESSION,
+//! HEARTBEAT, GET_MEASUREMENTS (signed over the session's own transcript) and the
+//! vendor-defined ones (IDE-KM, TDISP).
 
 use log::{info, warn};
 use tsm_proto::doe::SpdmKind;
@@ -86,6 +88,7 @@ impl Dsm {
             key_exchange: exact.to_vec(),
             key_exchange_rsp: out.clone(),
             established: false,
+            meas: self.conn.transcript.for_session(),
         });
         self.changed = true;
         Ok(out)
@@ -128,6 +131,11 @@ impl Dsm {
                         MsgKind::Other,
                         wire::spdm_response(&spdm::Response::HeartbeatAck, &neg)
                             .map_err(|_| ErrorCode::Unspecified),
+                        false,
+                    ),
+                    spdm::Request::GetMeasurements(m) if self.session_established() => (
+                        MsgKind::Measurements,
+                        self.measurements(&m, &exact, true),
                         false,
                     ),
                     spdm::Request::VendorDefined(v) if self.session_established() => {

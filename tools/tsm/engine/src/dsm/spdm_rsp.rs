@@ -16,7 +16,7 @@ use tsm_proto::state::HostEvent;
 use tsm_proto::{codec, spdm};
 
 use super::{kind_of, rsp_flags, Conn, Dsm, Handled, Reply, DATA_TRANSFER_SIZE, MAX_PORTION};
-use crate::crypto::{Hasher, HASH_LEN};
+use crate::crypto::Hasher;
 use crate::faults::MsgKind;
 use crate::{crypto, wire};
 
@@ -46,7 +46,7 @@ impl Dsm {
             spdm::Request::GetDigests => self.get_digests(&exact),
             spdm::Request::GetCertificate(c) => self.get_certificate(&c, &exact),
             spdm::Request::Challenge(c) => self.challenge(&c, &exact),
-            spdm::Request::GetMeasurements(m) => self.measurements(&m, &exact),
+            spdm::Request::GetMeasurements(m) => self.measurements(&m, &exact, false),
             spdm::Request::KeyExchange(k) => self.key_exchange(&k, &exact),
             spdm::Request::VendorDefined(_) | spdm::Request::Finish(_) => {
                 Err(ErrorCode::SessionRequired)
@@ -255,25 +255,30 @@ impl Dsm {
             .map_err(|_| ErrorCode::Unspecified)
     }
 
-    fn measurement_record(&self) -> Vec<u8> {
-        // Index 1: firmware digest; index 2: the BAR layout digest (the device config).
-        let fw = crypto::sha384(b"tsm-dsm emulated firmware 1.0");
+    /// The measurement blocks: index 1 the firmware (type 1, mutable firmware), index 2
+    /// the BAR layout (type 3, firmware configuration); digests, or with `raw` the raw
+    /// bit streams they digest (RawBitStreamRequested).
+    fn measurement_record(&self, raw: bool) -> Vec<u8> {
+        let fw = b"tsm-dsm emulated firmware 1.0".to_vec();
         let mut cfg = Vec::new();
         for b in &self.cfg.bars {
             cfg.extend_from_slice(&b.base.to_le_bytes());
             cfg.extend_from_slice(&b.size.to_le_bytes());
         }
-        let cfgd = crypto::sha384(&cfg);
         let mut out = Vec::new();
-        for (i, (t, v)) in [(1u8, fw), (3u8, cfgd)].iter().enumerate() {
-            let mut val = vec![0u8; 3 + HASH_LEN];
+        for (i, (t, v)) in [(1u8, fw), (3u8, cfg)].iter().enumerate() {
+            let v = match raw {
+                true => v.clone(),
+                false => crypto::sha384(v).to_vec(),
+            };
+            let mut val = vec![0u8; 3 + v.len()];
             let mut w = codec::Writer::new(&mut val);
             let _ = MeasurementBlock::encode_dmtf_value(
                 &mut w,
                 &spdm::auth::DmtfValue {
                     value_type: *t,
-                    raw_bit_stream: false,
-                    value: v,
+                    raw_bit_stream: raw,
+                    value: &v,
                 },
             );
             let block = MeasurementBlock {
@@ -289,9 +294,17 @@ impl Dsm {
         out
     }
 
-    fn measurements(&mut self, m: &spdm::GetMeasurements, exact: &[u8]) -> Handled {
+    /// GET_MEASUREMENTS, in the clear or (`secured`) in the session, whose own
+    /// transcript the signature then covers.
+    pub(super) fn measurements(
+        &mut self,
+        m: &spdm::GetMeasurements,
+        exact: &[u8],
+        secured: bool,
+    ) -> Handled {
         let neg = self.negotiated()?;
-        let record = self.measurement_record();
+        let record =
+            self.measurement_record(m.attributes & meas_attr::RAW_BIT_STREAM_REQUESTED != 0);
         let (count, record): (u8, &[u8]) = match m.operation {
             meas_op::TOTAL_NUMBER => (0, &[]),
             meas_op::ALL => (2, &record),
@@ -317,14 +330,17 @@ impl Dsm {
         };
         let unsigned = wire::spdm_response(&spdm::Response::Measurements(rsp), &neg)
             .map_err(|_| ErrorCode::Unspecified)?;
+        let transcript = match (secured, self.session.as_mut()) {
+            (false, _) => &mut self.conn.transcript,
+            (true, Some(s)) => &mut s.meas,
+            (true, None) => return Err(ErrorCode::UnexpectedRequest),
+        };
         if !signed {
-            self.conn.transcript.record(Message::L, exact, &unsigned);
+            transcript.record(Message::L, exact, &unsigned);
             return Ok(unsigned);
         }
         let mut h = Hasher::new();
-        self.conn
-            .transcript
-            .feed_measurements(exact, &unsigned, &mut h);
+        transcript.feed_measurements(exact, &unsigned, &mut h);
         let sig = self.sign(&neg, crypto::context::MEASUREMENTS, &h.digest());
         rsp.signature = Some(&sig);
         wire::spdm_response(&spdm::Response::Measurements(rsp), &neg)

@@ -14,6 +14,7 @@ use tsm_proto::spdm::{CapabilityFlags, Negotiated, Version};
 use tsm_proto::{codec, spdm};
 
 use super::ide_km::IdeStep;
+use super::meas_op::verify_measurements;
 use super::session::{plain_response, req_flags};
 use super::{
     Device, FwConfig, FwError, Next, ReqSession, Spdm, DATA_TRANSFER_SIZE, MAX_CHAIN, PORTION,
@@ -448,21 +449,15 @@ impl ConnectOp {
                 CPhase::Measurements
             }
             CPhase::Measurements => {
-                let (r, exact) = plain_response(payload, &self.neg)?;
-                let spdm::Response::Measurements(m) = r else {
-                    return Err(FwError::Protocol("expected MEASUREMENTS"));
-                };
-                m.record.validate()?;
-                let sig = m
-                    .signature
-                    .ok_or(FwError::Protocol("MEASUREMENTS not signed"))?;
-                let body = exact
-                    .get(..exact.len().saturating_sub(sig.len()))
-                    .ok_or(FwError::Protocol("MEASUREMENTS too short"))?;
-                self.verify_signed(crypto::context::MEASUREMENTS, sig, |t, req, h| {
-                    t.feed_measurements(req, body, h)
-                })?;
-                info!("{} signed measurement blocks verified", m.record.count);
+                let leaf = self.leaf.as_ref().ok_or(FwError::State("no leaf key"))?;
+                let (n, _) = verify_measurements(
+                    &self.neg,
+                    leaf,
+                    &mut self.transcript,
+                    &self.last_req,
+                    payload,
+                )?;
+                info!("{n} signed measurement blocks verified");
                 CPhase::KeyExchange
             }
             CPhase::KeyExchange => {
@@ -518,12 +513,15 @@ impl ConnectOp {
                     self.session_digest(Point::Th2, &self.key_exchange_rsp, &self.last_req, exact)?;
                 secrets.to_data_phase(&th2)?;
                 info!("secured session {id:#010x} established");
+                let leaf = self.leaf.ok_or(FwError::State("no leaf key"))?;
                 dev.spdm = Some(Spdm {
                     neg: self.neg,
                     session: Some(ReqSession {
                         id,
                         secrets,
                         response_maybe_lost: false,
+                        leaf,
+                        meas: self.transcript.for_session(),
                     }),
                 });
                 if self.plan.ide {

@@ -30,23 +30,24 @@
 //! | `ide_km` | CONNECT's IDE-KM key programming: QUERY, KEY_PROG, K_SET_GO |
 //! | `disconnect` | DISCONNECT: K_SET_STOP, END_SESSION |
 //! | `tdisp_op` | BIND, GUEST_REQ, UNBIND: the TDISP requester |
+//! | `meas_op` | signed MEASUREMENTS: CONNECT's check, and `MeasOp` (in the session, for a firmware model) |
 //! | `report_check` | validation of the interface report against the function's BARs |
 //! | [`agent`] | tsm-fw's loop: [`Firmware`] served to the kernel over `/dev/tsm_fw` |
 //! | [`rmm`] | a vendor model: the Arm CCA RMM's device-assignment RMI, over the same ops |
 //!
 //! Where a firmware model plugs in. `session`, `connect`, `ide_km`, `disconnect`,
-//! `tdisp_op` and `report_check` are the TSM-side requester: each command is an op
-//! (`ConnectOp`, `DisconnectOp`, `TdispOp`) that alternates `request`, the next message
-//! to send, and `response`, the check of the device's answer, over the record the
-//! firmware keeps per device (`Device`: negotiated SPDM state, session keys, IDE stream,
-//! TDIs). That is what every platform firmware does with a TDISP device, whatever its
-//! vendor, and a vendor firmware model (TDX Connect's TDX module, SEV-TIO's PSP, the CCA
-//! RMM) reuses it unchanged. What a model replaces is the kernel-facing layer above it:
-//! this file's [`Command`] / [`Input`] / [`Output`] API with [`Firmware`]'s dispatcher,
-//! and [`agent`], which carries them over `/dev/tsm_fw` ([`crate::fwproto`]). A model
-//! is a file beside `agent` (`fw/<vendor>.rs`) that takes its ABI's calls and drives
-//! the same ops, which are `pub(super)` for that: visible to every file of `fw`, to
-//! nothing outside it.
+//! `tdisp_op`, `meas_op` and `report_check` are the TSM-side requester: each command is
+//! an op (`ConnectOp`, `DisconnectOp`, `TdispOp`, `MeasOp`) that alternates `request`,
+//! the next message to send, and `response`, the check of the device's answer, over the
+//! record the firmware keeps per device (`Device`: negotiated SPDM state, session keys,
+//! IDE stream, TDIs). That is what every platform firmware does with a TDISP device,
+//! whatever its vendor, and a vendor firmware model (TDX Connect's TDX module, SEV-TIO's
+//! PSP, the CCA RMM) reuses it unchanged. What a model replaces is the kernel-facing
+//! layer above it: this file's [`Command`] / [`Input`] / [`Output`] API with
+//! [`Firmware`]'s dispatcher, and [`agent`], which carries them over `/dev/tsm_fw`
+//! ([`crate::fwproto`]). A model is a file beside `agent` (`fw/<vendor>.rs`) that takes
+//! its ABI's calls and drives the same ops, which are `pub(super)` for that: visible to
+//! every file of `fw`, to nothing outside it.
 
 use std::collections::BTreeMap;
 
@@ -67,6 +68,7 @@ pub mod agent;
 mod connect;
 mod disconnect;
 mod ide_km;
+mod meas_op;
 mod report_check;
 pub mod rmm;
 mod session;
@@ -284,6 +286,12 @@ struct ReqSession {
     /// host abandoned the exchange): the device may or may not have answered it, so
     /// the next response may carry the sequence number after the expected one.
     response_maybe_lost: bool,
+    /// The device's leaf key, by which the session was authenticated (and by which its
+    /// signed measurements verify).
+    leaf: p384::ecdsa::VerifyingKey,
+    /// The session's measurement transcript: the connection's VCA and the session's
+    /// own L (`meas_op`).
+    meas: tsm_proto::spdm::auth_transcript::AuthTranscript,
 }
 
 struct Spdm {

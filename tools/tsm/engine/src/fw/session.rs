@@ -34,7 +34,7 @@ pub(super) fn plain_response<'a>(
 }
 
 /// The device's secured session.
-fn session_mut(dev: &mut Device) -> Result<&mut ReqSession, FwError> {
+pub(super) fn session_mut(dev: &mut Device) -> Result<&mut ReqSession, FwError> {
     dev.spdm
         .as_mut()
         .and_then(|s| s.session.as_mut())

@@ -10,16 +10,28 @@
 //! The engine ops are the software firmware's requester, unchanged: `ConnectOp` (VCA,
 //! certificate chain; after SET_PUBKEY CHALLENGE, MEASUREMENTS and the session; IDE-KM
 //! for a stream), `DisconnectOp` (K_SET_STOP for a stream disconnect, END_SESSION for
-//! PDEV_STOP) and `TdispOp` (LOCK, START, the report, STOP).
+//! PDEV_STOP), `TdispOp` (LOCK, START, the report, STOP) and `MeasOp` (signed
+//! GET_MEASUREMENTS in the session).
 //!
 //! Caching. The engine ops keep what the host must cache (the VCA transcript, the
-//! certificate chain, the interface report portions); after each response the model
-//! takes what they added and hands it to the host one slice at a time: it writes the
-//! slice at the start of the response buffer (whose content it has consumed) and sets
-//! RSP_CACHE with offset 0, as TF-RMM writes the plaintext of a secured response into
-//! the NS buffers before asking the host to cache it. The host caches before it sends,
-//! so a slice and the next request share an exit. REQ_CACHE is never set: each VCA
-//! slice holds a request and its response, in transcript order.
+//! certificate chain, the interface report portions, the MEASUREMENTS response); after
+//! each response the model takes what they added and hands it to the host one slice at
+//! a time: it writes the slice at the start of the response buffer (whose content it
+//! has consumed) and sets RSP_CACHE with offset 0, as TF-RMM writes the plaintext of a
+//! secured response into the NS buffers before asking the host to cache it. The host
+//! caches before it sends, so a slice and the next request share an exit. REQ_CACHE is
+//! never set: each VCA slice holds a request and its response, in transcript order.
+//!
+//! | object | id | what the model caches |
+//! |---|---|---|
+//! | VCA | 0 | GET_VERSION .. ALGORITHMS, each request then its response |
+//! | CERTIFICATE | 1 | the certificate chain (SPDM chain format), portion by portion |
+//! | MEASUREMENTS | 2 | the whole SPDM MEASUREMENTS response (plaintext), once verified |
+//! | INTERFACE_REPORT | 3 | the TDISP report portions, in order |
+//!
+//! Unconfirmed: what TF-RMM caches as object 2 (the whole MEASUREMENTS message or only
+//! its measurement record); the model caches the whole message, header to signature,
+//! so that whoever reads the cache can check the signature.
 //!
 //! Ending. As TF-RMM, every operation ends with one exit whose flags are all zero (or
 //! STREAM_WAIT, for a stream operation's end that waits for its peer); that is the
@@ -35,6 +47,7 @@ use tsm_proto::rmi::{OrderError, Status, GRANULE_SIZE};
 
 use super::super::connect::ConnectOp;
 use super::super::disconnect::DisconnectOp;
+use super::super::meas_op::MeasOp;
 use super::super::session::{pad, response_abandoned};
 use super::super::tdisp_op::TdispOp;
 use super::super::{Device, FwConfig, FwError, Next};
@@ -51,6 +64,8 @@ pub(super) enum Engine {
     Disconnect(DisconnectOp),
     /// A TDISP operation.
     Tdisp(Box<TdispOp>),
+    /// Signed GET_MEASUREMENTS in the session.
+    Measurements(MeasOp),
 }
 
 /// What one COMMUNICATE achieved.
@@ -89,6 +104,7 @@ pub(super) struct Conversation {
     seen_vca: usize,
     seen_chain: usize,
     seen_portions: usize,
+    seen_measurements: usize,
 }
 
 impl Conversation {
@@ -105,6 +121,7 @@ impl Conversation {
             seen_vca: 0,
             seen_chain: 0,
             seen_portions: 0,
+            seen_measurements: 0,
         };
         c.collect_cache();
         c.cache.clear();
@@ -266,6 +283,7 @@ impl Conversation {
             Engine::Connect(op) => op.response(dev, cfg, r),
             Engine::Disconnect(op) => op.response(dev, r),
             Engine::Tdisp(op) => op.response(dev, cfg, r),
+            Engine::Measurements(op) => op.response(dev, r),
         }
     }
 
@@ -275,6 +293,7 @@ impl Conversation {
             Engine::Connect(op) => op.request(dev),
             Engine::Disconnect(op) => op.request(dev),
             Engine::Tdisp(op) => op.request(dev),
+            Engine::Measurements(op) => op.request(dev),
         }
     }
 
@@ -302,6 +321,12 @@ impl Conversation {
                     add(CacheObject::InterfaceReport, p);
                     self.seen_portions += 1;
                 }
+            }
+            Engine::Measurements(op) => {
+                if let Some(new) = op.measurements().get(self.seen_measurements..) {
+                    add(CacheObject::Measurements, new);
+                }
+                self.seen_measurements = op.measurements().len();
             }
             Engine::Quiet | Engine::Disconnect(_) => {}
         }

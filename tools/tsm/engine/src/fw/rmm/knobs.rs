@@ -301,6 +301,41 @@ mod tests {
     }
 
     #[test]
+    fn measurements_knobs() {
+        let k: Knobs = "error@vdev_get_measurements:2=device,busy@vdev_get_measurements"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            k.knobs,
+            vec![
+                Knob {
+                    kind: KnobKind::Error(Status::ErrorDevice),
+                    call: Call::VdevGetMeasurements,
+                    nth: 2
+                },
+                Knob {
+                    kind: KnobKind::Busy,
+                    call: Call::VdevGetMeasurements,
+                    nth: 1
+                },
+            ]
+        );
+        assert_eq!(
+            k.to_string(),
+            "error@vdev_get_measurements:2=6,busy@vdev_get_measurements:1"
+        );
+        assert_eq!(k.to_string().parse::<Knobs>(), Ok(k.clone()));
+        assert_eq!(
+            k.fire(Call::VdevGetMeasurements, 2),
+            Some(KnobKind::Error(Status::ErrorDevice))
+        );
+        assert_eq!(
+            "hang@vdev_get_measurements".parse::<Knob>(),
+            Err(KnobError::Mismatch("hang@vdev_get_measurements".into()))
+        );
+    }
+
+    #[test]
     fn refusals() {
         for bad in [
             "busy",

@@ -13,7 +13,7 @@
 //! bookkeeping a real RMM keeps (granules, objects, stateful operations) and the
 //! device traffic: the RMM is the SPDM requester toward the device, and the model
 //! reuses the software firmware's requester (`fw::connect`, `fw::tdisp_op`,
-//! `fw::disconnect`) for it, one DOE exchange per COMMUNICATE exit.
+//! `fw::meas_op`, `fw::disconnect`) for it, one DOE exchange per COMMUNICATE exit.
 //!
 //! | file | what |
 //! |---|---|
@@ -23,7 +23,7 @@
 //! | `sro` | stateful operations: EP PDEV create (donate) and destroy (reclaim) |
 //! | `pdev` | PDEV_CREATE .. PDEV_DESTROY |
 //! | `stream` | PDEV_STREAM_CONNECT .. COMPLETE and the two-PDEV communicate dance |
-//! | `vdev` | VDEV_CREATE .. VDEV_DESTROY |
+//! | `vdev` | VDEV_CREATE .. VDEV_DESTROY, GET_INTERFACE_REPORT, GET_MEASUREMENTS |
 //! | `comm` | the communicate loop: enter half in, engine op, exit half out |
 //! | `knobs` | the model's fault knobs ([`Knobs`]) |
 //!
@@ -31,10 +31,10 @@
 //! REALM_DESTROY (stand-ins, below), PDEV_CREATE, _GET_STATE, _COMMUNICATE,
 //! _SET_PUBKEY, _STOP, _ABORT, _DESTROY, PDEV_STREAM_CONNECT, _DISCONNECT, _COMPLETE,
 //! _KEY_REFRESH, _KEY_PURGE (NOT_SUPPORTED, as TF-RMM), VDEV_CREATE, _GET_STATE,
-//! _COMMUNICATE, _LOCK, _START, _GET_INTERFACE_REPORT, _UNLOCK, _ABORT, _DESTROY,
-//! OP_MEM_DONATE, OP_MEM_RECLAIM, OP_CONTINUE, OP_CANCEL. Other RMI 2.0 calls
-//! (VDEV_GET_MEASUREMENTS, VDEV_COMPLETE, the RTT_DEV calls) answer RMI_NOT_SUPPORTED;
-//! a function ID that is no RMI 2.0 call answers SMCCC NOT_SUPPORTED (−1).
+//! _COMMUNICATE, _LOCK, _START, _GET_INTERFACE_REPORT, _GET_MEASUREMENTS, _UNLOCK,
+//! _ABORT, _DESTROY, OP_MEM_DONATE, OP_MEM_RECLAIM, OP_CONTINUE, OP_CANCEL. Other RMI
+//! 2.0 calls (VDEV_COMPLETE, the RTT_DEV calls) answer RMI_NOT_SUPPORTED; a function ID
+//! that is no RMI 2.0 call answers SMCCC NOT_SUPPORTED (−1).
 //!
 //! Realms are not modelled. REALM_CREATE and REALM_DESTROY are stand-ins that exist so
 //! that a host can give its VDEVs a Realm descriptor: CREATE turns a DELEGATED granule
@@ -304,12 +304,16 @@ impl Rmm {
             Call::VdevCreate => self.vdev_create(a(1), a(2), a(3), a(4), mem),
             Call::VdevGetState => self.vdev_get_state(a(1)),
             Call::VdevCommunicate => self.vdev_communicate(a(1), a(2), a(3), a(4), mem, hang),
-            Call::VdevLock => self.vdev_command(vdev::Command::Lock, a(1), a(2), a(3)),
-            Call::VdevStart => self.vdev_command(vdev::Command::Start, a(1), a(2), a(3)),
+            Call::VdevLock => self.vdev_command(vdev::Command::Lock, a(1), a(2), a(3), mem),
+            Call::VdevStart => self.vdev_command(vdev::Command::Start, a(1), a(2), a(3), mem),
             Call::VdevGetInterfaceReport => {
-                self.vdev_command(vdev::Command::Report, a(1), a(2), a(3))
+                self.vdev_command(vdev::Command::Report, a(1), a(2), a(3), mem)
             }
-            Call::VdevUnlock => self.vdev_command(vdev::Command::Unlock, a(1), a(2), a(3)),
+            Call::VdevGetMeasurements => {
+                let cmd = vdev::Command::Measurements { params: a(4) };
+                self.vdev_command(cmd, a(1), a(2), a(3), mem)
+            }
+            Call::VdevUnlock => self.vdev_command(vdev::Command::Unlock, a(1), a(2), a(3), mem),
             Call::VdevAbort => self.vdev_abort(a(1), a(2), a(3)),
             Call::VdevDestroy => self.vdev_destroy(a(1), a(2), a(3)),
             Call::OpMemDonate => self.op_mem_donate(a(1), a(2), a(3), mem),

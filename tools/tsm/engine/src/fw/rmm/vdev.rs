@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! VDEV calls: CREATE, GET_STATE, COMMUNICATE, LOCK, START, GET_INTERFACE_REPORT,
-//! UNLOCK, ABORT, DESTROY.
+//! GET_MEASUREMENTS, UNLOCK, ABORT, DESTROY.
 //!
 //! A VDEV binds one TDI (`tdi_id`, the function's RID) of a READY endpoint to a Realm
 //! under a guest-visible ID (`vdev_id`). The rules are `tsm_proto`'s [`Vdev`] machine
@@ -14,11 +14,30 @@
 //! | LOCK | GET_VERSION, GET_CAPABILITIES, LOCK_INTERFACE (the RMM's lock nonce) | LOCKED |
 //! | START | START_INTERFACE with that nonce | STARTED |
 //! | GET_INTERFACE_REPORT | GET_DEVICE_INTERFACE_REPORT until whole, each portion cached (object 3) | unchanged |
+//! | GET_MEASUREMENTS | secured SPDM GET_MEASUREMENTS of all blocks, signed, the params page's nonce (and RawBitStreamRequested with its raw flag); the MEASUREMENTS response cached (object 2) | unchanged |
 //! | UNLOCK | STOP_INTERFACE | UNLOCKED |
 //!
 //! The RMM does not validate the report: the host reads it from its cache and the
-//! Realm checks it. Device memory mappings (RTT_DEV_MAP) are not modelled, so UNLOCK
-//! never finds a mapped granule.
+//! Realm checks it. The measurements' signature the model does verify, in the session:
+//! the session record keeps the device key and the session's measurement transcript
+//! (`fw::meas_op`), and a signature that does not verify fails the operation (the VDEV
+//! goes to ERROR). Unconfirmed: that TF-RMM verifies it too (libspdm, its requester,
+//! does when it asked for a signature). Either way the Realm has to check what it reads
+//! from the host's cache, as for the report. Device memory mappings (RTT_DEV_MAP) are
+//! not modelled, so UNLOCK never finds a mapped granule.
+//!
+//! GET_MEASUREMENTS does not look at the VDEV's RMI state (fact sheet §4; TF-RMM
+//! `smc_vdev_get_measurements`): it needs the PDEV's own communication idle
+//! (ERROR_DEVICE) and, in the model, the VDEV's too (ERROR_DEVICE, `tsm_proto`'s
+//! [`Vdev`] machine); another VDEV of the PDEV in the middle of an operation is BUSY,
+//! as for every VDEV command. Unconfirmed: the nonce. TF-RMM reads only the raw flag
+//! of the params page and leaves the nonce to libspdm; the model sends the page's
+//! nonce, so that the host (and the Realm) know what the signature covers. Flag bits
+//! other than bit 0 are ignored, as TF-RMM does. Also unconfirmed: TF-RMM answers
+//! ERROR_DEVICE for a VDEV of another Realm or PDEV; the model gives ERROR_INPUT, as
+//! for its other VDEV calls. The attestation nonces TF-RMM refreshes when an
+//! operation reaches idle (lock, report and measurement nonces) belong to the Realm's
+//! side and are not modelled.
 //!
 //! Unconfirmed: the TDISP lock flags TF-RMM asks for (the model asks NO_FW_UPDATE and
 //! LOCK_MSIX, MMIO reporting offset 0); the statuses of a `tdi_id` above 0xFFFF, of a
@@ -27,11 +46,13 @@
 
 use log::info;
 use tsm_proto::rmi::{
-    ranges_overlap, CommOutcome, OrderError, PdevCall, Status, Vdev, VdevCall, VdevParams,
+    ranges_overlap, CommOutcome, MeasureParams, OrderError, PdevCall, Status, Vdev, VdevCall,
+    VdevParams,
 };
 use tsm_proto::state::TdiState;
 use tsm_proto::tdisp::{FunctionId, LockFlags, LockInterfaceParams};
 
+use super::super::meas_op::MeasOp;
 use super::super::tdisp_op::{TdispKind, TdispOp};
 use super::super::{BindParams, DevId, Tdi};
 use super::comm::{self, Conversation, Engine, Progress};
@@ -64,6 +85,11 @@ pub(super) enum Command {
     Start,
     /// VDEV_GET_INTERFACE_REPORT.
     Report,
+    /// VDEV_GET_MEASUREMENTS with its measure-params page.
+    Measurements {
+        /// PA of the NS page ([`MeasureParams`]).
+        params: u64,
+    },
     /// VDEV_UNLOCK.
     Unlock,
 }
@@ -194,13 +220,27 @@ impl Rmm {
         Ok(Ret::ok1(u64::from(v.core.state.to_u8())))
     }
 
-    /// VDEV_LOCK / _START / _GET_INTERFACE_REPORT / _UNLOCK(rd, pdev, vdev).
-    pub(super) fn vdev_command(&mut self, cmd: Command, rd: u64, pdev: u64, vdev: u64) -> Reply {
+    /// VDEV_LOCK / _START / _GET_INTERFACE_REPORT / _UNLOCK(rd, pdev, vdev) and
+    /// VDEV_GET_MEASUREMENTS(rd, pdev, vdev, params). The checks, in order: the objects
+    /// (ERROR_INPUT), the state machine (ERROR_DEVICE, or ERROR_GRANULE), another
+    /// operation on the PDEV (BUSY), GET_MEASUREMENTS' params page (an NS page the
+    /// conduit reaches, else ERROR_INPUT; TF-RMM also reads it last).
+    pub(super) fn vdev_command(
+        &mut self,
+        cmd: Command,
+        rd: u64,
+        pdev: u64,
+        vdev: u64,
+        mem: &mut dyn FwMemory,
+    ) -> Reply {
         let v = self.vdev_of(rd, pdev, vdev)?;
         let call = match cmd {
             Command::Lock => VdevCall::Lock,
             Command::Start => VdevCall::Start,
             Command::Report => VdevCall::GetInterfaceReport,
+            Command::Measurements { .. } => VdevCall::GetMeasurements {
+                pdev_comm_idle: self.pdevs.get(&pdev).is_some_and(|p| p.core.comm_idle()),
+            },
             Command::Unlock => VdevCall::Unlock { mapped: None },
         };
         let next = v.core.on(call)?;
@@ -213,6 +253,10 @@ impl Rmm {
             Command::Lock => op(TdispKind::Lock),
             Command::Start => op(TdispKind::Start),
             Command::Report => op(TdispKind::Report),
+            Command::Measurements { params } => {
+                let p = MeasureParams::decode(&self.ns_page(mem, params)?)?;
+                Engine::Measurements(MeasOp::new(p.nonce, p.flags & MeasureParams::RAW != 0))
+            }
             // Always STOP_INTERFACE, as TF-RMM's UNLOCK operation: from ERROR (a LOCK or
             // START the host aborted) the model cannot know whether the device acted on
             // the last request it was sent, and STOP is accepted in every TDI state.
