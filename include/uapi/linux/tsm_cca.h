@@ -14,6 +14,8 @@
 #ifndef _UAPI_LINUX_TSM_CCA_H
 #define _UAPI_LINUX_TSM_CCA_H
 
+#include <linux/types.h>
+
 /*
  * The interface report (VDEV_GET_INTERFACE_REPORT, validated by the host), from the
  * offset given as a little-endian __u32 payload (no payload: from 0).
@@ -23,6 +25,25 @@
 #define TSM_CCA_GUEST_START		2
 /* The VDEV's state: one byte, enum tsm_cca_vdev_state. No payload. */
 #define TSM_CCA_GUEST_GET_STATE		3
+/*
+ * The TDI's measurements (VDEV_GET_MEASUREMENTS: the device's SPDM MEASUREMENTS
+ * response for all blocks, signed over the Realm's nonce), from an offset. The
+ * payload is struct tsm_cca_meas_req, or none (offset 0, flags 0, a zero nonce).
+ * At offset 0 the host fetches the measurements anew with @flags and @nonce; at
+ * any other offset it answers from its copy of the last fetch for this TDI (so one
+ * signed response can be read in pieces): ENODATA if there was none, EINVAL if the
+ * offset is past its end.
+ */
+#define TSM_CCA_GUEST_GET_MEASUREMENTS	4
+
+/* tsm_cca_meas_req.flags: raw bitstream measurements */
+#define TSM_CCA_MEAS_RAW		(1U << 0)
+
+struct tsm_cca_meas_req {
+	__u32 offset;
+	__u32 flags;
+	__u8 nonce[32];
+};
 
 /* @tsm_code when the VDEV's state could not be read */
 #define TSM_CCA_CODE_UNKNOWN		(~0ULL)

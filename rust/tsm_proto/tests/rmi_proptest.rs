@@ -3,7 +3,7 @@
 //! Property tests of the RMI codecs: every page and register built from arbitrary
 //! field values round-trips through encode and decode (in each ABI it exists in), and
 //! every decoder is total on arbitrary bytes and values, with re-encoding of what it
-//! accepts stable.
+//! accepts stable; the guest-request decoder of `tvm_arch` CCA is total.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -244,5 +244,23 @@ proptest! {
         prop_assert_eq!(AddrRangeDesc::decode(d.encode().unwrap()), Ok(d));
         let r = DonateReq { block, count, contiguous, state };
         prop_assert_eq!(DonateReq::decode(r.encode().unwrap()), Ok(r));
+    }
+
+    /// The guest-request decoder (`tvm_arch` CCA, bytes from a guest) is total, and a
+    /// measurement request it accepts re-encodes to the same bytes.
+    #[test]
+    fn guest_requests_total(op in 0u32..8, bytes in vec(any::<u8>(), 0..=64)) {
+        match guest::GuestOp::decode(op, &bytes) {
+            Ok(guest::GuestOp::GetMeasurements(q)) if !bytes.is_empty() => {
+                let mut b = [0u8; guest::MEAS_REQ_LEN];
+                q.encode(&mut Writer::new(&mut b)).unwrap();
+                prop_assert_eq!(&b[..], &bytes[..]);
+            }
+            Ok(_) => prop_assert!(op <= guest::OP_GET_MEASUREMENTS),
+            Err(guest::GuestReqError::Unsupported) => {
+                prop_assert!(op == 0 || op > guest::OP_GET_MEASUREMENTS)
+            }
+            Err(guest::GuestReqError::Invalid) => prop_assert!(!bytes.is_empty()),
+        }
     }
 }

@@ -49,7 +49,10 @@ use kernel::{
         },
     },
     prelude::*,
-    sync::Arc,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
 };
 
 #[cfg(CONFIG_ARM64)]
@@ -218,19 +221,45 @@ impl kernel::Module for ArmCcaHost {
 /// The CCA link TSM.
 struct CcaTsm;
 
-/// Per-DSM state: the connection, while connected.
+/// Per-DSM state: the connection, while connected, and the VDEVs whose unbind the RMM
+/// refused (tried again before the next bind and at disconnect; see [`tdi`]).
 struct Link {
     conn: Option<Conn>,
+    orphans: KVec<tdi::Vdev>,
+}
+
+/// Unbinds again the VDEVs an unbind left. Those the RMM still keeps stay for the next
+/// try, or with `last` (the connection ends) are leaked.
+fn retry_orphans(dsm: &mut Dsm<'_, CcaTsm>, last: bool) {
+    let Some(pages) = dsm.data().conn.as_ref().map(|c| c.pages) else {
+        return;
+    };
+    if dsm.data().orphans.is_empty() {
+        return;
+    }
+    let cca = dsm.registration_data().clone();
+    let rmi = cca.rmi();
+    let orphans = core::mem::replace(&mut dsm.data().get_mut().orphans, KVec::new());
+    for v in orphans {
+        if v.unbind(&rmi, &cca.realms, &*dsm, pages).is_ok() {
+            dev_info!(dsm.pdev(), "VDEV {:#x} unbound on a later try\n", v.vdev);
+        } else if last || dsm.data().get_mut().orphans.push(v, GFP_KERNEL).is_err() {
+            v.leak(&rmi);
+        }
+    }
 }
 
 #[vtable]
 impl LinkTsm for CcaTsm {
     type RegistrationData = Arc<Cca>;
     type DsmData = Link;
-    type TdiData = tdi::Vdev;
+    type TdiData = tdi::BoundTdi;
 
     fn probe(_cca: &Arc<Cca>, _pdev: &pci::Device) -> impl PinInit<Link, Error> {
-        try_init!(Link { conn: None })
+        try_init!(Link {
+            conn: None,
+            orphans: KVec::new(),
+        })
     }
 
     fn connect(dsm: &mut Dsm<'_, Self>) -> Result {
@@ -261,6 +290,7 @@ impl LinkTsm for CcaTsm {
     }
 
     fn disconnect(dsm: &mut Dsm<'_, Self>) {
+        retry_orphans(dsm, true);
         let Some(mut conn) = dsm.data().get_mut().conn.take() else {
             return;
         };
@@ -281,14 +311,26 @@ impl LinkTsm for CcaTsm {
         pdev: &pci::Device,
         kvm: &Kvm,
         tdi_id: u32,
-    ) -> Result<tsm::Bound<tdi::Vdev>> {
+    ) -> Result<tsm::Bound<tdi::BoundTdi>> {
+        // A VDEV left by an unbind may still hold the TDI in the RMM.
+        retry_orphans(dsm, false);
         let (pages, ep) = match &dsm.data().conn {
             Some(c) => (c.pages, c.ep()?),
             None => return Err(ENXIO),
         };
-        let cca = dsm.registration_data();
+        let cca = dsm.registration_data().clone();
         let rmi = cca.rmi();
-        let v = tdi::Vdev::bind(&rmi, &cca.realms, &*dsm, pages, ep, pdev, kvm, tdi_id)?;
+        let v = match tdi::Vdev::bind(&rmi, &cca.realms, &*dsm, pages, ep, pdev, kvm, tdi_id) {
+            Ok(v) => v,
+            Err(f) => {
+                if let Some(v) = f.left {
+                    if dsm.data().get_mut().orphans.push(v, GFP_KERNEL).is_err() {
+                        v.leak(&rmi);
+                    }
+                }
+                return Err(f.err);
+            }
+        };
         dev_info!(
             pdev,
             "bound as VDEV {:#x} with guest ID {:#x} (LOCKED)\n",
@@ -296,7 +338,7 @@ impl LinkTsm for CcaTsm {
             tdi_id
         );
         Ok(tsm::Bound {
-            data: v,
+            data: tdi::BoundTdi::new(v),
             // Unconfirmed which lock flags the RMM asks for: the host keeps off the
             // MSI-X table, as if LOCK_MSIX was set.
             msix_locked: true,
@@ -307,11 +349,23 @@ impl LinkTsm for CcaTsm {
         let Some(pages) = dsm.data().conn.as_ref().map(|c| c.pages) else {
             return;
         };
-        let cca = dsm.registration_data();
+        let cca = dsm.registration_data().clone();
         let rmi = cca.rmi();
-        let v = *tdi.data();
-        v.unbind(&rmi, &cca.realms, &*dsm, pages, tdi.pdev());
-        dev_info!(tdi.pdev(), "unbound VDEV {:#x}\n", v.vdev);
+        let v = tdi.data().vdev;
+        match v.unbind(&rmi, &cca.realms, &*dsm, pages) {
+            Ok(()) => dev_info!(tdi.pdev(), "unbound VDEV {:#x}\n", v.vdev),
+            Err(e) => {
+                dev_err!(
+                    tdi.pdev(),
+                    "unbind: the RMM kept VDEV {:#x} ({:?}); the TDI may stay locked; unbinding it again before the next bind and at disconnect\n",
+                    v.vdev,
+                    e
+                );
+                if dsm.data().get_mut().orphans.push(v, GFP_KERNEL).is_err() {
+                    v.leak(&rmi);
+                }
+            }
+        }
     }
 
     fn guest_req(
@@ -329,7 +383,8 @@ impl LinkTsm for CcaTsm {
         let pages = dsm.data().conn.as_ref().map(|c| c.pages).ok_or(ENXIO)?;
         let cca = dsm.registration_data();
         let rmi = cca.rmi();
-        let v = *tdi.data();
-        v.guest_req(&rmi, &*dsm, pages, tdi.pdev(), op, input, output, tsm_code)
+        let pdev: ARef<pci::Device> = tdi.pdev().into();
+        tdi.data()
+            .guest_req(&rmi, &*dsm, pages, &pdev, op, input, output, tsm_code)
     }
 }

@@ -13,7 +13,8 @@
 //!
 //! The host keeps the device objects the RMM asks it to cache; the port collects the
 //! one object its caller wants (the certificate chain at connect, the interface report
-//! when the report is fetched) and drops the others (the VCA transcript, measurements).
+//! or the measurements when a guest asks for them) and drops the others (the VCA
+//! transcript; the measurements the RMM caches at connect).
 //!
 //! Like both known hosts, the loop treats RSP_WAIT (an asynchronous response) as a
 //! failure; a request delay (which TF-RMM never asks for) is waited for, at most

@@ -21,11 +21,13 @@
 //! endpoint's registers up and the RMM the root port's); the stream is IDE stream 0.
 //!
 //! Teardown ([`Conn::teardown`]) runs from whatever a connect left or a disconnect
-//! finds: the stream disconnected (the same dance, then COMPLETE), each PDEV stopped
-//! (PDEV_STOP, communicate to STOPPED; once more after PDEV_ABORT if that failed) and
-//! destroyed (the endpoint's auxiliary granules reclaimed with RMI_OP_MEM_RECLAIM),
-//! every granule undelegated. A granule the RMM does not give back is leaked, never
-//! reused by the kernel.
+//! finds: the stream disconnected (the same dance, then COMPLETE; once more after
+//! PDEV_ABORTs if that failed), each PDEV stopped (PDEV_STOP, communicate to STOPPED;
+//! once more after PDEV_ABORT if that failed) and destroyed (tried twice; the endpoint's
+//! auxiliary granules reclaimed with RMI_OP_MEM_RECLAIM), every granule undelegated.
+//! A granule the RMM does not give back is leaked, never reused by the kernel. (A step
+//! that fails once is tried again because an RMI error changes nothing in the RMM: the
+//! second try is the same call on the same state.)
 
 use super::{
     comm::{
@@ -314,9 +316,13 @@ impl Conn {
         Err(ELOOP)
     }
 
-    /// PDEV_DESTROY (for an endpoint with its reclaim), then the PDEV's granule.
+    /// PDEV_DESTROY (tried twice; for an endpoint with its reclaim), then the PDEV's
+    /// granule.
     fn destroy_pdev(&mut self, rmi: &Rmi<'_>, pdev: u64, ep: bool) -> Result {
-        let a = rmi.call(Call::PdevDestroy, &[pdev])?;
+        let a = match rmi.call(Call::PdevDestroy, &[pdev]) {
+            Ok(a) => a,
+            Err(_) => rmi.call(Call::PdevDestroy, &[pdev])?,
+        };
         if let Outcome::Incomplete(i) = a.outcome {
             if i.mem_req != MemReq::Reclaim {
                 return Err(EPROTO);
@@ -462,7 +468,9 @@ impl Conn {
         let a = rmi.call(Call::PdevStreamConnect, &[sp.pa])?;
         drop(sp);
         self.stream = Some(a.regs[1]);
-        self.stream_dance(rmi, t, false, true)
+        // IDE-KM runs in the established session: not cut short by signals (the sealed
+        // messages of a session cannot be withdrawn; see `tdi`).
+        self.stream_dance(rmi, t, false, false)
     }
 
     /// Tears down whatever exists, from any state a connect left; not interrupted by
@@ -483,13 +491,20 @@ impl Conn {
             }
         }
         if let (Some(ep), Some(rp), Some(h)) = (self.ep, self.rp, self.stream) {
-            // A connect stopped half-way, or a connected stream: disconnect it.
-            for p in [ep, rp] {
-                Target::Pdev(p).abort(rmi);
+            // A connect stopped half-way, or a connected stream: disconnect it (twice,
+            // if the first try fails).
+            let mut r = Ok(());
+            for _ in 0..2 {
+                for p in [ep, rp] {
+                    Target::Pdev(p).abort(rmi);
+                }
+                r = rmi
+                    .call(Call::PdevStreamDisconnect, &[ep, rp, h])
+                    .and_then(|_| self.stream_dance(rmi, t, true, false));
+                if r.is_ok() {
+                    break;
+                }
             }
-            let r = rmi
-                .call(Call::PdevStreamDisconnect, &[ep, rp, h])
-                .and_then(|_| self.stream_dance(rmi, t, true, false));
             note(r);
         }
         for (pdev, ep) in [(self.rp.take(), false), (self.ep.take(), true)] {

@@ -14,16 +14,34 @@
 //! mappings first (none exist: RTT_DEV_MAP belongs to a Realm's memory, which KVM does
 //! not have here), VDEV_UNLOCK if the VDEV is LOCKED, STARTED or in ERROR, communicate to
 //! UNLOCKED (TDISP STOP_INTERFACE; once more after VDEV_ABORT if that failed),
-//! VDEV_DESTROY, the granule undelegated; the Realm goes with its last VDEV.
+//! VDEV_DESTROY (tried twice), the granule undelegated; the Realm goes with its last
+//! VDEV. A VDEV the RMM keeps through all of that is not given up at once: the kernel
+//! forgets the TDI (its binding has ended), the backend keeps the VDEV and tries its
+//! unbind again before the next bind and at disconnect, and only a VDEV that is still
+//! there at disconnect is leaked (its granule, and the Realm that holds it).
 //!
 //! A bind that fails after VDEV_LOCK was made may have locked the TDI: the backend
 //! unlocks and destroys the VDEV as unbind does, and if that fails too it says the TDI
-//! may be left locked (`EIO`), not that nothing happened.
+//! may be left locked (`EIO`), not that nothing happened; the VDEV it could not undo is
+//! kept and unbound again later, as after a failed unbind.
 //!
-//! Guest requests of `tvm_arch` CCA (`<linux/tsm_cca.h>`): the interface report from
-//! an offset, START (LOCKED → STARTED, TDISP RUN) and the VDEV's state. `tsm_code` is
-//! the VDEV state after the request (`RmiVdevState`), or [`TSM_CODE_UNKNOWN`] when it
-//! could not be read.
+//! No VDEV operation is cut short by the caller's signals (each is bounded by the relay
+//! loop's deadline and exchange count only): every device message of a VDEV operation
+//! is secured SPDM in the PDEV's session, sealed by the RMM with the session's next
+//! sequence number before the host sees it (DSP0277), so a request the host withdrew
+//! would leave the RMM's and the device's sequence numbers apart and lose the session,
+//! and with it the link (found by the selftest `signals_during_connect_bind`: a bind
+//! cancelled by a signal left a device that answered every later message with an error,
+//! and an unbind and disconnect that could only leak).
+//!
+//! Guest requests of `tvm_arch` CCA (`<linux/tsm_cca.h>`, decoded by
+//! `tsm_proto::rmi::guest`): the interface report from an offset, START (LOCKED →
+//! STARTED, TDISP RUN), the VDEV's state, and the measurements (VDEV_GET_MEASUREMENTS
+//! into the host's cache, object 2) from an offset: a read at offset 0 fetches them
+//! with the guest's nonce and flags and keeps the copy in the TDI's [`BoundTdi`], a read
+//! at any other offset answers from that copy, so that one signed response can be read
+//! in pieces. `tsm_code` is the VDEV state after the request (`RmiVdevState`), or
+//! `TSM_CCA_CODE_UNKNOWN` when it could not be read.
 
 use super::{
     comm::{
@@ -47,7 +65,6 @@ use kernel::{
     prelude::*,
 };
 use tsm_proto::{
-    codec::Reader,
     report::{
         self,
         BarInfo,
@@ -56,27 +73,102 @@ use tsm_proto::{
         ValidationParams, //
     },
     rmi::{
+        guest::{
+            self,
+            GuestOp,
+            GuestReqError, //
+        },
         AddrRange,
         CacheObject,
         Call,
         List,
+        MeasureParams,
         VdevParams,
         VdevState, //
     },
 };
 
-/// `TSM_CCA_GUEST_GET_REPORT`: the interface report, from the little-endian u32 offset
-/// in the payload (none: 0).
-pub(crate) const GUEST_GET_REPORT: u32 = 1;
-/// `TSM_CCA_GUEST_START`: VDEV_START, LOCKED → STARTED (TDISP RUN); no payload.
-pub(crate) const GUEST_START: u32 = 2;
-/// `TSM_CCA_GUEST_GET_STATE`: the VDEV's state, one byte (`RmiVdevState`); no payload.
-pub(crate) const GUEST_GET_STATE: u32 = 3;
+/// A bound TDI: its VDEV, and the measurements its guest fetched last.
+pub(crate) struct BoundTdi {
+    pub(crate) vdev: Vdev,
+    meas: Option<KVec<u8>>,
+}
 
-/// `tsm_code` when the VDEV's state could not be read.
-pub(crate) const TSM_CODE_UNKNOWN: u64 = u64::MAX;
+impl BoundTdi {
+    pub(crate) fn new(vdev: Vdev) -> Self {
+        Self { vdev, meas: None }
+    }
 
-/// A bound TDI: its VDEV.
+    /// A guest request (see the module documentation).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn guest_req(
+        &mut self,
+        rmi: &Rmi<'_>,
+        t: &dyn relay::Transport,
+        pages: CommPages,
+        pdev: &pci::Device,
+        op: u32,
+        input: &[u8],
+        output: &mut [u8],
+        tsm_code: &mut u64,
+    ) -> Result<GuestReply> {
+        let r = match GuestOp::decode(op, input) {
+            Ok(op) => self.guest_op(rmi, t, pages, pdev, op, output),
+            Err(GuestReqError::Unsupported) => Err(EOPNOTSUPP),
+            Err(GuestReqError::Invalid) => Err(EINVAL),
+        };
+        *tsm_code = guest::tsm_code(self.vdev.state(rmi).ok());
+        r
+    }
+
+    fn guest_op(
+        &mut self,
+        rmi: &Rmi<'_>,
+        t: &dyn relay::Transport,
+        pages: CommPages,
+        pdev: &pci::Device,
+        op: GuestOp,
+        output: &mut [u8],
+    ) -> Result<GuestReply> {
+        let reply = |data: &[u8], output: &mut [u8]| match output.get_mut(..data.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                Ok(GuestReply::Written(data.len()))
+            }
+            None => Ok(GuestReply::TooSmall(data.len())),
+        };
+        let v = &self.vdev;
+        match op {
+            GuestOp::GetReport { offset } => {
+                let bytes = v.report(rmi, t, pages, pdev)?;
+                reply(bytes.get(offset as usize..).ok_or(EINVAL)?, output)
+            }
+            GuestOp::Start => {
+                rmi.call(Call::VdevStart, &v.args())?;
+                v.drive(rmi, t, pages, VdevState::Started, None)?;
+                reply(&[], output)
+            }
+            GuestOp::GetState => reply(&[v.state(rmi)?.to_u8()], output),
+            GuestOp::GetMeasurements(q) => {
+                if q.offset == 0 {
+                    // A failed fetch leaves no copy of an older one behind.
+                    self.meas = None;
+                    self.meas = Some(v.measurements(rmi, t, pages, q.params())?);
+                }
+                let m = self.meas.as_deref().ok_or(ENODATA)?;
+                reply(m.get(q.offset as usize..).ok_or(EINVAL)?, output)
+            }
+        }
+    }
+}
+
+/// A bind that failed: its errno, and the VDEV it could not undo, if the RMM keeps one.
+pub(crate) struct BindFailure {
+    pub(crate) err: Error,
+    pub(crate) left: Option<Vdev>,
+}
+
+/// The VDEV of a bound TDI.
 #[derive(Clone, Copy)]
 pub(crate) struct Vdev {
     pub(crate) rd: u64,
@@ -104,7 +196,7 @@ impl Vdev {
     }
 
     /// Communicates the VDEV until its operation ends in state `target`; the cached
-    /// `keep` object.
+    /// `keep` object. Not cut short by signals (see the module documentation).
     fn drive(
         &self,
         rmi: &Rmi<'_>,
@@ -112,9 +204,8 @@ impl Vdev {
         pages: CommPages,
         target: VdevState,
         keep: Option<CacheObject>,
-        cancellable: bool,
     ) -> Result<KVec<u8>> {
-        let (ended, cached) = communicate(rmi, t, pages, self.target(), keep, cancellable)?;
+        let (ended, cached) = communicate(rmi, t, pages, self.target(), keep, false)?;
         if ended != Ended::Done {
             pr_warn!("VDEV {:#x}: stream wait in a VDEV operation\n", self.vdev);
             self.target().abort(rmi);
@@ -144,20 +235,34 @@ impl Vdev {
     ) -> Result<KVec<u8>> {
         let before = self.state(rmi)?;
         rmi.call(Call::VdevGetInterfaceReport, &self.args())?;
-        let bytes = self.drive(
-            rmi,
-            t,
-            pages,
-            before,
-            Some(CacheObject::InterfaceReport),
-            true,
-        )?;
+        let bytes = self.drive(rmi, t, pages, before, Some(CacheObject::InterfaceReport))?;
         validate(pdev, &bytes)?;
         Ok(bytes)
     }
 
-    /// Bind (see the module documentation). On failure nothing is left, or `EIO` says
-    /// the TDI may be left locked.
+    /// The measurements (VDEV_GET_MEASUREMENTS with `params`), fetched into the host's
+    /// cache; the VDEV's state is unchanged.
+    fn measurements(
+        &self,
+        rmi: &Rmi<'_>,
+        t: &dyn relay::Transport,
+        pages: CommPages,
+        params: MeasureParams,
+    ) -> Result<KVec<u8>> {
+        let before = self.state(rmi)?;
+        let mp = rmi.params(|w| params.encode(w))?;
+        rmi.call(
+            Call::VdevGetMeasurements,
+            &[self.rd, self.pdev, self.vdev, mp.pa],
+        )?;
+        drop(mp);
+        self.drive(rmi, t, pages, before, Some(CacheObject::Measurements))
+    }
+
+    /// Bind (see the module documentation). On failure nothing is left, or the VDEV the
+    /// RMM keeps is handed back in [`BindFailure::left`] (with its Realm) to be unbound
+    /// later, and `EIO` says the TDI may be left locked.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn bind(
         rmi: &Rmi<'_>,
         realms: &Realms,
@@ -167,13 +272,14 @@ impl Vdev {
         pdev: &pci::Device,
         kvm: &tsm::Kvm,
         guest_rid: u32,
-    ) -> Result<Self> {
-        let rd = realms.get(rmi, kvm)?;
+    ) -> core::result::Result<Self, BindFailure> {
+        let fail = |err| BindFailure { err, left: None };
+        let rd = realms.get(rmi, kvm).map_err(fail)?;
         let vdev = match rmi.delegated() {
             Ok(v) => v,
             Err(e) => {
                 realms.put(rmi, rd);
-                return Err(e);
+                return Err(fail(e));
             }
         };
         let me = Self { rd, pdev: ep, vdev };
@@ -181,26 +287,34 @@ impl Vdev {
         let mut locked = false;
         let r = me.bind_steps(rmi, t, pages, pdev, guest_rid, &mut created, &mut locked);
         let Err(e) = r else { return Ok(me) };
-        let cleanup = if created {
-            me.unbind_steps(rmi, t, pages)
-        } else {
-            rmi.undelegate(vdev)
-        };
-        realms.put(rmi, rd);
-        match cleanup {
-            Ok(()) => Err(e),
-            Err(c) if locked => {
-                dev_err!(
-                    pdev,
-                    "bind failed after VDEV_LOCK ({:?}) and its undoing too ({:?}): the TDI may be left locked\n",
-                    e,
-                    c
-                );
-                Err(EIO)
+        if !created {
+            // A granule the RMM does not give back is leaked by `undelegate`.
+            let _ = rmi.undelegate(vdev);
+            realms.put(rmi, rd);
+            return Err(fail(e));
+        }
+        match me.unbind_steps(rmi, t, pages) {
+            Ok(()) => {
+                realms.put(rmi, rd);
+                Err(fail(e))
             }
             Err(c) => {
-                dev_err!(pdev, "bind failed ({:?}); undoing it failed ({:?})\n", e, c);
-                Err(e)
+                dev_err!(
+                    pdev,
+                    "bind failed ({:?}) and its undoing too ({:?}): the RMM keeps VDEV {:#x}{}\n",
+                    e,
+                    c,
+                    vdev,
+                    if locked {
+                        "; the TDI may be left locked"
+                    } else {
+                        ""
+                    }
+                );
+                Err(BindFailure {
+                    err: if locked { EIO } else { e },
+                    left: Some(me),
+                })
             }
         }
     }
@@ -239,15 +353,16 @@ impl Vdev {
         rmi.call(Call::VdevCreate, &[self.rd, self.pdev, self.vdev, vp.pa])?;
         drop(vp);
         *created = true;
-        self.drive(rmi, t, pages, VdevState::Unlocked, None, true)?;
+        self.drive(rmi, t, pages, VdevState::Unlocked, None)?;
         *locked = true;
         rmi.call(Call::VdevLock, &self.args())?;
-        self.drive(rmi, t, pages, VdevState::Locked, None, true)?;
+        self.drive(rmi, t, pages, VdevState::Locked, None)?;
         self.report(rmi, t, pages, pdev).map(|_| ())
     }
 
     /// UNLOCK (if needed) and communicate to UNLOCKED, once more after VDEV_ABORT if
-    /// that failed; DESTROY; undelegate. Not interrupted by signals.
+    /// that failed; DESTROY, once more if that failed; undelegate. Not interrupted by
+    /// signals.
     fn unbind_steps(&self, rmi: &Rmi<'_>, t: &dyn relay::Transport, pages: CommPages) -> Result {
         let mut tries = 0;
         loop {
@@ -258,108 +373,44 @@ impl Vdev {
             tries += 1;
             let r = rmi
                 .call(Call::VdevUnlock, &self.args())
-                .and_then(|_| self.drive(rmi, t, pages, VdevState::Unlocked, None, false));
+                .and_then(|_| self.drive(rmi, t, pages, VdevState::Unlocked, None));
             match r {
                 Ok(_) => break,
                 Err(e) if tries > 1 => return Err(e),
                 Err(_) => self.target().abort(rmi),
             }
         }
-        rmi.call(Call::VdevDestroy, &self.args())?;
+        if rmi.call(Call::VdevDestroy, &self.args()).is_err() {
+            rmi.call(Call::VdevDestroy, &self.args())?;
+        }
         rmi.undelegate(self.vdev)
     }
 
-    /// Unbind (see the module documentation). A VDEV the RMM keeps is reported and its
-    /// granule leaked; the kernel forgets the TDI either way.
+    /// Unbind (see the module documentation); the Realm is released with the VDEV. `Err`
+    /// if the RMM keeps the VDEV: nothing is released, the caller tries again later
+    /// ([`Self::unbind`] once more) or gives it up ([`Self::leak`]).
     pub(crate) fn unbind(
         &self,
         rmi: &Rmi<'_>,
         realms: &Realms,
         t: &dyn relay::Transport,
         pages: CommPages,
-        pdev: &pci::Device,
-    ) {
+    ) -> Result {
         // A device operation stuck half-way is aborted first (refused if none is).
         self.target().abort(rmi);
-        match self.unbind_steps(rmi, t, pages) {
-            Ok(()) => realms.put(rmi, self.rd),
-            Err(e) => {
-                dev_err!(
-                    pdev,
-                    "unbind: the VDEV was not destroyed ({:?}); the TDI may stay locked\n",
-                    e
-                );
-                let _ = rmi.mem().leak(self.vdev);
-                // The Realm still holds the VDEV: it is not destroyed.
-            }
-        }
+        self.unbind_steps(rmi, t, pages)?;
+        realms.put(rmi, self.rd);
+        Ok(())
     }
 
-    /// A guest request (see the module documentation).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn guest_req(
-        &self,
-        rmi: &Rmi<'_>,
-        t: &dyn relay::Transport,
-        pages: CommPages,
-        pdev: &pci::Device,
-        op: u32,
-        input: &[u8],
-        output: &mut [u8],
-        tsm_code: &mut u64,
-    ) -> Result<GuestReply> {
-        let r = self.guest_op(rmi, t, pages, pdev, op, input, output);
-        *tsm_code = self
-            .state(rmi)
-            .map_or(TSM_CODE_UNKNOWN, |s| u64::from(s.to_u8()));
-        r
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn guest_op(
-        &self,
-        rmi: &Rmi<'_>,
-        t: &dyn relay::Transport,
-        pages: CommPages,
-        pdev: &pci::Device,
-        op: u32,
-        input: &[u8],
-        output: &mut [u8],
-    ) -> Result<GuestReply> {
-        let reply = |data: &[u8], output: &mut [u8]| match output.get_mut(..data.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                Ok(GuestReply::Written(data.len()))
-            }
-            None => Ok(GuestReply::TooSmall(data.len())),
-        };
-        match op {
-            GUEST_GET_REPORT => {
-                let offset = match input.len() {
-                    0 => 0,
-                    4 => Reader::new(input).u32().map_err(|_| EINVAL)? as usize,
-                    _ => return Err(EINVAL),
-                };
-                let bytes = self.report(rmi, t, pages, pdev)?;
-                reply(bytes.get(offset..).ok_or(EINVAL)?, output)
-            }
-            GUEST_START => {
-                if !input.is_empty() {
-                    return Err(EINVAL);
-                }
-                rmi.call(Call::VdevStart, &self.args())?;
-                self.drive(rmi, t, pages, VdevState::Started, None, true)?;
-                reply(&[], output)
-            }
-            GUEST_GET_STATE => {
-                if !input.is_empty() {
-                    return Err(EINVAL);
-                }
-                let s = self.state(rmi)?;
-                reply(&[s.to_u8()], output)
-            }
-            _ => Err(EOPNOTSUPP),
-        }
+    /// Gives up a VDEV the RMM keeps: its granule stays delegated and is never the
+    /// kernel's again, and its Realm, which still holds it, is not destroyed.
+    pub(crate) fn leak(&self, rmi: &Rmi<'_>) {
+        pr_err!(
+            "VDEV {:#x} not destroyed; its granule is leaked\n",
+            self.vdev
+        );
+        let _ = rmi.mem().leak(self.vdev);
     }
 }
 

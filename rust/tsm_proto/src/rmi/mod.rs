@@ -38,6 +38,7 @@
 //! | `pubkey` | public key parameters |
 //! | `realm` | Realm parameters, reduced to `flags0.DA` (a stand-in: Realms are not modelled) |
 //! | `features` | feature register 2 and the VERSION outputs |
+//! | `guest` | the guest requests of `tvm_arch` CCA (`<linux/tsm_cca.h>`) served through VDEV calls |
 //! | this file | address ranges, bounded lists and the page layout helpers |
 
 use super::codec::{Error, Reader, Result, Writer};
@@ -45,6 +46,7 @@ use super::codec::{Error, Reader, Result, Writer};
 pub mod comm;
 pub mod features;
 pub mod fid;
+pub mod guest;
 pub mod pdev;
 pub mod pubkey;
 pub mod realm;

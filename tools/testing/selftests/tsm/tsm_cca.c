@@ -15,28 +15,38 @@
  * only their TSM. arm64 only: the backend is an arm64 driver.
  */
 #include <signal.h>
+#include <sys/time.h>
 #include <sys/klog.h>
 #include <sys/wait.h>
 
 #include "../kselftest_harness.h"
 #include "tsm_vmm.h"
+#include "tsm_locked.h"
 
 #define RMM_LOG		"/tmp/tsm-rmm.log"
 #define VIRT_ID		0x100
 
-/* Whether the model's log has @what. */
+/* Whether the model's log has @what (the whole log, up to 4 MiB). */
 static int rmm_logged(const char *what)
 {
-	char buf[65536];
-	int fd = open(RMM_LOG, O_RDONLY);
+	size_t cap = 4 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	int fd = open(RMM_LOG, O_RDONLY), found;
 	ssize_t n;
 
-	if (fd < 0)
+	if (fd < 0 || !buf) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	}
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += n;
 	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return strstr(buf, what) != NULL;
+	buf[len] = '\0';
+	found = strstr(buf, what) != NULL;
+	free(buf);
+	return found;
 }
 
 /*
@@ -294,6 +304,225 @@ TEST_F_TIMEOUT(cca, vfio_bind_guest_requests_unbind, 240)
 	EXPECT_DSM("CONFIG_UNLOCKED");
 }
 
+/*
+ * The locked state holds with this backend too: bound through the RMM (and
+ * started), every host path to the TDI is refused and the device saw none of
+ * them (tsm_locked.h; the backend asks the RMM to lock MSI-X). Unbound, the
+ * same paths work again and reach the device.
+ */
+TEST_F_TIMEOUT(cca, locked_state_refusals, 240)
+{
+	struct vfio_region_info bar0;
+	struct tsm_dsm_host saw, now;
+	uint16_t cmd, v16;
+	uint32_t len = 0;
+	uint64_t code;
+	uint8_t b[8];
+	void *map;
+	int rc;
+
+	ASSERT_EQ(0, assign(&self->e));
+	ASSERT_EQ(0, tsm_region_info(self->e.v.devfd, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
+	ASSERT_EQ(0, tsm_cfg_read(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &cmd, 2));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(0, tsm_cfg_write(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &cmd, 2));
+	ASSERT_EQ(0, connect_rmm(&self->e, ""));
+	rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+	EXPECT_DSM("CONFIG_LOCKED");
+	tsm_expect_locked(_metadata, self->e.bdf, &self->e.v, cmd, true);
+	ASSERT_EQ(0, cca_req(self->e.v.devfd, TSM_CCA_GUEST_START, NULL, 0, b, &len,
+			     &code));
+	EXPECT_DSM("RUN");
+	tsm_expect_locked(_metadata, self->e.bdf, &self->e.v, cmd, true);
+
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+	/* The controls: unbound, MMIO and a BME clear reach the device, no violation */
+	EXPECT_EQ(0, tsm_region_rw(self->e.v.devfd, bar0.offset, 0));
+	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->e.v.devfd, bar0.offset);
+	EXPECT_NE(MAP_FAILED, map);
+	if (map != MAP_FAILED)
+		munmap(map, 4096);
+	ASSERT_EQ(0, tsm_dsm_host(self->e.bdf, &saw));
+	v16 = cmd & ~PCI_COMMAND_MASTER;
+	EXPECT_EQ(0, tsm_cfg_write(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &v16, 2));
+	ASSERT_EQ(0, tsm_dsm_host(self->e.bdf, &now));
+	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
+	EXPECT_EQ(saw.violations, now.violations);
+	EXPECT_STREQ("CONFIG_UNLOCKED", now.tdi);
+	rc = ioctl(self->e.v.devfd, VFIO_DEVICE_RESET) ? errno : 0;
+	EXPECT_EQ(0, rc) TH_LOG("reset after unbind: %s", strerror(rc));
+}
+
+/* A GET_MEASUREMENTS guest request: struct tsm_cca_meas_req, or none. */
+static int meas_req(int devfd, uint32_t offset, uint32_t flags, uint8_t nonce_byte,
+		    void *resp, uint32_t *len, uint64_t *code)
+{
+	struct tsm_cca_meas_req q = { .offset = offset, .flags = flags };
+
+	memset(q.nonce, nonce_byte, sizeof(q.nonce));
+	return cca_req(devfd, TSM_CCA_GUEST_GET_MEASUREMENTS, &q, sizeof(q), resp,
+		       len, code);
+}
+
+/*
+ * The TDI's measurements through the RMM (VDEV_GET_MEASUREMENTS): the device's
+ * signed SPDM MEASUREMENTS response; a read at offset 0 fetches it with the
+ * guest's nonce, later offsets read that copy; the VDEV's state is unchanged.
+ * The model's first GET_MEASUREMENTS fails (a knob): a clean EIO, no copy.
+ */
+TEST_F_TIMEOUT(cca, guest_measurements, 240)
+{
+	static uint8_t m[16384], tail[16384], m2[16384];
+	uint32_t len, tlen, mlen;
+	uint64_t code;
+	int rc;
+
+	ASSERT_EQ(0, assign(&self->e));
+	ASSERT_EQ(0, connect_rmm(&self->e, "error@vdev_get_measurements:1=device"));
+	ASSERT_EQ(0, tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id));
+	/* Nothing fetched yet: no copy to read from */
+	len = sizeof(m);
+	EXPECT_EQ(-ENODATA, meas_req(self->e.v.devfd, 8, 0, 1, m, &len, &code));
+	/* The RMM's failure, then still no copy; the VDEV stays LOCKED */
+	len = sizeof(m);
+	EXPECT_EQ(-EIO, meas_req(self->e.v.devfd, 0, 0, 1, m, &len, &code));
+	EXPECT_DSM("CONFIG_LOCKED");
+	len = sizeof(m);
+	EXPECT_EQ(-ENODATA, meas_req(self->e.v.devfd, 8, 0, 1, m, &len, &code));
+
+	len = sizeof(m);
+	rc = meas_req(self->e.v.devfd, 0, 0, 1, m, &len, &code);
+	ASSERT_EQ(0, rc) TH_LOG("measurements: %s", strerror(-rc));
+	mlen = len;
+	/* An SPDM MEASUREMENTS response (code 0x60) with at least one block */
+	ASSERT_LT(8U, mlen);
+	EXPECT_EQ(0x60, m[1]);
+	EXPECT_LT(0, m[4]);
+	EXPECT_EQ((uint64_t)TSM_CCA_VDEV_LOCKED, code);
+	EXPECT_DSM("CONFIG_LOCKED");
+	/* In pieces, from the copy: the tail, the empty end, past the end */
+	tlen = sizeof(tail);
+	ASSERT_EQ(0, meas_req(self->e.v.devfd, 4, 0, 1, tail, &tlen, &code));
+	EXPECT_EQ(mlen - 4, tlen);
+	EXPECT_EQ(0, memcmp(m + 4, tail, tlen));
+	tlen = sizeof(tail);
+	EXPECT_EQ(0, meas_req(self->e.v.devfd, mlen, 0, 1, tail, &tlen, &code));
+	EXPECT_EQ(0U, tlen);
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EINVAL, meas_req(self->e.v.devfd, mlen + 1, 0, 1, tail, &tlen, &code));
+	/* Too small a buffer says the size */
+	tlen = 4;
+	EXPECT_EQ(-ENOSPC, meas_req(self->e.v.devfd, 4, 0, 1, tail, &tlen, &code));
+	EXPECT_EQ(mlen - 4, tlen);
+	/* Malformed payloads: unknown flags, a short request */
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EINVAL, meas_req(self->e.v.devfd, 0, 2, 1, tail, &tlen, &code));
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EINVAL, cca_req(self->e.v.devfd, TSM_CCA_GUEST_GET_MEASUREMENTS, m,
+				   8, tail, &tlen, &code));
+	/* A fetch with another nonce is signed anew; no payload is a fetch too */
+	len = sizeof(m2);
+	ASSERT_EQ(0, meas_req(self->e.v.devfd, 0, 0, 2, m2, &len, &code));
+	EXPECT_FALSE(len == mlen && !memcmp(m, m2, mlen));
+	len = sizeof(m2);
+	EXPECT_EQ(0, cca_req(self->e.v.devfd, TSM_CCA_GUEST_GET_MEASUREMENTS, NULL, 0,
+			     m2, &len, &code));
+	len = sizeof(m2);
+	rc = meas_req(self->e.v.devfd, 0, TSM_CCA_MEAS_RAW, 3, m2, &len, &code);
+	EXPECT_EQ(0, rc) TH_LOG("raw measurements: %s", strerror(-rc));
+	EXPECT_TRUE(rmm_logged("GET_MEASUREMENTS (raw bitstream)"))
+		TH_LOG("the raw flag did not reach the model");
+
+	/* Started, the same; the copy goes with the binding */
+	len = 0;
+	ASSERT_EQ(0, cca_req(self->e.v.devfd, TSM_CCA_GUEST_START, NULL, 0, m2, &len,
+			     &code));
+	len = sizeof(m2);
+	EXPECT_EQ(0, meas_req(self->e.v.devfd, 0, 0, 4, m2, &len, &code));
+	EXPECT_EQ((uint64_t)TSM_CCA_VDEV_STARTED, code);
+	EXPECT_DSM("RUN");
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	ASSERT_EQ(0, tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id));
+	len = sizeof(m2);
+	EXPECT_EQ(-ENODATA, meas_req(self->e.v.devfd, 4, 0, 1, m2, &len, &code));
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+}
+
+static void on_tick(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Signals during connect, bind and guest requests (a VMM's 1 ms timer, a
+ * handler, no SA_RESTART). A connect either completes or ends with EINTR, and
+ * an interrupted one leaves nothing: not connected, the TDI unlocked, nothing
+ * leaked, and the connect succeeds without signals. A bind or a guest request
+ * is not cut short at all: its device messages are secured SPDM the RMM has
+ * already sealed, and withdrawing one would lose the session (the backend's
+ * tdi.rs); each completes, and the device stays in step with the RMM.
+ */
+TEST_F_TIMEOUT(cca, signals_during_connect_bind, 400)
+{
+	struct sigaction sa = { .sa_handler = on_tick };
+	struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = {};
+	int rc, i, eintr = 0;
+	char c[64];
+
+	ASSERT_EQ(0, assign(&self->e));
+	ASSERT_EQ(0, connect_rmm(&self->e, ""));
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &every_ms, NULL));
+		rc = tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm);
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+		ASSERT_TRUE(rc == 0 || rc == -EINTR) TH_LOG("connect: %s", strerror(-rc));
+		if (rc == 0) {
+			EXPECT_SPDM("established");
+			ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect",
+						    self->e.tsm));
+			continue;
+		}
+		eintr++;
+		EXPECT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect", c, sizeof(c)));
+		EXPECT_STREQ("", c);
+		EXPECT_DSM("CONFIG_UNLOCKED");
+		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+	}
+	/* A connect is many DOE exchanges through the model: the ticks reach it */
+	EXPECT_LT(0, eintr) TH_LOG("no connect was interrupted");
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
+	EXPECT_SPDM("established");
+
+	for (i = 0; i < 3; i++) {
+		uint8_t rep[8192];
+		uint32_t len = sizeof(rep);
+		uint64_t code;
+
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &every_ms, NULL));
+		rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+		EXPECT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+		EXPECT_EQ(0, cca_req(self->e.v.devfd, TSM_CCA_GUEST_GET_REPORT, NULL, 0,
+				     rep, &len, &code));
+		len = 0;
+		EXPECT_EQ(0, cca_req(self->e.v.devfd, TSM_CCA_GUEST_START, NULL, 0, rep,
+				     &len, &code));
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+		EXPECT_DSM("RUN");
+		EXPECT_SPDM("established");
+		ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+		EXPECT_EQ(0, tsm_bound(self->e.bdf));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+	}
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	EXPECT_DISCONNECTED();
+}
+
 /* IOMMU_VDEVICE_TSM_OP bind and unbind through the RMM; close while bound. */
 TEST_F_TIMEOUT(cca, iommufd_bind_unbind_close, 240)
 {
@@ -323,10 +552,12 @@ TEST_F_TIMEOUT(cca, iommufd_bind_unbind_close, 240)
 }
 
 /*
- * The model's fault knobs: each one, at a call connect or bind makes. The
- * step it hits fails with the errno named (0: the backend recovers, as from
- * BUSY or a donation in parts), and afterwards the kernel and the device are
- * clean: not connected (or not bound), no SPDM session (or TDI unlocked).
+ * The model's fault knobs: each one, at a call connect, bind, unbind or
+ * disconnect makes. The step it hits fails with the errno named (0: the backend
+ * recovers, as from BUSY, a donation in parts or a teardown step tried again),
+ * and afterwards the kernel and the device are clean: not connected (or not
+ * bound), no SPDM session (or TDI unlocked), no granule leaked, and the device
+ * connects again.
  */
 FIXTURE(cca_knob) {
 	struct cca_env e;
@@ -350,6 +581,14 @@ FIXTURE_VARIANT(cca_knob) {
 	const char *knobs;
 	int connect_errno;
 	int bind_errno;
+	/*
+	 * A knob at unbind that the backend cannot undo there: the RMM keeps the
+	 * VDEV, the device's TDI is in this state after the unbind (NULL:
+	 * CONFIG_UNLOCKED), and the backend unbinds it again at the next bind
+	 * (with .rebind) or at disconnect.
+	 */
+	const char *after_unbind;
+	int rebind;
 };
 
 FIXTURE_VARIANT_ADD(cca_knob, none) { .knobs = "" };
@@ -401,6 +640,50 @@ FIXTURE_VARIANT_ADD(cca_knob, error_report) {
 FIXTURE_VARIANT_ADD(cca_knob, busy_vdev_communicate) {
 	.knobs = "busy@vdev_communicate:2",
 };
+/* At unbind: each failed step is tried again, at once or later */
+FIXTURE_VARIANT_ADD(cca_knob, busy_vdev_unlock) {
+	.knobs = "busy@vdev_unlock:1",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_unlock) {
+	.knobs = "error@vdev_unlock:1=device",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_unlock_twice) {
+	.knobs = "error@vdev_unlock:1=device,error@vdev_unlock:2=device",
+	.after_unbind = "CONFIG_LOCKED", .rebind = 1,
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_destroy) {
+	.knobs = "error@vdev_destroy:1=device",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_destroy_twice) {
+	.knobs = "error@vdev_destroy:1=device,error@vdev_destroy:2=device",
+	.after_unbind = "CONFIG_UNLOCKED",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_destroy_twice_rebind) {
+	.knobs = "error@vdev_destroy:1=device,error@vdev_destroy:2=device",
+	.after_unbind = "CONFIG_UNLOCKED", .rebind = 1,
+};
+/* At disconnect */
+FIXTURE_VARIANT_ADD(cca_knob, error_stream_disconnect) {
+	.knobs = "error@pdev_stream_disconnect:1=device",
+};
+FIXTURE_VARIANT_ADD(cca_knob, busy_stream_disconnect) {
+	.knobs = "busy@pdev_stream_disconnect:1",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_rp_stop) {
+	.knobs = "error@pdev_stop:1=device",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_ep_stop) {
+	.knobs = "error@pdev_stop:2=input",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_rp_destroy) {
+	.knobs = "error@pdev_destroy:1=device",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_ep_destroy) {
+	.knobs = "error@pdev_destroy:2=input",
+};
+FIXTURE_VARIANT_ADD(cca_knob, busy_undelegate) {
+	.knobs = "busy@granule_undelegate:1",
+};
 
 TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 {
@@ -424,8 +707,24 @@ TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 	}
 	EXPECT_EQ(1, tsm_bound(self->e.bdf));
 	EXPECT_DSM("CONFIG_LOCKED");
+	/* An unbind ends the binding whatever the RMM said */
 	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
-	EXPECT_DSM("CONFIG_UNLOCKED");
+	EXPECT_EQ(0, tsm_bound(self->e.bdf));
+	EXPECT_DSM(variant->after_unbind ? variant->after_unbind : "CONFIG_UNLOCKED");
+	if (variant->rebind) {
+		/* The VDEV left behind is unbound first: the TDI binds again */
+		rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+		ASSERT_EQ(0, rc) TH_LOG("bind after the failed unbind: %s", strerror(-rc));
+		EXPECT_DSM("CONFIG_LOCKED");
+		ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+	}
+	/* Disconnect undoes everything left, nothing leaked */
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	EXPECT_DISCONNECTED();
+	/* And the RMM is left able to connect the device again */
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
+	EXPECT_SPDM("established");
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
 	EXPECT_DISCONNECTED();
 }

@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The uAPI header `include/uapi/linux/tsm_fw.h` and the shared codec
-//! `tsm_proto::fwmsg` (the kernel's and tsm-fw's) must describe the same protocol: this
-//! test parses the header's `#define`s, enum entries and struct layouts (with C's natural
-//! alignment), checks that no struct has a padding hole, and compares every constant and
-//! size with the Rust definitions.
+//! The uAPI headers and the shared codecs must describe the same protocol:
+//! `include/uapi/linux/tsm_fw.h` and `tsm_proto::fwmsg` (the kernel's and tsm-fw's), and
+//! `include/uapi/linux/tsm_cca.h` and `tsm_proto::rmi::guest` (the Arm CCA backend's
+//! guest requests). This test parses each header's `#define`s, enum entries and struct
+//! layouts (with C's natural alignment), checks that no struct has a padding hole, and
+//! compares every constant and size with the Rust definitions.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use tsm_proto::fwmsg::{self, err, size, GuestOp, MsgType};
 
-fn header() -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/uapi/linux/tsm_fw.h");
+fn header(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../include/uapi/linux")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -40,6 +43,10 @@ fn parse_num(v: &str, consts: &BTreeMap<String, u64>) -> Option<u64> {
     if let Some((a, b)) = v.split_once("<<") {
         return Some(parse_num(a, consts)? << parse_num(b, consts)?);
     }
+    if let Some(n) = v.strip_prefix('~') {
+        return Some(!parse_num(n, consts)?);
+    }
+    let v = v.trim_end_matches(['U', 'L']);
     if let Some(h) = v.strip_prefix("0x") {
         return u64::from_str_radix(h, 16).ok();
     }
@@ -52,8 +59,8 @@ struct Parsed {
     structs: BTreeMap<String, (usize, usize)>,
 }
 
-fn parse() -> Parsed {
-    let text = strip_comments(&header());
+fn parse(name: &str) -> Parsed {
+    let text = strip_comments(&header(name));
     let mut consts = BTreeMap::new();
     let mut structs: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut lines = text.lines().map(str::trim).peekable();
@@ -119,7 +126,7 @@ fn parse() -> Parsed {
 
 #[test]
 fn constants_match() {
-    let p = parse();
+    let p = parse("tsm_fw.h");
     let c = |n: &str| *p.consts.get(n).unwrap_or_else(|| panic!("{n} missing"));
     assert_eq!(c("TSM_FW_MAGIC"), u64::from(fwmsg::MAGIC));
     assert_eq!(c("TSM_FW_VERSION_1"), u64::from(fwmsg::VERSION_1));
@@ -229,7 +236,7 @@ fn constants_match() {
 
 #[test]
 fn struct_sizes_match_and_have_no_holes() {
-    let p = parse();
+    let p = parse("tsm_fw.h");
     let expect = [
         ("tsm_fw_hdr", size::HDR),
         ("tsm_fw_dev", size::DEV),
@@ -261,4 +268,35 @@ fn struct_sizes_match_and_have_no_holes() {
         assert!(size::HDR + size::COMPLETE + fwmsg::MAX_PAYLOAD <= fwmsg::MAX_MSG_SIZE);
         assert!(size::HDR + size::BIND <= fwmsg::MAX_MSG_SIZE);
     }
+}
+
+#[test]
+fn cca_guest_header_matches() {
+    use tsm_proto::rmi::{guest, VdevState};
+    let p = parse("tsm_cca.h");
+    let c = |n: &str| *p.consts.get(n).unwrap_or_else(|| panic!("{n} missing"));
+    for (n, v) in [
+        ("TSM_CCA_GUEST_GET_REPORT", guest::OP_GET_REPORT),
+        ("TSM_CCA_GUEST_START", guest::OP_START),
+        ("TSM_CCA_GUEST_GET_STATE", guest::OP_GET_STATE),
+        ("TSM_CCA_GUEST_GET_MEASUREMENTS", guest::OP_GET_MEASUREMENTS),
+        ("TSM_CCA_MEAS_RAW", guest::MEAS_RAW),
+    ] {
+        assert_eq!(c(n), u64::from(v), "{n}");
+    }
+    assert_eq!(c("TSM_CCA_CODE_UNKNOWN"), guest::CODE_UNKNOWN);
+    for (n, s) in [
+        ("TSM_CCA_VDEV_NEW", VdevState::New),
+        ("TSM_CCA_VDEV_UNLOCKED", VdevState::Unlocked),
+        ("TSM_CCA_VDEV_LOCKED", VdevState::Locked),
+        ("TSM_CCA_VDEV_STARTED", VdevState::Started),
+        ("TSM_CCA_VDEV_ERROR", VdevState::Error),
+    ] {
+        assert_eq!(c(n), u64::from(s.to_u8()), "{n}");
+    }
+    // Every constant of the header is one of the above: none without a Rust twin.
+    assert_eq!(p.consts.len(), 11, "{:?}", p.consts.keys());
+    let (size, _) = p.structs.get("tsm_cca_meas_req").expect("tsm_cca_meas_req");
+    assert_eq!(*size, guest::MEAS_REQ_LEN);
+    assert_eq!(p.structs.len(), 1);
 }

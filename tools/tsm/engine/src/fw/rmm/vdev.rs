@@ -255,7 +255,12 @@ impl Rmm {
             Command::Report => op(TdispKind::Report),
             Command::Measurements { params } => {
                 let p = MeasureParams::decode(&self.ns_page(mem, params)?)?;
-                Engine::Measurements(MeasOp::new(p.nonce, p.flags & MeasureParams::RAW != 0))
+                let raw = p.flags & MeasureParams::RAW != 0;
+                info!(
+                    "rmm: VDEV {vdev:#x}: GET_MEASUREMENTS{}",
+                    if raw { " (raw bitstream)" } else { "" }
+                );
+                Engine::Measurements(MeasOp::new(p.nonce, raw))
             }
             // Always STOP_INTERFACE, as TF-RMM's UNLOCK operation: from ERROR (a LOCK or
             // START the host aborted) the model cannot know whether the device acted on
