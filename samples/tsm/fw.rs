@@ -255,6 +255,7 @@ impl Hub {
             seq: 0,
             object_type: 0,
             cancellable,
+            answered: false,
         };
         let limits = relay::Limits {
             max_exchanges: 512,
@@ -278,6 +279,8 @@ struct FwCommand<'a> {
     object_type: u8,
     /// A signal may end the command (see [`relay::Limits::cancellable`]).
     cancellable: bool,
+    /// The firmware has had the answer to one of its requests.
+    answered: bool,
 }
 
 /// Offset of a `DOE_REQUEST` payload in its message.
@@ -295,7 +298,15 @@ fn doe_response(status: i32, object_type: u8, seq: u32, payload: &[u8]) -> Cmd<'
 }
 
 impl FwCommand<'_> {
-    /// Waits for the firmware's next message for this command.
+    /// Waits for the firmware's next message for this command, bounded by
+    /// [`MSG_TIMEOUT_MS`]. A signal ends the wait of a cancellable command only for its
+    /// first message, before the firmware had an answer from the device: whatever the
+    /// firmware then sends for the abandoned command is failed as not sent, or is its
+    /// failure. Once an exchange was answered no signal ends the wait (the relay loop
+    /// checks for signals before the next exchange, and [`Port::abort`] fails it so that
+    /// the firmware takes it back): the firmware's next message could be the end of a
+    /// bind or START it made, which the kernel must not miss (the selftest
+    /// `signals_during_bind_and_guest_requests`).
     fn next(&mut self) -> Result<Step<Outcome>> {
         let mut left = msecs_to_jiffies(MSG_TIMEOUT_MS);
         let mut g = self.hub.inner.lock();
@@ -306,8 +317,7 @@ impl FwCommand<'_> {
             if let Some(m) = g.inbox.take() {
                 break m;
             }
-            if !self.cancellable {
-                // Bounded by MSG_TIMEOUT_MS; no signal cuts a teardown short.
+            if !self.cancellable || self.answered {
                 left = self.hub.cv.wait_timeout(&mut g, left);
                 if left == 0 {
                     return Err(ETIMEDOUT);
@@ -351,13 +361,29 @@ impl FwCommand<'_> {
     }
 
     /// The command is over (done or abandoned): later messages for it are stale.
+    /// A request the loop did not answer (the command ended on an error or a signal) is
+    /// failed as not sent, so that the firmware takes it back and ends its command.
     fn finish(&mut self) {
         let mut g = self.hub.inner.lock();
         if g.active == self.req_id && self.req_id != 0 {
+            let pending = match (self.last.take(), g.inbox.take()) {
+                (Some(_), _) => Some((self.object_type, self.seq)),
+                // Arrived after the wait for it ended (a signal).
+                (None, Some(m)) => match msg::decode(&m) {
+                    Ok((_, FwMsg::DoeRequest(d))) => Some((d.object_type, d.seq)),
+                    _ => None,
+                },
+                (None, None) => None,
+            };
+            if let (Some((object_type, seq)), true) = (pending, g.session == self.session) {
+                let unsent = doe_response(ECANCELED.to_errno(), object_type, seq, &[]);
+                let _ = g.queue(&unsent, self.req_id);
+            }
             g.active = 0;
-            g.inbox = None;
         }
         self.req_id = 0;
+        drop(g);
+        self.hub.cv.notify_all();
     }
 }
 
@@ -405,8 +431,16 @@ impl Port for FwCommand<'_> {
             )?;
         }
         self.last = None;
+        self.answered = true;
         self.hub.cv.notify_all();
         self.next()
+    }
+
+    /// Every request, secured ones too: the emulated firmware gives a sealed request's
+    /// sequence number back when its `DOE_RESPONSE` says it was not sent (`-ECANCELED`,
+    /// which [`Port::abort`] sends), so a cancelled command leaves the session in step.
+    fn can_withdraw(&self, _object_type: u8) -> bool {
+        true
     }
 
     fn abort(&mut self, reason: Error) {
@@ -418,6 +452,7 @@ impl Port for FwCommand<'_> {
                 let _ = g.queue(&failed, self.req_id);
             }
         }
+        self.last = None;
         self.hub.cv.notify_all();
         self.finish();
     }

@@ -7,6 +7,7 @@ use kernel::pci::tsm::relay::{
     self,
     Limits,
     Port,
+    Progress,
     Step,
     Transport, //
 };
@@ -131,5 +132,55 @@ mod tests {
         let mut p = Script::new(0);
         let r = relay::run(&Echo { fail: Some(EIO) }, &mut p, &Limits::default());
         assert_eq!(r, Ok(0));
+    }
+
+    /// A command that has carried one exchange, a second in, with `signal` pending.
+    fn progress(signal: bool, withdrawable: bool) -> Progress {
+        Progress {
+            exchanges: 1,
+            elapsed_ms: 1000,
+            signal,
+            withdrawable,
+        }
+    }
+
+    #[test]
+    fn signal_cancels_only_before_a_request_that_can_be_taken_back() {
+        let l = Limits::default();
+        assert_eq!(relay::check_bounds(&l, &progress(true, true)), Err(EINTR));
+        assert_eq!(relay::check_bounds(&l, &progress(true, false)), Ok(()));
+        assert_eq!(relay::check_bounds(&l, &progress(false, true)), Ok(()));
+        let teardown = Limits {
+            cancellable: false,
+            ..l
+        };
+        assert_eq!(
+            relay::check_bounds(&teardown, &progress(true, true)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn bounds_hold_before_a_secured_request_too() {
+        let l = Limits {
+            max_exchanges: 1,
+            ..Limits::default()
+        };
+        assert_eq!(relay::check_bounds(&l, &progress(true, false)), Err(ELOOP));
+        let l = Limits {
+            deadline_ms: 999,
+            ..Limits::default()
+        };
+        assert_eq!(
+            relay::check_bounds(&l, &progress(false, false)),
+            Err(ETIMEDOUT)
+        );
+    }
+
+    #[test]
+    fn by_default_only_plain_spdm_can_be_taken_back() {
+        let p = Script::new(1);
+        assert!(p.can_withdraw(relay::DOE_SPDM));
+        assert!(!p.can_withdraw(relay::DOE_SECURED_SPDM));
     }
 }

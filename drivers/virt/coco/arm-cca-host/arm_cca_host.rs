@@ -228,6 +228,16 @@ struct Link {
     orphans: KVec<tdi::Vdev>,
 }
 
+impl Link {
+    /// Keeps `v`, a VDEV the RMM would not let go, to unbind it again later; leaks it if
+    /// there is no memory to keep it.
+    fn keep(&mut self, v: tdi::Vdev, rmi: &Rmi<'_>) {
+        if self.orphans.push(v, GFP_KERNEL).is_err() {
+            v.leak(rmi);
+        }
+    }
+}
+
 /// Unbinds again the VDEVs an unbind left. Those the RMM still keeps stay for the next
 /// try, or with `last` (the connection ends) are leaked.
 fn retry_orphans(dsm: &mut Dsm<'_, CcaTsm>, last: bool) {
@@ -243,8 +253,10 @@ fn retry_orphans(dsm: &mut Dsm<'_, CcaTsm>, last: bool) {
     for v in orphans {
         if v.unbind(&rmi, &cca.realms, &*dsm, pages).is_ok() {
             dev_info!(dsm.pdev(), "VDEV {:#x} unbound on a later try\n", v.vdev);
-        } else if last || dsm.data().get_mut().orphans.push(v, GFP_KERNEL).is_err() {
+        } else if last {
             v.leak(&rmi);
+        } else {
+            dsm.data().get_mut().keep(v, &rmi);
         }
     }
 }
@@ -324,9 +336,7 @@ impl LinkTsm for CcaTsm {
             Ok(v) => v,
             Err(f) => {
                 if let Some(v) = f.left {
-                    if dsm.data().get_mut().orphans.push(v, GFP_KERNEL).is_err() {
-                        v.leak(&rmi);
-                    }
+                    dsm.data().get_mut().keep(v, &rmi);
                 }
                 return Err(f.err);
             }
@@ -361,9 +371,7 @@ impl LinkTsm for CcaTsm {
                     v.vdev,
                     e
                 );
-                if dsm.data().get_mut().orphans.push(v, GFP_KERNEL).is_err() {
-                    v.leak(&rmi);
-                }
+                dsm.data().get_mut().keep(v, &rmi);
             }
         }
     }

@@ -468,9 +468,10 @@ impl Conn {
         let a = rmi.call(Call::PdevStreamConnect, &[sp.pa])?;
         drop(sp);
         self.stream = Some(a.regs[1]);
-        // IDE-KM runs in the established session: not cut short by signals (the sealed
-        // messages of a session cannot be withdrawn; see `tdi`).
-        self.stream_dance(rmi, t, false, false)
+        // IDE-KM runs in the established session, so the relay loop honours no signal
+        // once it asked for its first message (a sealed message cannot be withdrawn;
+        // see `tdi`).
+        self.stream_dance(rmi, t, false, true)
     }
 
     /// Tears down whatever exists, from any state a connect left; not interrupted by

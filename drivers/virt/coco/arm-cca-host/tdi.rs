@@ -25,14 +25,17 @@
 //! may be left locked (`EIO`), not that nothing happened; the VDEV it could not undo is
 //! kept and unbound again later, as after a failed unbind.
 //!
-//! No VDEV operation is cut short by the caller's signals (each is bounded by the relay
-//! loop's deadline and exchange count only): every device message of a VDEV operation
-//! is secured SPDM in the PDEV's session, sealed by the RMM with the session's next
-//! sequence number before the host sees it (DSP0277), so a request the host withdrew
-//! would leave the RMM's and the device's sequence numbers apart and lose the session,
-//! and with it the link (found by the selftest `signals_during_connect_bind`: a bind
-//! cancelled by a signal left a device that answered every later message with an error,
-//! and an unbind and disconnect that could only leak).
+//! A signal cancels bind and guest requests (unbind runs to its end), but the relay loop
+//! honours it only before a device message the RMM can take back, and every device
+//! message of a VDEV operation is secured SPDM in the PDEV's session, sealed by the RMM
+//! with the session's next sequence number before the host sees it (DSP0277;
+//! `relay::Port::can_withdraw`). So once a VDEV operation has asked for its first
+//! message it runs to its end (bounded by the loop's deadline and exchange count): a
+//! request withdrawn after the RMM counted it would leave the RMM's and the device's
+//! sequence numbers apart and lose the session, and with it the link (found by the
+//! selftest `signals_during_connect_bind`: a bind cancelled by a signal left a device that
+//! answered every later message with an error, and an unbind and disconnect that could
+//! only leak).
 //!
 //! Guest requests of `tvm_arch` CCA (`<linux/tsm_cca.h>`, decoded by
 //! `tsm_proto::rmi::guest`): the interface report from an offset, START (LOCKED →
@@ -145,7 +148,7 @@ impl BoundTdi {
             }
             GuestOp::Start => {
                 rmi.call(Call::VdevStart, &v.args())?;
-                v.drive(rmi, t, pages, VdevState::Started, None)?;
+                v.drive(rmi, t, pages, VdevState::Started, None, true)?;
                 reply(&[], output)
             }
             GuestOp::GetState => reply(&[v.state(rmi)?.to_u8()], output),
@@ -196,7 +199,9 @@ impl Vdev {
     }
 
     /// Communicates the VDEV until its operation ends in state `target`; the cached
-    /// `keep` object. Not cut short by signals (see the module documentation).
+    /// `keep` object. `cancellable`: the command may be ended by a signal, which the relay
+    /// loop honours only before a message the RMM can take back: none of a VDEV
+    /// operation's (see the module documentation).
     fn drive(
         &self,
         rmi: &Rmi<'_>,
@@ -204,8 +209,9 @@ impl Vdev {
         pages: CommPages,
         target: VdevState,
         keep: Option<CacheObject>,
+        cancellable: bool,
     ) -> Result<KVec<u8>> {
-        let (ended, cached) = communicate(rmi, t, pages, self.target(), keep, false)?;
+        let (ended, cached) = communicate(rmi, t, pages, self.target(), keep, cancellable)?;
         if ended != Ended::Done {
             pr_warn!("VDEV {:#x}: stream wait in a VDEV operation\n", self.vdev);
             self.target().abort(rmi);
@@ -235,7 +241,14 @@ impl Vdev {
     ) -> Result<KVec<u8>> {
         let before = self.state(rmi)?;
         rmi.call(Call::VdevGetInterfaceReport, &self.args())?;
-        let bytes = self.drive(rmi, t, pages, before, Some(CacheObject::InterfaceReport))?;
+        let bytes = self.drive(
+            rmi,
+            t,
+            pages,
+            before,
+            Some(CacheObject::InterfaceReport),
+            true,
+        )?;
         validate(pdev, &bytes)?;
         Ok(bytes)
     }
@@ -256,7 +269,7 @@ impl Vdev {
             &[self.rd, self.pdev, self.vdev, mp.pa],
         )?;
         drop(mp);
-        self.drive(rmi, t, pages, before, Some(CacheObject::Measurements))
+        self.drive(rmi, t, pages, before, Some(CacheObject::Measurements), true)
     }
 
     /// Bind (see the module documentation). On failure nothing is left, or the VDEV the
@@ -353,10 +366,10 @@ impl Vdev {
         rmi.call(Call::VdevCreate, &[self.rd, self.pdev, self.vdev, vp.pa])?;
         drop(vp);
         *created = true;
-        self.drive(rmi, t, pages, VdevState::Unlocked, None)?;
+        self.drive(rmi, t, pages, VdevState::Unlocked, None, true)?;
         *locked = true;
         rmi.call(Call::VdevLock, &self.args())?;
-        self.drive(rmi, t, pages, VdevState::Locked, None)?;
+        self.drive(rmi, t, pages, VdevState::Locked, None, true)?;
         self.report(rmi, t, pages, pdev).map(|_| ())
     }
 
@@ -373,7 +386,7 @@ impl Vdev {
             tries += 1;
             let r = rmi
                 .call(Call::VdevUnlock, &self.args())
-                .and_then(|_| self.drive(rmi, t, pages, VdevState::Unlocked, None));
+                .and_then(|_| self.drive(rmi, t, pages, VdevState::Unlocked, None, false));
             match r {
                 Ok(_) => break,
                 Err(e) if tries > 1 => return Err(e),

@@ -14,8 +14,11 @@
 //!   handing transport errors (`-ETIMEDOUT`, `-EIO`, ...) to the firmware, which decides;
 //! - bounds the number of exchanges and the wall time of one command;
 //! - cancels a command that may be cancelled (connect, bind, guest requests) when the
-//!   calling task has a signal pending; runs a teardown (unbind, disconnect) to its end
-//!   whatever the caller's signals, bounded by the limits only ([`Limits::cancellable`]);
+//!   calling task has a signal pending, but only before an exchange the firmware can take
+//!   back ([`Port::can_withdraw`]: by default a plain SPDM one, never a secured one, which
+//!   the firmware sealed with the session's next sequence number); runs a teardown
+//!   (unbind, disconnect) to its end whatever the caller's signals, bounded by the limits
+//!   only ([`Limits::cancellable`]);
 //! - on any of those, tells the firmware ([`Port::abort`]) and returns a clean errno.
 //!
 //! Per-DSM serialization comes from the caller: the PCI/TSM core runs every link
@@ -30,6 +33,12 @@ use crate::time::{
 
 /// Largest DOE response payload the loop accepts (the kernel's buffer per exchange).
 pub const MAX_RESPONSE: usize = 0x1_0000;
+
+/// DOE object type of CMA/SPDM (PCIe r6.x, 6.31.3).
+pub const DOE_SPDM: u8 = 1;
+
+/// DOE object type of secured CMA/SPDM: a message of an SPDM session (DSP0277).
+pub const DOE_SECURED_SPDM: u8 = 2;
 
 /// Something that carries one DOE exchange: a DSM's mailbox, or a test double.
 pub trait Transport {
@@ -68,6 +77,18 @@ pub trait Port {
     /// The loop gives up on the command (`reason`: `ECANCELED` on a signal, `ETIMEDOUT` past
     /// the deadline, `ELOOP` past the exchange bound): bring the firmware back to idle.
     fn abort(&mut self, reason: Error);
+
+    /// Whether the firmware can take back the request of a [`Step::Doe`] of `object_type`
+    /// that the loop then never sends (a signal cancels a command only before such an
+    /// exchange). The default: a plain SPDM request can be taken back, a secured one
+    /// cannot. The firmware sealed it with the session's next sequence number before the
+    /// kernel saw it (DSP0277), so a request withdrawn after the firmware counted it
+    /// would leave the firmware's and the device's sequence numbers apart, and the
+    /// session lost. A port whose firmware un-counts a request it is told was not sent
+    /// says so here.
+    fn can_withdraw(&self, object_type: u8) -> bool {
+        object_type != DOE_SECURED_SPDM
+    }
 }
 
 /// Bounds of one command.
@@ -78,7 +99,9 @@ pub struct Limits {
     /// Wall time of the whole command, in milliseconds.
     pub deadline_ms: u32,
     /// A pending signal cancels the command (connect, bind, guest requests: the caller
-    /// sees `EINTR` and nothing is left half done). `false` for teardown (unbind,
+    /// sees `EINTR` and nothing is left half done) before the next exchange the firmware
+    /// can take back ([`Port::can_withdraw`]); before one it cannot, the command goes
+    /// on. `false` for teardown (unbind,
     /// disconnect), which must complete even for a task killed with `SIGKILL` (a VMM
     /// closes its devices from `do_exit()` with the signal still pending): a STOP cut
     /// short would leave the device locked while the kernel forgets it. A port of a
@@ -96,15 +119,30 @@ impl Default for Limits {
     }
 }
 
-/// Why the loop stopped a command, before asking the firmware for the next step.
-fn check_bounds(limits: &Limits, exchanges: u32, start: &Instant<Monotonic>) -> Result {
-    if exchanges >= limits.max_exchanges {
+/// Where one command stands when the loop is about to carry its next exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Exchanges carried so far.
+    pub exchanges: u32,
+    /// Milliseconds since the command was issued.
+    pub elapsed_ms: i64,
+    /// The calling task has a signal pending.
+    pub signal: bool,
+    /// The firmware can take back the next request ([`Port::can_withdraw`]).
+    pub withdrawable: bool,
+}
+
+/// Why the loop stops a command before its next exchange, if it does: `ELOOP` past the
+/// exchange bound, `ETIMEDOUT` past the deadline, `EINTR` on a signal when the command
+/// may be cancelled and the next request can be taken back.
+pub fn check_bounds(limits: &Limits, p: &Progress) -> Result {
+    if p.exchanges >= limits.max_exchanges {
         return Err(ELOOP);
     }
-    if start.elapsed().as_millis() > i64::from(limits.deadline_ms) {
+    if p.elapsed_ms > i64::from(limits.deadline_ms) {
         return Err(ETIMEDOUT);
     }
-    if limits.cancellable && crate::current!().signal_pending() {
+    if limits.cancellable && p.withdrawable && p.signal {
         return Err(EINTR);
     }
     Ok(())
@@ -124,7 +162,13 @@ pub fn run<P: Port>(transport: &dyn Transport, port: &mut P, limits: &Limits) ->
             Step::Done(out) => return Ok(out),
             Step::Doe { object_type } => object_type,
         };
-        if let Err(e) = check_bounds(limits, exchanges, &start) {
+        let progress = Progress {
+            exchanges,
+            elapsed_ms: start.elapsed().as_millis(),
+            signal: limits.cancellable && crate::current!().signal_pending(),
+            withdrawable: port.can_withdraw(object_type),
+        };
+        if let Err(e) = check_bounds(limits, &progress) {
             port.abort(if e == EINTR { ECANCELED } else { e });
             return Err(e);
         }

@@ -651,6 +651,14 @@ FIXTURE_VARIANT_ADD(cca_knob, error_vdev_unlock_twice) {
 	.knobs = "error@vdev_unlock:1=device,error@vdev_unlock:2=device",
 	.after_unbind = "CONFIG_LOCKED", .rebind = 1,
 };
+/*
+ * The unlock's communication never ends (bind made 8 VDEV_COMMUNICATE calls:
+ * create 1, lock 4, report 3): the relay loop's bounds end it, VDEV_ABORT, and
+ * the second try unlocks.
+ */
+FIXTURE_VARIANT_ADD(cca_knob, hang_vdev_unlock) {
+	.knobs = "hang@vdev_communicate:9",
+};
 FIXTURE_VARIANT_ADD(cca_knob, error_vdev_destroy) {
 	.knobs = "error@vdev_destroy:1=device",
 };
@@ -685,8 +693,38 @@ FIXTURE_VARIANT_ADD(cca_knob, busy_undelegate) {
 	.knobs = "busy@granule_undelegate:1",
 };
 
+/*
+ * The first of the comma-separated @knobs (KIND@CALL:N[=VALUE]) whose firing
+ * the model did not log ("fired at CALL #N"), copied to @buf; NULL if all did.
+ */
+static const char *knob_not_fired(const char *knobs, char *buf, size_t size)
+{
+	char list[256], want[96], *save, *k, *at, *colon, *eq;
+
+	snprintf(list, sizeof(list), "%s", knobs);
+	for (k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+		at = strchr(k, '@');
+		colon = at ? strchr(at, ':') : NULL;
+		if (!colon) {
+			snprintf(buf, size, "%s (no @CALL:N)", k);
+			return buf;
+		}
+		eq = strchr(colon, '=');
+		if (eq)
+			*eq = '\0';
+		*colon = '\0';
+		snprintf(want, sizeof(want), "fired at %s #%s", at + 1, colon + 1);
+		if (!rmm_logged(want)) {
+			snprintf(buf, size, "%s", want);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
 TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 {
+	char missed[96] = "";
 	int rc;
 
 	ASSERT_EQ(0, assign(&self->e));
@@ -727,6 +765,9 @@ TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 	EXPECT_SPDM("established");
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
 	EXPECT_DISCONNECTED();
+	/* Each knob reached its call, so the variant tested what it says */
+	EXPECT_EQ(NULL, knob_not_fired(variant->knobs, missed, sizeof(missed)))
+		TH_LOG("the model never fired '%s'", missed);
 }
 
 /*

@@ -896,6 +896,72 @@ TEST_F_TIMEOUT(tsm_vfio, signals_during_close_unbind, 240)
 }
 
 /*
+ * Signals arriving all through bind and guest requests (the same 1 ms timer):
+ * each call completes or ends with EINTR, and whatever it did, the device stays
+ * in step with the firmware: the session survives, an interrupted bind leaves
+ * the TDI unlocked, and unsignalled the device binds, starts and unbinds.
+ */
+TEST_F_TIMEOUT(tsm_vfio, signals_during_bind_and_guest_requests, 300)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = {};
+	char resp[4096];
+	uint32_t len;
+	uint64_t code;
+	int rc, i, j;
+
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	/* Binds under signals: each binds or ends with EINTR and nothing locked */
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &every_ms, NULL));
+		rc = tsm_vfio_bind(self->v.devfd, self->v.vdevice_id);
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+		EXPECT_TRUE(rc == 0 || rc == -EINTR) TH_LOG("bind: %s", strerror(-rc));
+		if (bound(self) == 1) {
+			EXPECT_EQ(0, rc);
+			EXPECT_DSM("CONFIG_LOCKED");
+			ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+		}
+		EXPECT_EQ(0, bound(self));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+	}
+	/*
+	 * Guest requests under signals, the TDI bound: each answers or ends with
+	 * EINTR, and the next unsignalled one is answered (the session in step).
+	 */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &every_ms, NULL));
+		for (j = 0; j < 4; j++) {
+			len = sizeof(resp);
+			rc = tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_REPORT, resp,
+					   &len, &code);
+			EXPECT_TRUE(rc == 0 || rc == -EINTR)
+				TH_LOG("report: %s", strerror(-rc));
+		}
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+		len = sizeof(resp);
+		EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_REPORT,
+					   resp, &len, &code));
+		EXPECT_DSM("CONFIG_LOCKED");
+		ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+		EXPECT_DSM("CONFIG_UNLOCKED");
+	}
+	/* The session is in step: bind, a guest request and START still work */
+	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+	len = sizeof(resp);
+	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_REPORT, resp, &len,
+				   &code));
+	len = sizeof(resp);
+	EXPECT_EQ(0, tsm_guest_req(self->v.devfd, TSM_FW_GUEST_START, resp, &len, &code));
+	EXPECT_DSM("RUN");
+	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+}
+
+/*
  * A VMM killed with SIGKILL while it holds a bound device: its files are
  * closed from do_exit() with the signal still pending, and the unbind (STOP)
  * must still reach the device; then the device connects and binds again.

@@ -45,7 +45,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use log::debug;
+use log::{debug, info};
 use tsm_proto::report::FirstPageUnit;
 use tsm_proto::rmi::features::FEATURES_DA_INDEX;
 use tsm_proto::rmi::result::SMC_NOT_SUPPORTED;
@@ -237,6 +237,13 @@ impl Rmm {
         *count = count.saturating_add(1);
         let count = *count;
         let knob = self.cfg.knobs.fire(call, count);
+        if let Some(k) = knob {
+            // Tests read this to know the knob they set reached its call.
+            info!(
+                "rmm: knob {k:?} fired at {} #{count}",
+                knobs::call_name(call)
+            );
+        }
         let reply = match knob {
             Some(KnobKind::Busy) => Err(busy("knob: busy")),
             Some(KnobKind::Error(status)) => Err(OrderError::new(status, "knob: error")),
