@@ -35,8 +35,13 @@ impl Write for Dgram {
     }
 }
 
-#[test]
-fn agent_over_a_message_device() {
+/// An agent on one end of a datagram pair; the kernel's end, its DSM and the agent thread.
+fn setup() -> (
+    Arc<UnixDatagram>,
+    KernelSim<'static>,
+    LocalDsm,
+    std::thread::JoinHandle<Result<(), AgentError>>,
+) {
     let (a, b) = UnixDatagram::pair().unwrap();
     let (a, b) = (Arc::new(a), Arc::new(b));
     let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
@@ -56,8 +61,34 @@ fn agent_over_a_message_device() {
     });
     let rx = fw_channel::reader_thread(Box::new(Dgram(b.clone())), Framing::Datagram);
     let mut k = KernelSim::new(rx, Box::new(Dgram(b.clone())));
-    let mut ep = LocalDsm(dsm);
+    let ep = LocalDsm(dsm);
     k.handshake(VERSION_1).unwrap();
+    (b, k, ep, agent)
+}
+
+/// The kernel closes the device: a zero-length read ends the agent with PeerClosed.
+fn close(b: &UnixDatagram, agent: std::thread::JoinHandle<Result<(), AgentError>>) {
+    b.send(&[]).unwrap();
+    match agent.join().unwrap() {
+        Err(AgentError::PeerClosed) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+fn ok(k: &mut KernelSim<'_>, ep: &mut LocalDsm, command: &tsm_engine::fw::Command) -> Vec<u8> {
+    let c = k.command(command, ep).unwrap();
+    assert_eq!(
+        c.status,
+        0,
+        "{command:?}: {}",
+        String::from_utf8_lossy(&c.payload)
+    );
+    c.payload
+}
+
+#[test]
+fn agent_over_a_message_device() {
+    let (b, mut k, mut ep, agent) = setup();
     for command in [
         testbed::connect(),
         testbed::bind(),
@@ -65,18 +96,32 @@ fn agent_over_a_message_device() {
         testbed::unbind(),
         testbed::disconnect(),
     ] {
-        let c = k.command(&command, &mut ep).unwrap();
-        assert_eq!(
-            c.status,
-            0,
-            "{command:?}: {}",
-            String::from_utf8_lossy(&c.payload)
-        );
+        ok(&mut k, &mut ep, &command);
     }
-    // The kernel closes the device: a zero-length read ends the agent with PeerClosed.
-    b.send(&[]).unwrap();
-    match agent.join().unwrap() {
-        Err(AgentError::PeerClosed) => {}
-        other => panic!("{other:?}"),
+    close(&b, agent);
+}
+
+/// The kernel gives up on commands whose first (secured) request it never carries, and
+/// sends the next command while the firmware still waits for that request's answer (the
+/// kernel's `-ECANCELED` for it comes after the new command). The firmware takes each
+/// abandoned request back and serves the new command: nothing is refused as busy, and
+/// the SPDM session stays in step with the device.
+#[test]
+fn abandoned_command_superseded_by_the_next() {
+    let (b, mut k, mut ep, agent) = setup();
+    ok(&mut k, &mut ep, &testbed::connect());
+    ok(&mut k, &mut ep, &testbed::bind());
+    for _ in 0..4 {
+        assert_eq!(k.abandon(&testbed::guest(GuestOp::GetReport)).unwrap(), 0);
     }
+    let report = ok(&mut k, &mut ep, &testbed::guest(GuestOp::GetReport));
+    assert!(!report.is_empty());
+    // A bind abandoned the same way leaves the TDI unbound; unbinding the bound one works.
+    ok(&mut k, &mut ep, &testbed::guest(GuestOp::Start));
+    ok(&mut k, &mut ep, &testbed::unbind());
+    assert_eq!(k.abandon(&testbed::bind()).unwrap(), 0);
+    ok(&mut k, &mut ep, &testbed::bind());
+    ok(&mut k, &mut ep, &testbed::unbind());
+    ok(&mut k, &mut ep, &testbed::disconnect());
+    close(&b, agent);
 }

@@ -178,34 +178,48 @@ fn malformed_and_unknown_commands_get_bad_command() {
     assert_eq!(k.command(&connect(), &mut ep).unwrap().status, 0);
 }
 
+/// Every COMPLETE up to `n` of them, as `(req_id, status, fw_error)` sorted by `req_id`
+/// (DOE requests in between are left unanswered).
+fn completes(k: &mut KernelSim<'_>, n: usize) -> Vec<(u64, i32, u32)> {
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        match k.expect_complete() {
+            Ok((id, c)) => seen.push((id, c.status, c.fw_error)),
+            Err(tsm_engine::testing::kernel_sim::SimError::Unexpected(_)) => {} // a DOE_REQUEST
+            Err(e) => panic!("{e}"),
+        }
+    }
+    seen.sort();
+    seen
+}
+
 #[test]
-fn unanswered_doe_request_times_out_and_busy_is_reported() {
+fn unanswered_doe_request_times_out_or_is_superseded() {
     let (_, cfg) = testbed::platform(Faults::default()).unwrap();
     let (_fw, mut k) = spawn_fw("timeout", &cfg.trust_anchor, &["--doe-timeout-ms", "150"]);
     k.handshake(VERSION_1).unwrap();
     let t = Instant::now();
     k.send_raw(&connect().to_wire().unwrap().to_vec(1).unwrap())
         .unwrap();
-    // A second command while the first waits for its DOE response: BUSY.
-    k.send_raw(&disconnect().to_wire().unwrap().to_vec(2).unwrap())
-        .unwrap();
-    let mut seen = Vec::new();
-    while seen.len() < 2 {
-        match k.expect_complete() {
-            Ok((id, c)) => seen.push((id, c.status, c.fw_error)),
-            Err(tsm_engine::testing::kernel_sim::SimError::Unexpected(_)) => {} // the DOE_REQUEST
-            Err(e) => panic!("{e}"),
-        }
-    }
-    seen.sort();
     assert_eq!(
-        seen,
-        vec![
-            (1, -errno::ETIMEDOUT, err::TIMEOUT),
-            (2, -errno::EBUSY, err::BUSY)
-        ]
+        completes(&mut k, 1),
+        vec![(1, -errno::ETIMEDOUT, err::TIMEOUT)]
     );
     assert!(t.elapsed() < Duration::from_secs(5));
+    // A second command while the first waits for its DOE response: the kernel gave up on
+    // the first, which ends as not sent (and its half-made connection with it); the
+    // second runs (and finds nothing to disconnect), nothing is refused as busy.
+    k.send_raw(&connect().to_wire().unwrap().to_vec(2).unwrap())
+        .unwrap();
+    k.send_raw(&disconnect().to_wire().unwrap().to_vec(3).unwrap())
+        .unwrap();
+    assert_eq!(
+        completes(&mut k, 2),
+        vec![
+            (2, -errno::ECANCELED, err::TRANSPORT),
+            (3, -errno::EINVAL, err::STATE)
+        ]
+    );
 }
 
 #[test]

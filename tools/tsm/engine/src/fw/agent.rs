@@ -71,8 +71,13 @@ pub fn run_agent(
         Err(e) => return Err(AgentError::Handshake(e.to_string())),
     }
     info!("handshake done: protocol version {}", fwmsg::VERSION_1);
+    // A command that ended the wait for a DOE_RESPONSE, served next.
+    let mut next: Option<Vec<u8>> = None;
     loop {
-        let raw = recv(rx, None)?.ok_or(AgentError::PeerClosed)?;
+        let raw = match next.take() {
+            Some(raw) => raw,
+            None => recv(rx, None)?.ok_or(AgentError::PeerClosed)?,
+        };
         let (req_id, msg) = match Cmd::decode(&raw) {
             Ok(m) => m,
             Err(e) => {
@@ -84,7 +89,7 @@ pub fn run_agent(
         match Command::from_wire(&msg) {
             Some(Ok(cmd)) => {
                 debug!("command {req_id} : {cmd:?}");
-                serve_command(fw, rx, w, opts, req_id, cmd)?;
+                next = serve_command(fw, rx, w, opts, req_id, cmd)?;
             }
             Some(Err(e)) => bad_command(w, &raw, &e)?,
             None if matches!(msg, Cmd::DoeResponse(_)) => {
@@ -137,6 +142,12 @@ fn bad_command(w: &mut dyn Write, raw: &[u8], e: &ProtoError) -> io::Result<()> 
     complete(w, req_id, -errno::EINVAL, err::BAD_COMMAND, TDI_NONE, &[])
 }
 
+/// Runs one command to its `COMPLETE`. Returns the next command if one arrived while the
+/// firmware waited for a DOE_RESPONSE: the kernel sends a command only once it is done
+/// with the previous one, and queues the answer to an exchange it carried before any
+/// later command, so such a command means the kernel gave up on this one without
+/// carrying the exchange; it is ended as not sent ([`DoeError::NotSent`], which gives a
+/// sealed request's sequence number back) and the new command is served next.
 fn serve_command(
     fw: &mut Firmware,
     rx: &Receiver<io::Result<Option<Vec<u8>>>>,
@@ -144,15 +155,16 @@ fn serve_command(
     opts: &AgentOptions,
     req_id: u64,
     cmd: Command,
-) -> Result<(), AgentError> {
+) -> Result<Option<Vec<u8>>, AgentError> {
     let dev = cmd.dev();
     let mut out = fw.step(Input::Command(cmd));
     let mut seq: u32 = 0;
+    let mut superseded = None;
     loop {
         match out {
             Output::Done { payload, tdi_state } => {
                 complete(w, req_id, 0, err::NONE, tdi_state_code(tdi_state), &payload)?;
-                return Ok(());
+                return Ok(superseded);
             }
             Output::Failed { error, tdi_state } => {
                 let (status, code) = fwproto::error_codes(&error);
@@ -164,7 +176,7 @@ fn serve_command(
                     tdi_state_code(tdi_state),
                     error.to_string().as_bytes(),
                 )?;
-                return Ok(());
+                return Ok(superseded);
             }
             Output::SendDoe {
                 object_type,
@@ -178,12 +190,27 @@ fn serve_command(
                     payload: &payload,
                 });
                 write_message(w, req_id, &request)?;
-                let resp = wait_doe(rx, w, req_id, seq, object_type, opts.doe_timeout * 2)?;
+                let resp = match wait_doe(rx, w, req_id, seq, object_type, opts.doe_timeout * 2)? {
+                    Wait::Answer(resp) => resp,
+                    Wait::Superseded(raw) => {
+                        info!("command {req_id} abandoned by the kernel: request {seq} not sent");
+                        superseded = Some(raw);
+                        Err(DoeError::NotSent)
+                    }
+                };
                 seq = seq.wrapping_add(1);
                 out = fw.step(Input::DoeResponse(resp));
             }
         }
     }
+}
+
+/// How the wait for a DOE_RESPONSE ended.
+enum Wait {
+    /// The kernel's answer (or the firmware's own timeout).
+    Answer(Result<Vec<u8>, DoeError>),
+    /// A command arrived first (raw, not yet decoded): the kernel abandoned this one.
+    Superseded(Vec<u8>),
 }
 
 fn wait_doe(
@@ -193,13 +220,13 @@ fn wait_doe(
     seq: u32,
     object_type: u8,
     limit: Duration,
-) -> Result<Result<Vec<u8>, DoeError>, AgentError> {
+) -> Result<Wait, AgentError> {
     let deadline = std::time::Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let Some(raw) = recv(rx, Some(left))? else {
             warn!("no DOE_RESPONSE from the kernel within {limit:?}");
-            return Ok(Err(DoeError::Timeout));
+            return Ok(Wait::Answer(Err(DoeError::Timeout)));
         };
         let (id, msg) = match Cmd::decode(&raw) {
             Ok(m) => m,
@@ -210,16 +237,14 @@ fn wait_doe(
         };
         match msg {
             Cmd::DoeResponse(d) if id == req_id && d.seq == seq => {
-                return Ok(doe_result(&d, object_type));
+                return Ok(Wait::Answer(doe_result(&d, object_type)));
             }
             Cmd::DoeResponse(_) => warn!("stale DOE_RESPONSE {id} ignored"),
             other => {
                 if Command::from_wire(&other).is_some() {
-                    // One command at a time: the kernel serializes per firmware.
-                    complete(w, id, -errno::EBUSY, err::BUSY, TDI_NONE, &[])?;
-                } else {
-                    bad_command(w, &raw, &ProtoError::Invalid("message type"))?;
+                    return Ok(Wait::Superseded(raw));
                 }
+                bad_command(w, &raw, &ProtoError::Invalid("message type"))?;
             }
         }
     }

@@ -24,6 +24,8 @@ pub struct KernelSim<'a> {
     pub timeout: Duration,
     /// DOE exchanges relayed so far.
     pub exchanges: usize,
+    /// Commands given up on ([`KernelSim::abandon`]): their later messages are stale.
+    abandoned: Vec<u64>,
 }
 
 /// What a command's COMPLETE said.
@@ -79,6 +81,7 @@ impl<'a> KernelSim<'a> {
             next_id: 1,
             timeout: Duration::from_secs(10),
             exchanges: 0,
+            abandoned: Vec::new(),
         }
     }
 
@@ -122,6 +125,46 @@ impl<'a> KernelSim<'a> {
         }
     }
 
+    /// Sends `command` and gives up on it as the kernel does when a signal interrupts the
+    /// wait for the firmware: returns the `seq` of the command's first DOE request, which
+    /// is left unanswered. The command's later messages are stale: a COMPLETE is dropped,
+    /// a DOE request answered `-ECANCELED`, as the kernel's channel does.
+    pub fn abandon(&mut self, command: &Command) -> Result<u32, SimError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        write_message(&mut *self.w, id, &command.to_wire()?)?;
+        loop {
+            let raw = self.recv()?;
+            match decode(&raw)? {
+                (req_id, Msg::DoeRequest(d)) if req_id == id => {
+                    self.abandoned.push(id);
+                    return Ok(d.seq);
+                }
+                (req_id, m) if self.stale(req_id, &m)? => {}
+                (_, other) => return Err(SimError::Unexpected(format!("{other:?}"))),
+            }
+        }
+    }
+
+    /// Handles a message of an abandoned command as the kernel does; false if `req_id` is
+    /// not one.
+    fn stale(&mut self, req_id: u64, m: &Msg<'_>) -> Result<bool, SimError> {
+        if !self.abandoned.contains(&req_id) {
+            return Ok(false);
+        }
+        if let Msg::DoeRequest(d) = m {
+            let stale = Cmd::DoeResponse(DoeResponse {
+                status: -errno::ECANCELED,
+                vendor_id: fwmsg::DOE_VENDOR_PCI_SIG,
+                object_type: d.object_type,
+                seq: d.seq,
+                payload: &[],
+            });
+            write_message(&mut *self.w, req_id, &stale)?;
+        }
+        Ok(true)
+    }
+
     /// Sends `command` and relays its DOE requests to `ep` until COMPLETE.
     pub fn command(
         &mut self,
@@ -144,6 +187,7 @@ impl<'a> KernelSim<'a> {
         loop {
             let raw = self.recv()?;
             let (req_id, d) = match decode(&raw)? {
+                (req_id, m) if self.stale(req_id, &m)? => continue,
                 (req_id, _) if req_id != id => {
                     return Err(SimError::Unexpected(format!("req_id {req_id} != {id}")))
                 }
