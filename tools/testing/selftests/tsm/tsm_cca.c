@@ -589,6 +589,21 @@ FIXTURE_VARIANT(cca_knob) {
 	 */
 	const char *after_unbind;
 	int rebind;
+	/*
+	 * A knob in a guest request: bound, the test asks for the report and
+	 * then STARTs, and the request of op @guest_op fails with @guest_errno
+	 * (0: succeeds) leaving the TDI CONFIG_LOCKED, then succeeds when
+	 * asked again. Without @guest_op no guest request is made (the knobs'
+	 * call counts are those of bind and unbind alone).
+	 */
+	uint32_t guest_op;
+	int guest_errno;
+	/*
+	 * The RMM keeps objects for good: the backend leaks this many granules
+	 * or objects ("leaked" in the kernel log) instead of reusing them, and
+	 * still reports the device disconnected.
+	 */
+	int leaked;
 };
 
 FIXTURE_VARIANT_ADD(cca_knob, none) { .knobs = "" };
@@ -671,6 +686,28 @@ FIXTURE_VARIANT_ADD(cca_knob, error_vdev_destroy_twice_rebind) {
 	.after_unbind = "CONFIG_UNLOCKED", .rebind = 1,
 };
 /* At disconnect */
+FIXTURE_VARIANT_ADD(cca_knob, error_guest_report) {
+	/* The bind's report is #1 */
+	.knobs = "error@vdev_get_interface_report:2=device",
+	.guest_op = TSM_CCA_GUEST_GET_REPORT, .guest_errno = EIO,
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_start) {
+	.knobs = "error@vdev_start:1=device",
+	.guest_op = TSM_CCA_GUEST_START, .guest_errno = EIO,
+};
+FIXTURE_VARIANT_ADD(cca_knob, busy_vdev_start) {
+	.knobs = "busy@vdev_start:1",
+	.guest_op = TSM_CCA_GUEST_START,
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_destroy_always) {
+	/* Unbind tries twice, disconnect twice more: the VDEV is leaked */
+	.knobs = "error@vdev_destroy:1=device,error@vdev_destroy:2=device,"
+		 "error@vdev_destroy:3=device,error@vdev_destroy:4=device",
+	.leaked = 1,
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_undelegate) {
+	.knobs = "error@granule_undelegate:1=input", .leaked = 1,
+};
 FIXTURE_VARIANT_ADD(cca_knob, error_stream_disconnect) {
 	.knobs = "error@pdev_stream_disconnect:1=device",
 };
@@ -722,6 +759,41 @@ static const char *knob_not_fired(const char *knobs, char *buf, size_t size)
 	return NULL;
 }
 
+/*
+ * The guest requests of a knob in one (FIXTURE_VARIANT(cca_knob).guest_op):
+ * the report, then START; the one the knob hits fails cleanly first.
+ */
+static void guest_requests(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(cca_knob) *self,
+			   const FIXTURE_VARIANT(cca_knob) *variant)
+{
+	static const uint32_t ops[] = { TSM_CCA_GUEST_GET_REPORT, TSM_CCA_GUEST_START };
+	uint8_t rep[8192];
+	uint64_t code;
+	uint32_t len;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (ops[i] == variant->guest_op && variant->guest_errno) {
+			len = sizeof(rep);
+			rc = cca_req(self->e.v.devfd, ops[i], NULL, 0, rep, &len, &code);
+			EXPECT_EQ(-variant->guest_errno, rc)
+				TH_LOG("op %u: %s", ops[i], strerror(-rc));
+			EXPECT_EQ((uint64_t)TSM_CCA_VDEV_LOCKED, code);
+			EXPECT_EQ(1, tsm_bound(self->e.bdf));
+			EXPECT_DSM("CONFIG_LOCKED");
+		}
+		len = sizeof(rep);
+		rc = cca_req(self->e.v.devfd, ops[i], NULL, 0, rep, &len, &code);
+		ASSERT_EQ(0, rc) TH_LOG("op %u: %s", ops[i], strerror(-rc));
+		if (ops[i] == TSM_CCA_GUEST_GET_REPORT)
+			EXPECT_LT(16U, len);
+	}
+	EXPECT_EQ((uint64_t)TSM_CCA_VDEV_STARTED, code);
+	EXPECT_DSM("RUN");
+}
+
 TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 {
 	char missed[96] = "";
@@ -745,6 +817,8 @@ TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 	}
 	EXPECT_EQ(1, tsm_bound(self->e.bdf));
 	EXPECT_DSM("CONFIG_LOCKED");
+	if (variant->guest_op)
+		guest_requests(_metadata, self, variant);
 	/* An unbind ends the binding whatever the RMM said */
 	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
 	EXPECT_EQ(0, tsm_bound(self->e.bdf));
@@ -757,8 +831,9 @@ TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 		ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
 		EXPECT_DSM("CONFIG_UNLOCKED");
 	}
-	/* Disconnect undoes everything left, nothing leaked */
+	/* Disconnect undoes everything left, nothing leaked unless the RMM kept it */
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	self->e.leaks += variant->leaked;
 	EXPECT_DISCONNECTED();
 	/* And the RMM is left able to connect the device again */
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
