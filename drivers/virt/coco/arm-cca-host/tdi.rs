@@ -374,7 +374,9 @@ impl Vdev {
     }
 
     /// UNLOCK (if needed) and communicate to UNLOCKED, once more after VDEV_ABORT if
-    /// that failed; DESTROY, once more if that failed; undelegate. Not interrupted by
+    /// that failed; DESTROY, once more if that failed; undelegate. `Err` only if the RMM
+    /// keeps the VDEV: once it is destroyed, a granule the RMM does not give back is
+    /// leaked by `undelegate`, and the VDEV is gone all the same. Not interrupted by
     /// signals.
     fn unbind_steps(&self, rmi: &Rmi<'_>, t: &dyn relay::Transport, pages: CommPages) -> Result {
         let mut tries = 0;
@@ -396,7 +398,8 @@ impl Vdev {
         if rmi.call(Call::VdevDestroy, &self.args()).is_err() {
             rmi.call(Call::VdevDestroy, &self.args())?;
         }
-        rmi.undelegate(self.vdev)
+        let _ = rmi.undelegate(self.vdev);
+        Ok(())
     }
 
     /// Unbind (see the module documentation); the Realm is released with the VDEV. `Err`
