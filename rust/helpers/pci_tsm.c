@@ -14,12 +14,6 @@ __rust_helper int rust_helper_pci_tsm_domain_nr(struct pci_dev *pdev)
 	return pci_domain_nr(pdev->bus);
 }
 
-__rust_helper unsigned long rust_helper_pci_tsm_resource_flags(struct pci_dev *pdev,
-							       int bar)
-{
-	return pci_resource_flags(pdev, bar);
-}
-
 /* The CCA backend names a device's root port to the RMM */
 __rust_helper struct pci_dev *rust_helper_pci_tsm_root_port(struct pci_dev *pdev)
 {

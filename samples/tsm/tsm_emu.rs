@@ -302,7 +302,7 @@ impl LinkTsm for EmuTsm {
             ..Default::default()
         };
         let mut n = 0usize;
-        for bar in tsm::mem_bars(pdev).iter().flatten() {
+        for bar in pdev.mem_bars().iter().flatten() {
             if let Some(slot) = args.bars.get_mut(n) {
                 *slot = msg::Bar {
                     base: bar.start,
@@ -314,7 +314,7 @@ impl LinkTsm for EmuTsm {
             }
         }
         args.nr_bars = n as u8;
-        if let Some(m) = tsm::msix_layout(pdev) {
+        if let Some(m) = pdev.msix_layout() {
             args.msix = msg::Msix {
                 table_entries: m.table_entries,
                 table_bar: m.table_bar,

@@ -344,7 +344,7 @@ impl Vdev {
         locked: &mut bool,
     ) -> Result {
         let mut ranges = KVec::new();
-        for b in tsm::mem_bars(pdev).iter().flatten() {
+        for b in pdev.mem_bars().iter().flatten() {
             ranges.push(
                 AddrRange {
                     base: b.start,
@@ -437,7 +437,7 @@ fn validate(pdev: &pci::Device, bytes: &[u8]) -> Result {
         EPROTO
     })?;
     let mut bars = KVec::new();
-    for b in tsm::mem_bars(pdev).iter().flatten() {
+    for b in pdev.mem_bars().iter().flatten() {
         bars.push(
             BarInfo {
                 index: b.index,
@@ -449,7 +449,7 @@ fn validate(pdev: &pci::Device, bytes: &[u8]) -> Result {
             GFP_KERNEL,
         )?;
     }
-    let msix = tsm::msix_layout(pdev).map(|m| report::MsixLayout {
+    let msix = pdev.msix_layout().map(|m| report::MsixLayout {
         table_bar: m.table_bar,
         table_offset: m.table_offset,
         table_entries: m.table_entries,
