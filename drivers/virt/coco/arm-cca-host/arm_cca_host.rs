@@ -249,7 +249,7 @@ fn retry_orphans(dsm: &mut Dsm<'_, CcaTsm>, last: bool) {
     }
     let cca = dsm.registration_data().clone();
     let rmi = cca.rmi();
-    let orphans = core::mem::replace(&mut dsm.data().get_mut().orphans, KVec::new());
+    let orphans = core::mem::take(&mut dsm.data().get_mut().orphans);
     for v in orphans {
         if v.unbind(&rmi, &cca.realms, &*dsm, pages).is_ok() {
             dev_info!(dsm.pdev(), "VDEV {:#x} unbound on a later try\n", v.vdev);

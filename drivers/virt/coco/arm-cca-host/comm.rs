@@ -272,9 +272,7 @@ impl relay::Port for Communicate<'_> {
     type Output = Ended;
 
     fn issue(&mut self) -> Result<relay::Step<Ended>> {
-        if let Err(e) = self.write_enter(CommEnter::none(self.pages.req, self.pages.resp)) {
-            return Err(e);
-        }
+        self.write_enter(CommEnter::none(self.pages.req, self.pages.resp))?;
         self.step_or_abort()
     }
 
