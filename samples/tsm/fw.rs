@@ -338,7 +338,8 @@ impl FwCommand<'_> {
                 self.object_type = object_type;
                 if d.dev != self.dev || d.payload.len() > relay::MAX_RESPONSE {
                     pr_warn!("firmware asked for another device's mailbox\n");
-                    self.abort(EPERM);
+                    self.last = Some(m);
+                    self.finish_with(EPERM);
                     return Err(EPROTO);
                 }
                 self.last = Some(m);
@@ -347,7 +348,7 @@ impl FwCommand<'_> {
             Ok((_, FwMsg::Complete(c))) => {
                 let mut p = KVVec::new();
                 p.extend_from_slice(c.payload, GFP_KERNEL)?;
-                self.finish();
+                self.finish_with(ECANCELED);
                 Ok(Step::Done(Outcome {
                     status: c.status,
                     fw_error: c.fw_error,
@@ -362,8 +363,9 @@ impl FwCommand<'_> {
 
     /// The command is over (done or abandoned): later messages for it are stale.
     /// A request the loop did not answer (the command ended on an error or a signal) is
-    /// failed as not sent, so that the firmware takes it back and ends its command.
-    fn finish(&mut self) {
+    /// failed with `reason` (`ECANCELED`: not sent), so that the firmware ends its command
+    /// and, for a request it is told was not sent, takes it back.
+    fn finish_with(&mut self, reason: Error) {
         let mut g = self.hub.inner.lock();
         if g.active == self.req_id && self.req_id != 0 {
             let pending = match (self.last.take(), g.inbox.take()) {
@@ -376,8 +378,8 @@ impl FwCommand<'_> {
                 (None, None) => None,
             };
             if let (Some((object_type, seq)), true) = (pending, g.session == self.session) {
-                let unsent = doe_response(ECANCELED.to_errno(), object_type, seq, &[]);
-                let _ = g.queue(&unsent, self.req_id);
+                let failed = doe_response(reason.to_errno(), object_type, seq, &[]);
+                let _ = g.queue(&failed, self.req_id);
             }
             g.active = 0;
         }
@@ -444,23 +446,13 @@ impl Port for FwCommand<'_> {
     }
 
     fn abort(&mut self, reason: Error) {
-        {
-            let mut g = self.hub.inner.lock();
-            if g.session == self.session && self.req_id != 0 {
-                // The firmware waits for the answer to its last request: fail it.
-                let failed = doe_response(reason.to_errno(), self.object_type, self.seq, &[]);
-                let _ = g.queue(&failed, self.req_id);
-            }
-        }
-        self.last = None;
-        self.hub.cv.notify_all();
-        self.finish();
+        self.finish_with(reason);
     }
 }
 
 impl Drop for FwCommand<'_> {
     fn drop(&mut self) {
-        self.finish();
+        self.finish_with(ECANCELED);
     }
 }
 
