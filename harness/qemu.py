@@ -1102,7 +1102,8 @@ def cmd_run(args, results):
     with Dsms(arch, dsm_args(facts, trace), results) as ports:
         lines, timed_out, status = boot(
             qemu_cmd(arch, initrd, f"{device_cmdline(facts)} tsm.mode={args.mode}"
-                     f"{' tsm.backend=cca' if getattr(args, 'backend', 'emu') == 'cca' else ''}",
+                     f"{' tsm.backend=cca' if getattr(args, 'backend', 'emu') == 'cca' else ''}"
+                     f"{' tsm.only=' + args.only if getattr(args, 'only', None) else ''}",
                      ports,
                      trace),
             args.timeout, log_path, echo, lambda bdf: dsm_reply(arch, facts, bdf, trace))
@@ -1163,6 +1164,10 @@ def main(argv=None):
     r.add_argument("--backend", choices=("emu", "cca"), default="emu",
                    help="the demo's platform TSM: the emulated one, or the Arm CCA host "
                         "backend against the RMM model (arm64)")
+    r.add_argument("--only", metavar="NAME[,ARG...]",
+                   help="run only selftest NAME, with these kselftest harness arguments "
+                        "(e.g. tsm_cca,-f,cca_knob): for iterating on one test; the "
+                        "verdict fails every selftest that did not run")
     p = sub.add_parser("probe", help="learn the platform facts (and patch the IORT)")
     p.add_argument("--arch", choices=ARCH, default="arm64")
     p.add_argument("--timeout", type=int, default=300)
