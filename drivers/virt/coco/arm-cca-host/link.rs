@@ -7,7 +7,9 @@
 //!
 //! 1. the root port's PDEV: PDEV_CREATE on a delegated granule, communicate to READY;
 //! 2. the endpoint's PDEV: PDEV_CREATE, with the auxiliary granules the RMM asks for
-//!    (INCOMPLETE + DONATE, RMI_OP_MEM_DONATE until SUCCESS), communicate to NEEDS_KEY
+//!    (INCOMPLETE + DONATE, RMI_OP_MEM_DONATE until it asks for none, then
+//!    RMI_OP_CONTINUE to SUCCESS; a creation that fails is cancelled with RMI_OP_CANCEL,
+//!    tried twice, which gives the granules back), communicate to NEEDS_KEY
 //!    (the RMM runs GET_VERSION .. GET_CERTIFICATE and has the host cache the
 //!    certificate chain);
 //! 3. the leaf certificate's public key (`tsm_proto::x509`) set with PDEV_SET_PUBKEY,
@@ -24,7 +26,8 @@
 //! finds: the stream disconnected (the same dance, then COMPLETE; once more after
 //! PDEV_ABORTs if that failed), each PDEV stopped (PDEV_STOP, communicate to STOPPED;
 //! once more after PDEV_ABORT if that failed) and destroyed (tried twice; the endpoint's
-//! auxiliary granules reclaimed with RMI_OP_MEM_RECLAIM), every granule undelegated.
+//! auxiliary granules reclaimed with RMI_OP_MEM_RECLAIM, also tried twice), every granule
+//! undelegated.
 //! A granule the RMM does not give back is leaked, never reused by the kernel. (A step
 //! that fails once is tried again because an RMI error changes nothing in the RMM: the
 //! second try is the same call on the same state.)
@@ -180,8 +183,11 @@ impl Conn {
         let r = self.create_on(rmi, pdev, params);
         if r.is_err() {
             if let Some(handle) = self.creating.take() {
-                // Cancelled, the operation gives the donated granules back as they were.
-                if rmi.call(Call::OpCancel, &[handle]).is_err() {
+                // Cancelled, the operation gives the donated granules back as they were
+                // (tried twice, as every undoing step: an RMI error changes nothing).
+                if rmi.call(Call::OpCancel, &[handle]).is_err()
+                    && rmi.call(Call::OpCancel, &[handle]).is_err()
+                {
                     pr_err!(
                         "PDEV {:#x}: PDEV_CREATE not cancelled; granules leaked\n",
                         pdev
@@ -327,7 +333,12 @@ impl Conn {
             if i.mem_req != MemReq::Reclaim {
                 return Err(EPROTO);
             }
-            self.reclaim(rmi, a.regs[1])?;
+            // Tried twice too: a failed reclaim changes nothing, granules it gave
+            // back before it failed are undelegated already.
+            let handle = a.regs[1];
+            if self.reclaim(rmi, handle).is_err() {
+                self.reclaim(rmi, handle)?;
+            }
         }
         if ep && !self.donated.is_empty() {
             pr_warn!(

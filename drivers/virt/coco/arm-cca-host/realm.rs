@@ -8,7 +8,8 @@
 //! Against the RMM model (and only there) the backend therefore stands in for KVM: the
 //! first bind of a device to a VM creates a Realm for that VM with RMI_REALM_CREATE,
 //! whose parameters carry only the device-assignment flag (the model models nothing
-//! else of a Realm), and the last unbind destroys it with RMI_REALM_DESTROY. On the SMC
+//! else of a Realm), and the last unbind destroys it with RMI_REALM_DESTROY (tried twice;
+//! a descriptor the RMM keeps is leaked). On the SMC
 //! conduit bind refuses with `EOPNOTSUPP`: the descriptor would have to come from KVM.
 
 use super::rmi::Rmi;
@@ -92,7 +93,11 @@ impl Realms {
         }
         let _ = list.remove(i);
         drop(list);
-        match rmi.call(Call::RealmDestroy, &[rd]) {
+        // Tried twice, as every teardown step: an RMI error changes nothing.
+        let r = rmi
+            .call(Call::RealmDestroy, &[rd])
+            .or_else(|_| rmi.call(Call::RealmDestroy, &[rd]));
+        match r {
             Ok(_) => {
                 let _ = rmi.undelegate(rd);
             }
