@@ -186,16 +186,22 @@ static int assign(struct cca_env *self)
 }
 
 /* Not connected, and the device has no session and an unlocked TDI. */
-#define EXPECT_DISCONNECTED() do {					\
+/*
+ * The kernel reports the device disconnected, its TDI unlocked, nothing leaked
+ * beyond what the test expects; the device's SPDM session is @spdm ("none"
+ * unless the RMM kept the session it could not stop).
+ */
+#define EXPECT_DISCONNECTED_SPDM(spdm) do {				\
 		char _c[64] = "?";					\
 		EXPECT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect", _c,	\
 					   sizeof(_c)));		\
 		EXPECT_STREQ("", _c);					\
-		EXPECT_SPDM("none");					\
+		EXPECT_SPDM(spdm);					\
 		EXPECT_DSM("CONFIG_UNLOCKED");				\
 		EXPECT_EQ(self->e.leaks, klog_count("leaked"))		\
 			TH_LOG("the backend leaked granules or RMM objects"); \
 	} while (0)
+#define EXPECT_DISCONNECTED() EXPECT_DISCONNECTED_SPDM("none")
 
 /* Connect and disconnect through the RMM: the device saw the session, then none. */
 TEST_F_TIMEOUT(cca, connect_disconnect, 180)
@@ -601,7 +607,8 @@ FIXTURE_VARIANT(cca_knob) {
 	/*
 	 * The RMM keeps objects for good: the backend leaks this many granules
 	 * or objects ("leaked" in the kernel log) instead of reusing them, and
-	 * still reports the device disconnected.
+	 * still reports the device disconnected (counted at the failed connect
+	 * with @connect_errno, else at disconnect).
 	 */
 	int leaked;
 	/*
@@ -631,6 +638,20 @@ FIXTURE_VARIANT_ADD(cca_knob, error_ep_create) {
 FIXTURE_VARIANT_ADD(cca_knob, error_donate) {
 	.knobs = "error@op_mem_donate:1=input", .connect_errno = EINVAL,
 };
+/* The endpoint's PDEV_CREATE, its granules in: the backend cancels it */
+FIXTURE_VARIANT_ADD(cca_knob, error_op_continue) {
+	.knobs = "error@op_continue:1=device", .connect_errno = EIO,
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_op_cancel) {
+	.knobs = "error@op_mem_donate:1=input,error@op_cancel:1=device",
+	.connect_errno = EINVAL,
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_op_cancel_twice) {
+	/* The create the RMM does not cancel keeps its granules, leaked */
+	.knobs = "error@op_mem_donate:1=input,error@op_cancel:1=device,"
+		 "error@op_cancel:2=device",
+	.connect_errno = EINVAL, .leaked = 1,
+};
 FIXTURE_VARIANT_ADD(cca_knob, error_set_pubkey) {
 	.knobs = "error@pdev_set_pubkey:1=device", .connect_errno = EIO,
 };
@@ -640,20 +661,42 @@ FIXTURE_VARIANT_ADD(cca_knob, error_communicate) {
 FIXTURE_VARIANT_ADD(cca_knob, hang_connect) {
 	.knobs = "hang@pdev_communicate:4", .connect_errno = ETIMEDOUT,
 };
+/* The abort after the timeout fails: teardown's own PDEV_ABORTs end the hang */
+FIXTURE_VARIANT_ADD(cca_knob, error_pdev_abort) {
+	.knobs = "hang@pdev_communicate:4,error@pdev_abort:1=device",
+	.connect_errno = ETIMEDOUT,
+};
+/* The state read after the root port's first operation */
+FIXTURE_VARIANT_ADD(cca_knob, error_pdev_get_state) {
+	.knobs = "error@pdev_get_state:1=device", .connect_errno = EIO,
+};
 FIXTURE_VARIANT_ADD(cca_knob, error_stream_connect) {
 	.knobs = "error@pdev_stream_connect:1=input", .connect_errno = EINVAL,
 };
 FIXTURE_VARIANT_ADD(cca_knob, error_stream_complete) {
 	.knobs = "error@pdev_stream_complete:1=device", .connect_errno = EIO,
 };
+FIXTURE_VARIANT_ADD(cca_knob, error_realm_create) {
+	/* The stand-in Realm of the VM's first bind */
+	.knobs = "error@realm_create:1=input", .bind_errno = EINVAL,
+};
 FIXTURE_VARIANT_ADD(cca_knob, error_vdev_create) {
 	.knobs = "error@vdev_create:1=input", .bind_errno = EINVAL,
+};
+/* The VDEV's state read in bind */
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_get_state) {
+	.knobs = "error@vdev_get_state:1=device", .bind_errno = EIO,
 };
 FIXTURE_VARIANT_ADD(cca_knob, error_vdev_lock) {
 	.knobs = "error@vdev_lock:1=device", .bind_errno = EIO,
 };
 FIXTURE_VARIANT_ADD(cca_knob, hang_vdev_lock) {
 	.knobs = "hang@vdev_communicate:2", .bind_errno = ETIMEDOUT,
+};
+/* The abort after the timeout fails: the undoing's unlock aborts again */
+FIXTURE_VARIANT_ADD(cca_knob, error_vdev_abort) {
+	.knobs = "hang@vdev_communicate:2,error@vdev_abort:1=device",
+	.bind_errno = ETIMEDOUT,
 };
 FIXTURE_VARIANT_ADD(cca_knob, error_report) {
 	.knobs = "error@vdev_get_interface_report:1=device", .bind_errno = EIO,
@@ -691,7 +734,14 @@ FIXTURE_VARIANT_ADD(cca_knob, error_vdev_destroy_twice_rebind) {
 	.knobs = "error@vdev_destroy:1=device,error@vdev_destroy:2=device",
 	.after_unbind = "CONFIG_UNLOCKED", .rebind = 1,
 };
-/* At disconnect */
+FIXTURE_VARIANT_ADD(cca_knob, error_realm_destroy) {
+	.knobs = "error@realm_destroy:1=device",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_realm_destroy_twice) {
+	/* The Realm's descriptor is leaked; the next bind makes a new Realm */
+	.knobs = "error@realm_destroy:1=device,error@realm_destroy:2=device",
+	.leaked = 1, .rebind = 1,
+};
 FIXTURE_VARIANT_ADD(cca_knob, error_guest_report) {
 	/* The bind's report is #1 */
 	.knobs = "error@vdev_get_interface_report:2=device",
@@ -721,6 +771,7 @@ FIXTURE_VARIANT_ADD(cca_knob, error_undelegate) {
 	/* The VDEV's granule at unbind: the VDEV is gone, its granule leaked once */
 	.knobs = "error@granule_undelegate:1=input", .leaked = 1,
 };
+/* At disconnect */
 FIXTURE_VARIANT_ADD(cca_knob, error_stream_disconnect) {
 	.knobs = "error@pdev_stream_disconnect:1=device",
 };
@@ -738,6 +789,19 @@ FIXTURE_VARIANT_ADD(cca_knob, error_rp_destroy) {
 };
 FIXTURE_VARIANT_ADD(cca_knob, error_ep_destroy) {
 	.knobs = "error@pdev_destroy:2=input",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_reclaim) {
+	/* The endpoint's donated granules, given back at its PDEV_DESTROY */
+	.knobs = "donate@pdev_create:2=3,error@op_mem_reclaim:1=device",
+};
+FIXTURE_VARIANT_ADD(cca_knob, error_reclaim_twice) {
+	.knobs = "donate@pdev_create:2=3,error@op_mem_reclaim:1=device,"
+		 "error@op_mem_reclaim:2=device",
+	/*
+	 * The endpoint's PDEV, half destroyed, is leaked with its granules (the
+	 * backend's line), and the disconnect says so (the PCI/TSM layer's)
+	 */
+	.leaked = 2,
 };
 FIXTURE_VARIANT_ADD(cca_knob, busy_undelegate) {
 	.knobs = "busy@granule_undelegate:1",
@@ -816,6 +880,7 @@ TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 	rc = connect_rmm(&self->e, variant->knobs);
 	ASSERT_EQ(-variant->connect_errno, rc) TH_LOG("connect: %s", strerror(-rc));
 	if (variant->connect_errno) {
+		self->e.leaks += variant->leaked;
 		EXPECT_DISCONNECTED();
 		/* The knob fired once: the next connect succeeds */
 		ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
@@ -846,18 +911,9 @@ TEST_F_TIMEOUT(cca_knob, lifecycle, 240)
 	}
 	/* Disconnect undoes everything left, nothing leaked unless the RMM kept it */
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
-	self->e.leaks += variant->leaked;
-	if (variant->stuck) {
-		char _c[64] = "?";
-
-		EXPECT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect", _c, sizeof(_c)));
-		EXPECT_STREQ("", _c);
-		EXPECT_SPDM("established");
-		EXPECT_DSM("CONFIG_UNLOCKED");
-		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
-	} else {
-		EXPECT_DISCONNECTED();
-	}
+	if (!variant->connect_errno)
+		self->e.leaks += variant->leaked;
+	EXPECT_DISCONNECTED_SPDM(variant->stuck ? "established" : "none");
 	/* And the RMM is left able to connect the device again */
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
 	EXPECT_SPDM("established");
