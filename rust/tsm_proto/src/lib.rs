@@ -10,7 +10,10 @@
 //! writes by the TDISP events they cause, and the `/dev/tsm_fw` messages between the
 //! kernel's emulated platform TSM and the software TSM firmware (`fwmsg`). The `rmi`
 //! module is the Arm CCA RMM's device-assignment interface (RMI PDEV/VDEV calls, pages
-//! and state machines). `conduit` is the channel between a vendor backend's firmware
+//! and state machines); the `tio` module is AMD SEV-TIO's host/PSP TIO command ABI
+//! (command buffers, scatter-list addresses, SPDM buffers, firmware-written status
+//! pages, status codes, and the relay/EXPAND sequencer and teardown orders as state
+//! machines). `conduit` is the channel between a vendor backend's firmware
 //! conduit and a firmware model in userspace (one call and its return). `x509` takes the
 //! device's leaf public key out of an SPDM certificate chain (for RMI_PDEV_SET_PUBKEY),
 //! without verifying anything.
@@ -153,4 +156,5 @@ pub mod secured;
 pub mod spdm;
 pub mod state;
 pub mod tdisp;
+pub mod tio;
 pub mod x509;
