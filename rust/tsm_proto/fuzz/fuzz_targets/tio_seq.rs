@@ -77,7 +77,8 @@ fuzz_target!(|data: &[u8]| {
     let mut saved: Option<Vec<u8>> = None;
     let mut expands = 0u32;
     let mut bytes = rest.iter();
-    while let (Next::Issue(i), Some(&b)) = (&next, bytes.next()) {
+    while let Next::Issue(i) = next {
+        let Some(&b) = bytes.next() else { break };
         let buf = i.buffer().as_bytes().to_vec();
         assert_eq!(buf.len(), len);
         if let Some(s) = &saved {
@@ -90,7 +91,6 @@ fuzz_target!(|data: &[u8]| {
         } else if let Some(x) = cb.last_mut() {
             *x = b;
         }
-        let i = i.clone();
         next = match i.returned(STATUSES[usize::from(b & 7)], &cb) {
             Next::Relay(r) => {
                 if saved.is_none() {

@@ -63,7 +63,7 @@ impl Default for SpdmCtrl {
 impl SpdmCtrl {
     /// Reads the 32 bytes at `offset`.
     pub fn decode_at(buf: &[u8], offset: usize) -> Result<Self> {
-        let sla = |i: usize| get_u64(buf, offset + 8 * i).and_then(Sla::decode);
+        let sla = |i: usize| get_u64(buf, slot(offset, i)?).and_then(Sla::decode);
         Ok(Self {
             req: sla(0)?,
             resp: sla(1)?,
@@ -78,10 +78,20 @@ impl SpdmCtrl {
             .iter()
             .enumerate()
         {
-            put(buf, offset + 8 * i, &s.encode().to_le_bytes())?;
+            put(buf, slot(offset, i)?, &s.encode().to_le_bytes())?;
         }
         Ok(())
     }
+}
+
+/// Offset of SLA `i` of a `spdm_ctrl` at `offset`, checked.
+fn slot(offset: usize, i: usize) -> Result<usize> {
+    i.checked_mul(8)
+        .and_then(|d| offset.checked_add(d))
+        .ok_or(Error::Truncated {
+            offset,
+            needed: CTRL_LEN,
+        })
 }
 
 /// Segment-valid bit of an interface id's function_id (bit 24; P2 1/9).

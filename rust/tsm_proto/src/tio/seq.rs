@@ -73,7 +73,10 @@ pub struct Done {
 }
 
 /// What the host does next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// No state is `Clone`: each step is used once, so an old [`Issue`] cannot be kept and
+/// re-issued after the command moved on or ended.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     /// Issue [`Issue::buffer`] and report the status with [`Issue::returned`].
     Issue(Issue),
@@ -88,7 +91,7 @@ pub enum Next {
 }
 
 /// The state every step carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Sequencer {
     layout: Layout,
     request: Request,
@@ -126,7 +129,7 @@ impl Sequencer {
 }
 
 /// A command buffer to issue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Issue(Sequencer);
 
 impl Issue {
@@ -184,7 +187,7 @@ impl Issue {
 }
 
 /// An SPDM exchange to relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Relay(Sequencer);
 
 impl Relay {
@@ -211,7 +214,7 @@ impl Relay {
 }
 
 /// Buffers to grow before the one retry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Expand(Sequencer);
 
 impl Expand {
