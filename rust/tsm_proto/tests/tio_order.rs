@@ -526,3 +526,92 @@ proptest! {
         }
     }
 }
+
+/// A toy PSP for [`relay_end_to_end`]: answers DEV_CONNECT with `rounds` SPDM requests
+/// (each written as a REQ into the req buffer, each reply checked in RESP), then success
+/// with a CERTIFICATE object in the output buffer.
+struct ToyPsp {
+    rounds: u8,
+    sent: u8,
+    seen: Vec<Vec<u8>>,
+}
+
+impl ToyPsp {
+    fn issue(&mut self, cmd: &[u8], req: &mut [u8], resp: &[u8], out: &mut [u8]) -> u16 {
+        let r = Request::decode(Layout::Current, Command::DevConnect, cmd).unwrap();
+        assert_eq!(r.ctrl(), Some(ctrl()));
+        if self.sent > 0 {
+            // The reply to the previous request: RESP, length = payload_sz, aligned.
+            let h = BufferHeader::decode(resp).unwrap();
+            let o = ObjectHeader::decode(resp).unwrap();
+            assert_eq!(o.id, ObjectId::Resp);
+            assert_eq!(o.length, h.payload_sz);
+            assert_eq!(o.length % 32, 0);
+            let n = o.length as usize - 0x10;
+            self.seen.push(resp[0x50..0x50 + n].to_vec());
+        }
+        if self.sent == self.rounds {
+            out[..0x60].fill(0);
+            out[0x40..0x44].copy_from_slice(&4u32.to_le_bytes());
+            out[0x44..0x48].copy_from_slice(&0x28u32.to_le_bytes());
+            out[0x49] = 1;
+            out[0x53] = 1;
+            out[0x60..0x68].copy_from_slice(b"certs...");
+            return 0;
+        }
+        self.sent += 1;
+        let dt = if self.sent == 1 {
+            DataType::Spdm
+        } else {
+            DataType::SecuredSpdm
+        };
+        buffer::write_req(req, req.len() as u32, dt, &[0x10 + self.sent; 7]).unwrap();
+        0x32
+    }
+}
+
+#[test]
+fn relay_end_to_end() {
+    let (mut req, mut resp, mut out) = (vec![0u8; 0x1000], vec![0u8; 0x1000], vec![0u8; 0x1000]);
+    buffer::init_resp(&mut resp, 0x1000).unwrap();
+    let mut psp = ToyPsp {
+        rounds: 3,
+        sent: 0,
+        seen: Vec::new(),
+    };
+    let r = Request::dev_connect_tc0(ctrl(), sla(0x50_0000), 0, 3);
+    let mut next = Next::Issue(start(r));
+    let mut doe_types = Vec::new();
+    let d = loop {
+        next = match next {
+            Next::Issue(i) => {
+                let b = i.buffer().as_bytes().to_vec();
+                let st = psp.issue(&b, &mut req, &resp, &mut out);
+                i.returned(st, &b)
+            }
+            Next::Relay(rl) => {
+                let q = buffer::SpdmRequest::decode(&req).unwrap();
+                doe_types.push(q.data_type.doe_type());
+                // The "device" echoes the request reversed.
+                let reply: Vec<u8> = q.payload.iter().rev().map(|b| b ^ 0xFF).collect();
+                assert!(reply.len() as u32 <= buffer::resp_capacity(0x1000).unwrap());
+                buffer::write_resp(&mut resp, q.data_type, &reply).unwrap();
+                rl.exchanged()
+            }
+            Next::Expand(_) => panic!("no EXPAND here"),
+            Next::Done(d) => break d,
+        };
+    };
+    let d = d.unwrap();
+    assert_eq!(d.relays, 3);
+    assert_eq!(doe_types, [1, 2, 2]);
+    assert_eq!(psp.seen.len(), 3);
+    // Each RESP carries the reply, padded to the 32-byte payload size.
+    assert_eq!(&psp.seen[0][..7], &[0xEE; 7]);
+    assert_eq!(psp.seen[0].len(), 0x10);
+    let o = buffer::OutputObject::decode(&out).unwrap();
+    assert_eq!(
+        (o.header.id, o.kind, o.payload),
+        (ObjectId::Certificate, 1, &b"certs..."[..])
+    );
+}

@@ -197,6 +197,10 @@ fn platform_and_device_commands() {
         &b,
     );
 
+    // The host's DEV_CONNECT: TC0 only, the other TCs' streams 0xFF.
+    let c = Request::dev_connect_tc0(ctrl(), dev(), 2, 3);
+    assert_eq!(c.encode(l).unwrap().as_bytes(), &b[..]);
+
     let mut b = cmd(48);
     put(&mut b, 0x04, 1, 4);
     put_ctrl(&mut b);
@@ -646,6 +650,8 @@ fn tio_status_page() {
     assert_eq!((s.rsp.min, s.rsp.max), (0x40, 0x1000));
     assert_eq!((s.devctx_size, s.tdictx_size), (0x3000, 0x1000));
     assert_eq!(s.tio_crypto_alg, Some(7));
+    // Host allocation (§2): req and resp req_max, scratch scratch_max, output out_max.
+    assert_eq!(s.buffer_sizes(), [0x1000, 0x1000, 0x2000, 0x4000]);
     let mut enc = vec![0u8; 64];
     s.encode(&mut enc).unwrap();
     assert_eq!(enc, p);

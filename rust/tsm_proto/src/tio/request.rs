@@ -470,6 +470,20 @@ impl Request {
         }
     }
 
+    /// DEV_CONNECT as the host issues it (fact sheet §1): tc_mask bit 0 only (the host
+    /// requires TC0 and allocates nothing else), `stream` for TC0 and
+    /// [`IDE_STREAM_UNUSED`] for TC1..7.
+    pub const fn dev_connect_tc0(ctrl: SpdmCtrl, dev_ctx: Sla, cert_slot: u8, stream: u8) -> Self {
+        let u = IDE_STREAM_UNUSED;
+        Self::DevConnect {
+            ctrl,
+            dev_ctx,
+            tc_mask: 1,
+            cert_slot,
+            ide_stream_id: [stream, u, u, u, u, u, u, u],
+        }
+    }
+
     /// The `spdm_ctrl` of an SPDM command; `None` for the others.
     pub const fn ctrl(&self) -> Option<SpdmCtrl> {
         match *self {

@@ -115,6 +115,18 @@ impl TioStatus {
         })
     }
 
+    /// The sizes the host allocates for the four SPDM buffers, in `spdm_ctrl` order
+    /// (fact sheet §2): req and resp both `req.max`, scratch `scratch.max`, output
+    /// `output.max`.
+    pub const fn buffer_sizes(&self) -> [u32; 4] {
+        [
+            self.req.max,
+            self.req.max,
+            self.scratch.max,
+            self.output.max,
+        ]
+    }
+
     /// Encodes the 64-byte page into `buf` (reserved bytes zero).
     pub fn encode(&self, buf: &mut [u8]) -> Result<()> {
         put(buf, 0, &[0u8; TIO_STATUS_LEN])?;
