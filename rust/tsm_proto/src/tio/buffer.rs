@@ -38,7 +38,7 @@ pub const PAYLOAD_ALIGN: u32 = 32;
 /// Buffer header flags bit 0: the payload is encrypted.
 pub const BUFFER_FLAG_ENCRYPTED: u64 = 1;
 
-/// The 0x40-byte header of an SPDM buffer.
+/// The 0x40-byte header of an SPDM buffer (fact sheet §2, L72).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct BufferHeader {
     /// 0x00: capacity in bytes (the host writes npages × 4096; on EXPAND the firmware
@@ -129,7 +129,7 @@ impl DataType {
     }
 }
 
-/// The common data-object header at buffer +0x40.
+/// The common data-object header at buffer +0x40 (fact sheet §2, L72).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ObjectHeader {
     /// +0x00: object id.

@@ -176,7 +176,10 @@ wire_bits! {
     }
 }
 
-/// One TIO command with its parameters. Field comments give the offset (fact sheet §1).
+/// One TIO command with its parameters. Field comments give the offset (fact sheet §1
+/// table; D0–D5 as L72 has them, D6–E4 as OOT and V1 do, E1/E2 also as P1; the AIK/V1
+/// variants as the table's "AIK/V1" notes give them). The field details (interface id,
+/// lock flags, root_port_id, segment, streams) are §1's "Field details".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Request {
     /// TIO_STATUS (D0, 16 B).

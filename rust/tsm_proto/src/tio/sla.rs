@@ -66,7 +66,8 @@ pub enum Sla {
 
 impl Sla {
     /// A 4K data SLA for `pa`; a `pa` with bits outside 51:12 is an
-    /// [`Error::InvalidField`], as is the all-ones PFN (that is EOL).
+    /// [`Error::InvalidField`], as are the zero PFN (that is NULL) and the all-ones PFN
+    /// (that is EOL).
     pub fn data_4k(pa: u64) -> Result<Self> {
         Self::check_pa(pa)?;
         Ok(Self::Data {

@@ -45,7 +45,7 @@ pub const TIO_STATUS_TIO_EN: u32 = 1 << 0;
 /// TIO_STATUS flags bit 1: TIO_INIT done.
 pub const TIO_STATUS_INIT_DONE: u32 = 1 << 1;
 
-/// The TIO_STATUS page (fact sheet §2).
+/// The TIO_STATUS page (fact sheet §2, L72; `tio_crypto_alg` absent in AIK).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TioStatus {
     /// 0x00: length (L72 requires ≥ 0x30).
