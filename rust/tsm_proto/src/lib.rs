@@ -13,7 +13,10 @@
 //! and state machines); the `tio` module is AMD SEV-TIO's host/PSP TIO command ABI
 //! (command buffers, scatter-list addresses, SPDM buffers, firmware-written status
 //! pages, status codes, and the relay/EXPAND sequencer and teardown orders as state
-//! machines). `conduit` is the channel between a vendor backend's firmware
+//! machines); the `tdx` module is the Intel TDX Connect host ABI (SEAMCALL leaf
+//! marshalling, page-list encodings, the status classifier and DOE relay, and the
+//! connect/disconnect orders, with the unpublished TDI bind leaves kept provisional in
+//! one file). `conduit` is the channel between a vendor backend's firmware
 //! conduit and a firmware model in userspace (one call and its return). `x509` takes the
 //! device's leaf public key out of an SPDM certificate chain (for RMI_PDEV_SET_PUBKEY),
 //! without verifying anything.
@@ -156,5 +159,6 @@ pub mod secured;
 pub mod spdm;
 pub mod state;
 pub mod tdisp;
+pub mod tdx;
 pub mod tio;
 pub mod x509;
