@@ -47,9 +47,12 @@
 //! | `provisional` | the unpublished TDI bind leaves and the bind/unbind orders (provisional) |
 
 pub mod call;
+pub mod driver;
 pub mod fields;
 pub mod hpa;
 pub mod leaf;
+pub mod order;
+pub mod provisional;
 pub mod relay;
 pub mod status;
 
@@ -58,9 +61,11 @@ pub use call::{
     IommuSetup, KmOp, MngOp, Output, SpdmConnect, SpdmCreate, SpdmDelete, SpdmDisconnect, SpdmMng,
     SysConfig,
 };
+pub use driver::{ExtSlot, ExtTicket, LeafCall, Next, Returned};
 pub use fields::{ConnectConfig, FunctionId, StreamControl, StreamInfo, StreamType};
 pub use hpa::{HpaArray, HpaListInfo, IommuMt, IqBuffer, ReleaseBuffer};
 pub use leaf::{Leaf, LeafValue, Regs};
+pub use order::{LinkStep, Phase, Plan, PlatformStep, Sequencer, StepResult};
 pub use relay::{RelayRequest, RelayResponse};
 pub use status::{Action, Status};
 
