@@ -214,13 +214,15 @@ impl Plan for BindStep {
     }
 
     /// The metadata is freed only after the TDI stopped (when it was locked) and its DMA
-    /// and MMIO were taken back; a failure leaks it.
+    /// and MMIO were taken back; a failure leaks it. MMIO is given back to the host only
+    /// once the private mapping is gone.
     fn needs(self) -> &'static [Self] {
         match self {
             Self::UnmapPrivateMmio | Self::ClearTrustedDma => &[Self::Stop],
             Self::FreeMmioMt => &[Self::Stop, Self::UnmapPrivateMmio, Self::ClearTrustedDma],
             Self::FreeDevif => &[Self::Stop, Self::ClearTrustedDma, Self::FreeMmioMt],
             Self::FreeDevifMt => &[Self::FreeDevif],
+            Self::RestoreMmio => &[Self::UnmapPrivateMmio],
             _ => &[],
         }
     }
