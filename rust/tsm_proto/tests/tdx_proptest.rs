@@ -335,3 +335,18 @@ proptest! {
         prop_assert!(slot.is_free());
     }
 }
+
+proptest! {
+    #[test]
+    fn tdcm_decoders_total(bytes in vec(any::<u8>(), 0..200), r in any::<[u64; 6]>()) {
+        use tsm_proto::tdx::guest::{TdcmBuffer, TdcmVmcall};
+        if let Ok(b) = TdcmBuffer::decode(&bytes) {
+            let mut out = vec![0u8; 200];
+            let n = b.encode(&mut Writer::new(&mut out)).unwrap();
+            prop_assert_eq!(TdcmBuffer::decode(&out[..n]), Ok(b));
+        }
+        if let Ok(v) = TdcmVmcall::decode(r) {
+            prop_assert_eq!(v.regs(), r);
+        }
+    }
+}

@@ -703,3 +703,90 @@ fn driver_walks() {
     assert!(c.ended());
     slot.give_back(c.finish().unwrap());
 }
+
+#[test]
+fn guest_side() {
+    use tsm_proto::tdx::guest::*;
+    // §5 leaf numbers.
+    assert_eq!(GuestLeaf::ALL.map(GuestLeaf::to_u16), [67, 68, 70, 71]);
+    let f = FunctionId {
+        rid: 0x1A2B,
+        segment: 7,
+        segment_valid: true,
+    };
+    // TDG.TDI.RD(2): RCX FUNCTION_ID, RDX field, R8 0.
+    let rd = TdiRd {
+        function: f,
+        field: FIELD_TDISP_STATE,
+        output_gpa: 0,
+    };
+    assert_eq!(rd.regs(), [67, 0x0107_1A2B, 2, 0]);
+    assert_eq!(TdiState::from_reg(1), Ok(TdiState::ConfigLocked));
+    assert_eq!(TdiState::from_reg(2), Ok(TdiState::Run));
+    assert!(TdiState::from_reg(4).is_err());
+    assert_eq!(
+        TdiStart {
+            function: f,
+            bind_session_id: 0x55
+        }
+        .regs(),
+        [68, 0x0107_1A2B, 0x55]
+    );
+    assert_eq!(
+        DmarAccept {
+            function: f,
+            target_vm: 2
+        }
+        .regs(),
+        Ok([70, 0x0107_1A2B, 2])
+    );
+    // TDG.MMIO.ACCEPT: RCX GPA | level, RDX range index, R8 FUNCTION_ID, R9 count | offset << 32.
+    let m = MmioAccept {
+        gpa: 0xF000_0000,
+        level: 0,
+        range_index: 1,
+        function: f,
+        page_count: 16,
+        range_offset: 4,
+    };
+    assert_eq!(
+        m.regs(),
+        Ok([71, 0xF000_0000, 1, 0x0107_1A2B, 0x0000_0004_0000_0010])
+    );
+    assert_eq!(MmioAccept::remaining(0x0000_0008_0000_000C), (12, 8));
+    // TDCALL error classes.
+    assert_eq!(
+        tdcall_error::class(0xC000_0F40_0000_0001),
+        tdcall_error::TDI_NOT_PRESENT
+    );
+    // GHCI statuses of the TDCM VMCALL.
+    assert_eq!(VmcallStatus::from_u64(1), Ok(VmcallStatus::Retry));
+    assert_eq!(
+        VmcallStatus::from_u64(0x8000_0000_0000_0002),
+        Ok(VmcallStatus::AlignError)
+    );
+    // A TDCM GET_TDI_STATE reply, byte by byte from the §5 buffer table.
+    let mut buf = vec![0u8; 4096];
+    buf[..21].copy_from_slice(&[
+        0x06, 0x00, // operation 6
+        0x01, // version
+        0, 0, 0, 0, 0,    // reserved
+        0x02, // status ERROR
+        0x0E, // error TDISP
+        0, 0, 0, 0, 0, 0, // reserved
+        0x01, 0x00, 0x00, 0x00, // data_length 1
+        0x03, // data
+    ]);
+    let b = TdcmBuffer::decode(&buf).unwrap();
+    assert_eq!(
+        (b.op, b.version, b.status, b.error, b.data),
+        (
+            TdcmOp::GetTdiState,
+            1,
+            TdcmStatus::Error,
+            Some(TdcmError::Tdisp),
+            &[3u8][..]
+        )
+    );
+    assert_eq!(TdcmOp::ALL.map(TdcmOp::to_u16), [1, 2, 3, 4, 5, 6, 7]);
+}

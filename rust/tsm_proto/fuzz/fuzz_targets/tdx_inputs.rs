@@ -3,11 +3,13 @@
 //! Fuzzes the model side of the TDX Connect leaves: arbitrary register files (RAX and
 //! RCX..R14, eight bytes each; with bit 0 of the first byte clear, RAX is a real leaf
 //! value so that every per-leaf decoder is reached) decode to a leaf input or fail with
-//! a typed error, and what decodes re-encodes to exactly the same registers.
+//! a typed error, and what decodes re-encodes to exactly the same registers. R10..R15 of
+//! the same words go through the host's TDG.VP.VMCALL\<TDCM\> decoder the same way.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tsm_proto::tdx::guest::TdcmVmcall;
 use tsm_proto::tdx::{Input, Leaf, Regs};
 
 fuzz_target!(|data: &[u8]| {
@@ -41,5 +43,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(i) = Input::decode(&r) {
         assert_eq!(i.leaf().rax(), r.rax);
         assert_eq!(i.regs(), Ok(r));
+    }
+    let vm = [v[4], v[5], v[6], v[7], v[8], v[9]];
+    if let Ok(t) = TdcmVmcall::decode(vm) {
+        assert_eq!(t.regs(), vm);
     }
 });

@@ -2,7 +2,8 @@
 
 //! Fuzzes the TDX Connect pages: the module-written request page of a TDX_SPDM_REQUEST
 //! (the DOE object the host relays) and released-page lists, and the host-written pages
-//! a module model reads (response page, SPDM.CONNECT config page, IOMMU_MT root page).
+//! a module model reads (response page, SPDM.CONNECT config page, IOMMU_MT root page),
+//! and the TD-written TDCM buffer a host's VMCALL handler reads.
 //! The first byte picks a count for the list decoders. Every decoder is total; a decoded
 //! request re-encodes to the same object, and the rebuilt response keeps its vendor and
 //! type and never leaves the page.
@@ -11,6 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tsm_proto::codec::Writer;
+use tsm_proto::tdx::guest::TdcmBuffer;
 use tsm_proto::tdx::hpa::{decode_iommu_mt, read_root_page};
 use tsm_proto::tdx::relay::MAX_PAYLOAD;
 use tsm_proto::tdx::{ConnectConfig, RelayRequest, RelayResponse, PAGE_SIZE};
@@ -29,6 +31,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(ConnectConfig::decode(&p), Ok(c));
     }
     let _ = RelayResponse::decode(page);
+    if let Ok(b) = TdcmBuffer::decode(page) {
+        let mut p = vec![0u8; page.len()];
+        let n = b
+            .encode(&mut Writer::new(&mut p))
+            .expect("TDCM buffer re-encodes");
+        assert_eq!(TdcmBuffer::decode(&p[..n]), Ok(b));
+    }
     let Ok(req) = RelayRequest::decode(page) else {
         return;
     };

@@ -225,7 +225,7 @@ impl ReleaseBuffer {
                 field: "tdx.release_buffer",
                 value: 0,
             }),
-            Self::Root(pa) => check_pa("tdx.release_buffer", pa).map(|_| pa),
+            Self::Root(pa) => check_pa("tdx.release_buffer", pa).map(|()| pa),
         }
     }
 
@@ -233,7 +233,7 @@ impl ReleaseBuffer {
     pub fn decode(v: u64) -> Result<Self> {
         match v {
             0 => Ok(Self::Singleton),
-            pa => check_pa("tdx.release_buffer", pa).map(|_| Self::Root(pa)),
+            pa => check_pa("tdx.release_buffer", pa).map(|()| Self::Root(pa)),
         }
     }
 }

@@ -43,12 +43,14 @@
 //! | `status` | TDX status codes and the classifier ([`Action`]) |
 //! | `relay` | the DOE object of a TDX_SPDM_REQUEST and the response header rewrite |
 //! | `driver` | one leaf call to its end ([`LeafCall`]): resume, relay, key refresh; the extension slot ([`ExtSlot`]) |
+//! | `guest` | the guest TDCALLs (TDG.TDI.RD/START, DMAR/MMIO.ACCEPT), TDG.VP.VMCALL\<TDCM\> and the TDCM buffer |
 //! | `order` | the host orders as pure state machines ([`Sequencer`]): platform enable, connect, disconnect |
 //! | `provisional` | the unpublished TDI bind leaves and the bind/unbind orders (provisional) |
 
 pub mod call;
 pub mod driver;
 pub mod fields;
+pub mod guest;
 pub mod hpa;
 pub mod leaf;
 pub mod order;

@@ -150,8 +150,7 @@ impl<P: Plan> Sequencer<P> {
         }
     }
 
-    /// Whether forward step `step` completed (and has not been torn down's subject yet:
-    /// the record stays after teardown).
+    /// Whether forward step `step` completed (the record stays through the teardown).
     pub fn completed(&self, step: P) -> bool {
         index(P::FORWARD, step).is_some_and(|i| self.done & bit(i) != 0)
     }
