@@ -12,9 +12,11 @@
 //! else: leaf numbers, the register marshalling of every published leaf, the
 //! `HPA_ARRAY_T`/`HPA_LIST_INFO`/IOMMU_MT encodings, the FUNCTION_ID and stream fields,
 //! the status classifier and the DOE header rewrite, a per-call driver that owns the
-//! extension queue slot, and the host orders as state machines with rollback. It issues
-//! no SEAMCALL, flushes no cache and touches no memory: a kernel backend makes the calls,
-//! a module model answers them, and both share these codecs.
+//! extension queue slot, and the host orders as state machines with rollback; plus, in
+//! `guest`, the TD's side of binding as the staging guest driver uses it (the TDCALLs and
+//! the TDCM buffer a host serves). It issues no SEAMCALL, flushes no cache and touches no
+//! memory: a kernel backend makes the calls, a module model answers them, and both share
+//! these codecs.
 //!
 //! Sources: only the project's fact sheets, `shared/backends/tdx-connect-abi.md` (cited by
 //! its section, §1-§5, and its source tags: V2 = Yilun Xu's "PCIe Link Encryption
@@ -24,10 +26,11 @@
 //! `Unconfirmed:` here, and so is every choice this module makes where the sheets say
 //! nothing.
 //!
-//! **Provisional.** No TDI bind leaf of the new ABI (LOCK, START, MMIO mapping) has a
-//! public number. Everything about binding is in [`provisional`] and nowhere else, named as
-//! public comments and guest-side code name it, so that the published ABI replaces one
-//! file. The superseded 2023 prototype numbers (TDXIO23: 137-166, and 128/129/135 reused
+//! **Provisional.** No host TDI bind leaf of the new ABI (LOCK, START, MMIO mapping) has a
+//! public number. Those leaves and the bind/unbind orders built on them are in
+//! [`provisional`] and nowhere else, named as public comments and guest-side code name
+//! them, so that the published ABI replaces one file. (The guest TDCALLs in `guest` do
+//! have numbers, from staging code.) The superseded 2023 prototype numbers (TDXIO23: 137-166, and 128/129/135 reused
 //! with other meanings) are deliberately not encoded anywhere.
 //!
 //! Conventions: registers are `u64`; every page is 4 KiB; page contents are little-endian.
