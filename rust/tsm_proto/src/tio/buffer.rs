@@ -313,6 +313,78 @@ pub fn write_req(buf: &mut [u8], capacity: u32, data_type: DataType, msg: &[u8])
     put(buf, SPDM_PAYLOAD_OFFSET, msg)
 }
 
+/// Reads the RESP object the host wrote to the resp buffer (for a firmware model and
+/// tests): its data type and its payload, RESP.length − 0x10 bytes from +0x50. That
+/// length is ALIGN(0x10 + received, 32) (fact sheet §3 step 4), so the payload may end
+/// in up to 31 bytes of padding; how the firmware learns the exact reply length is
+/// unconfirmed. Another object id is an [`Error::UnexpectedMessage`], a length past
+/// `buf` an [`Error::LengthMismatch`].
+pub fn read_resp(buf: &[u8]) -> Result<(DataType, &[u8])> {
+    let header = ObjectHeader::decode(buf)?;
+    if header.id != ObjectId::Resp {
+        return Err(Error::UnexpectedMessage {
+            what: "tio: resp buffer holds no RESP object",
+        });
+    }
+    let data_type = DataType::from_u8(get_u8(buf, BUFFER_HEADER_LEN + 0x0A)?)?;
+    Ok((
+        data_type,
+        object_payload(buf, header.length, SPDM_OBJECT_HEADER_LEN)?,
+    ))
+}
+
+/// Writes an output object (CERTIFICATE, MEASUREMENT or REPORT; OOT) into the output
+/// buffer `buf`, for a firmware model and tests: the buffer header with `capacity` and
+/// payload_sz ALIGN(0x20 + len, 32), the object header (version 1.0, length 0x20 + len,
+/// `devid`, `segment`, `kind`) and `body` after it. REQ and RESP are
+/// [`Error::InvalidField`]; a body that does not fit `buf` is an
+/// [`Error::BufferTooSmall`]. Returns the object length.
+pub fn write_output(
+    buf: &mut [u8],
+    capacity: u32,
+    id: ObjectId,
+    devid: u16,
+    segment: u8,
+    kind: u8,
+    body: &[u8],
+) -> Result<u32> {
+    if matches!(id, ObjectId::Req | ObjectId::Resp) {
+        return Err(Error::InvalidField {
+            field: "tio.output.id",
+            value: id.to_u32().into(),
+        });
+    }
+    let too_big = Error::BufferTooSmall { needed: usize::MAX };
+    let start = BUFFER_HEADER_LEN + OUTPUT_OBJECT_HEADER_LEN;
+    let end = start.checked_add(body.len()).ok_or(too_big)?;
+    if end > buf.len() {
+        return Err(Error::BufferTooSmall { needed: end });
+    }
+    let length = u32::try_from(OUTPUT_OBJECT_HEADER_LEN + body.len()).map_err(|_| too_big)?;
+    let payload_sz = length
+        .checked_add(PAYLOAD_ALIGN - 1)
+        .map(|v| v & !(PAYLOAD_ALIGN - 1))
+        .ok_or(too_big)?;
+    BufferHeader {
+        capacity,
+        payload_sz,
+        ..BufferHeader::default()
+    }
+    .encode(buf)?;
+    put(buf, BUFFER_HEADER_LEN, &[0u8; OUTPUT_OBJECT_HEADER_LEN])?;
+    ObjectHeader {
+        id,
+        length,
+        minor: 0,
+        major: 1,
+    }
+    .encode(buf)?;
+    put(buf, BUFFER_HEADER_LEN + 0x10, &devid.to_le_bytes())?;
+    put(buf, BUFFER_HEADER_LEN + 0x12, &[segment, kind])?;
+    put(buf, start, body)?;
+    Ok(length)
+}
+
 /// An output object (CERTIFICATE, MEASUREMENT or REPORT; OOT) read from the output
 /// buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +448,35 @@ mod tests {
         assert_eq!(resp_length(0), Some(0x20));
         assert_eq!(resp_length(u32::MAX), None);
         assert_eq!(resp_capacity(0x40), None);
+    }
+
+    #[test]
+    fn resp_read_back_and_output_round_trip() {
+        let mut buf = [0u8; 0x100];
+        init_resp(&mut buf, 0x100).unwrap();
+        assert!(
+            read_resp(&buf).is_err(),
+            "data type 0 until the host writes RESP"
+        );
+        write_resp(&mut buf, DataType::SecuredSpdm, &[7; 5]).unwrap();
+        let (t, p) = read_resp(&buf).unwrap();
+        assert_eq!(t, DataType::SecuredSpdm);
+        assert_eq!(p.len(), 0x10, "aligned: 5 bytes and padding");
+        assert_eq!(&p[..5], &[7; 5]);
+        write_req(&mut buf, 0x100, DataType::Spdm, &[1]).unwrap();
+        assert!(read_resp(&buf).is_err(), "a REQ is no RESP");
+
+        let mut out = [0u8; 0x80];
+        let n = write_output(&mut out, 0x80, ObjectId::Report, 0x0100, 2, 1, &[9; 3]).unwrap();
+        assert_eq!(n, 0x23);
+        let o = OutputObject::decode(&out).unwrap();
+        assert_eq!(
+            (o.header.id, o.devid, o.segment, o.kind, o.payload),
+            (ObjectId::Report, 0x0100, 2, 1, &[9u8; 3][..])
+        );
+        assert_eq!(get_u32(&out, 4), Ok(0x40));
+        assert!(write_output(&mut out, 0x80, ObjectId::Resp, 0, 0, 0, &[]).is_err());
+        assert!(write_output(&mut out, 0x80, ObjectId::Certificate, 0, 0, 1, &[0; 0x21]).is_err());
     }
 
     #[test]

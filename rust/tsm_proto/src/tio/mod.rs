@@ -48,7 +48,7 @@ pub mod seq;
 pub mod sla;
 pub mod status;
 
-pub use buffer::{BufferHeader, DataType, ObjectHeader, ObjectId};
+pub use buffer::{read_resp, write_output, BufferHeader, DataType, ObjectHeader, ObjectId};
 pub use cmd::{Command, Layout, MAX_CMD_LEN};
 pub use order::{Completion, DevTeardown, Op, PlatformInit, TdiTeardown};
 pub use request::{CmdBuf, InterfaceId, LockFlags, Request, SpdmCtrl};
