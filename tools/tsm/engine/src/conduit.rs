@@ -371,6 +371,37 @@ pub fn serve_one<C: Channel + ?Sized>(chan: &mut C, rmm: &mut Rmm) -> Result<boo
     Ok(true)
 }
 
+/// Serves one PSP command to the PSP model: reads it, answers it. The registers are
+/// command ID, command buffer address and status (`tsm-conduit.rst`): the return
+/// carries the call's registers with the status in the third. `false`: no call to
+/// read. A call of another kind is answered with status INVALID_PARAM (0x16); a
+/// message that is no call is dropped.
+pub fn serve_psp_one<C: Channel + ?Sized>(
+    chan: &mut C,
+    psp: &mut crate::fw::psp::Psp,
+) -> Result<bool, ChannelError> {
+    let Some(m) = chan.read_call()? else {
+        return Ok(false);
+    };
+    if !m.kind.is_call() {
+        warn!("conduit: dropped a {:?} message that is no call", m.kind);
+        return Ok(true);
+    }
+    let mut out = m.regs;
+    if m.kind != Kind::PspCommand {
+        warn!(
+            "conduit: call {} is a {:?}, not a PSP command",
+            m.call_id, m.kind
+        );
+        out[2] = u64::from(tsm_proto::tio::Status::InvalidParam.to_u16());
+    } else {
+        let st = psp.command(m.regs[0], m.regs[1], &mut ChannelMemory::new(&mut *chan));
+        out[2] = u64::from(st);
+    }
+    chan.write_return(m.call_id, &out)?;
+    Ok(true)
+}
+
 /// Serves calls until there is none to read, or the channel fails.
 pub fn serve<C: Channel + ?Sized>(chan: &mut C, rmm: &mut Rmm) -> Result<(), ChannelError> {
     while serve_one(chan, rmm)? {}

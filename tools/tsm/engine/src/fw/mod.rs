@@ -69,6 +69,7 @@ mod connect;
 mod disconnect;
 mod ide_km;
 mod meas_op;
+pub mod psp;
 mod report_check;
 pub mod rmm;
 mod session;
