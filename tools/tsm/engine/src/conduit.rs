@@ -11,6 +11,7 @@
 //! | [`FakeChannel`] | an in-memory one with the kernel's rules, for host tests |
 //! | [`ChannelMemory`] | the RMM model's [`FwMemory`] over a channel |
 //! | [`serve_one`], [`serve`] | one call at a time to the RMM model |
+//! | [`serve_psp_one`] | one PSP command to the PSP model (`fw::psp`) |
 //!
 //! The rules the channel keeps (the kernel's, `rust/kernel/pci/tsm/conduit/model.rs`):
 //! one call at a time; memory only while a call is in progress (`EPERM` otherwise),
@@ -469,6 +470,49 @@ mod tests {
             assert_eq!(ch.result(id), Some(want), "{kind:?}");
         }
         assert_eq!(ch.last_id(), 10);
+    }
+
+    #[test]
+    fn one_psp_command_through_the_channel() {
+        use crate::fw::psp::{Psp, PspConfig};
+        use tsm_proto::tio::{Command, Layout, Request};
+        let mut mem = PageMemory::new();
+        mem.add_page(0x1000);
+        mem.add_page(0x2000);
+        let b = Request::TioStatus {
+            status_paddr: 0x2000,
+        }
+        .encode(Layout::Current)
+        .unwrap();
+        mem.write(0x1000, b.as_bytes()).unwrap();
+        let mut psp = Psp::new(PspConfig::new(Vec::new()));
+        psp.make_firmware(0x2000).unwrap();
+        let mut ch = FakeChannel::new(&mut mem, 0);
+        let mut r = [0u64; NR_REGS];
+        (r[0], r[1]) = (u64::from(Command::TioStatus.to_u16()), 0x1000);
+        let id = ch.call(Kind::PspCommand, r);
+        assert!(serve_psp_one(&mut ch, &mut psp).unwrap());
+        let out = ch.result(id).unwrap();
+        assert_eq!(
+            (out[0], out[1], out[2]),
+            (0xD0, 0x1000, 0),
+            "status in the third"
+        );
+        assert!(ch.refused.is_empty());
+        // A command buffer the kernel did not hand: EFAULT, then INVALID_PARAM.
+        (r[0], r[1]) = (u64::from(Command::TioInit.to_u16()), 0x9000);
+        let id = ch.call(Kind::PspCommand, r);
+        assert!(serve_psp_one(&mut ch, &mut psp).unwrap());
+        assert_eq!(ch.result(id).map(|r| r[2]), Some(0x16));
+        assert_eq!(ch.refused, vec![MemError::Fault]);
+        // Another kind of call.
+        let id = ch.call(Kind::Smc, r);
+        assert!(serve_psp_one(&mut ch, &mut psp).unwrap());
+        assert_eq!(ch.result(id).map(|r| r[2]), Some(0x16));
+        assert!(psp.is_clean());
+        let _ = mem
+            .page(0x2000)
+            .map(|p| assert_eq!(p[0], 0x34, "status page written"));
     }
 
     #[test]
