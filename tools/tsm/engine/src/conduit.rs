@@ -32,6 +32,8 @@ use tsm_proto::conduit::{
 use tsm_proto::rmi::result::SMC_NOT_SUPPORTED;
 
 use crate::fw::rmm::{granule_pieces, FwMemory, MemFault, Rmm, SmcRegs, GRANULE, SMC_REGS};
+use crate::fw::tdx::TdxModule;
+use tsm_proto::tdx::Regs as TdxRegs;
 
 /// Why the channel failed (not a memory access: [`MemError`]).
 #[derive(Debug, thiserror::Error)]
@@ -398,6 +400,54 @@ pub fn serve_psp_one<C: Channel + ?Sized>(
     } else {
         let st = psp.command(m.regs[0], m.regs[1], &mut ChannelMemory::new(&mut *chan));
         out[2] = u64::from(st);
+    }
+    chan.write_return(m.call_id, &out)?;
+    Ok(true)
+}
+
+/// Serves one SEAMCALL for the TDX module model: reads a call, answers it. `false`: no
+/// call to read. The registers are `RAX`, `RCX`, `RDX`, `R8`..`R15`, `RBX`, `RDI`,
+/// `RSI` (`tsm_proto::conduit`); no leaf uses R15 and up, so a nonzero one is
+/// TDX_OPERAND_INVALID, like any nonzero register a leaf does not use. The result is
+/// RAX, RCX and RDX, the other registers zero. A call of another kind is answered
+/// TDX_OPERAND_INVALID in RAX (Unconfirmed: a kind mismatch has no TDX status).
+pub fn serve_one_seamcall<C: Channel + ?Sized>(
+    chan: &mut C,
+    tdx: &mut TdxModule,
+) -> Result<bool, ChannelError> {
+    let Some(m) = chan.read_call()? else {
+        return Ok(false);
+    };
+    if !m.kind.is_call() {
+        warn!("conduit: dropped a {:?} message that is no call", m.kind);
+        return Ok(true);
+    }
+    let mut out = [0u64; NR_REGS];
+    let invalid = tsm_proto::tdx::Status::OperandInvalid.code();
+    if m.kind != Kind::Seamcall {
+        warn!(
+            "conduit: call {} is a {:?}, not a SEAMCALL",
+            m.call_id, m.kind
+        );
+        out[0] = invalid;
+    } else if m.regs[10..].iter().any(|r| *r != 0) {
+        out[0] = invalid;
+    } else {
+        let g = &m.regs;
+        let regs = TdxRegs {
+            rax: g[0],
+            rcx: g[1],
+            rdx: g[2],
+            r8: g[3],
+            r9: g[4],
+            r10: g[5],
+            r11: g[6],
+            r12: g[7],
+            r13: g[8],
+            r14: g[9],
+        };
+        let r = tdx.call(&regs, &mut ChannelMemory::new(&mut *chan));
+        out[..3].copy_from_slice(&[r.rax, r.rcx, r.rdx]);
     }
     chan.write_return(m.call_id, &out)?;
     Ok(true)

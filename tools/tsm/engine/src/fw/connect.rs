@@ -99,6 +99,19 @@ impl ConnectOp {
         )
     }
 
+    /// VCA, the certificate chain verified against the trust anchor, CHALLENGE,
+    /// MEASUREMENTS and the session, without IDE-KM (a firmware that keys its streams
+    /// in a separate call, as the TDX module's IDE.STREAM.KM).
+    pub(super) fn session_only() -> Self {
+        Self::with_plan(
+            Plan {
+                pause_for_key: false,
+                ide: false,
+            },
+            CPhase::Version,
+        )
+    }
+
     /// Only the IDE-KM key programming, over the session already in the device record.
     pub(super) fn ide_only() -> Self {
         Self::with_plan(

@@ -74,6 +74,7 @@ mod report_check;
 pub mod rmm;
 mod session;
 mod tdisp_op;
+pub mod tdx;
 
 use connect::ConnectOp;
 use disconnect::DisconnectOp;
