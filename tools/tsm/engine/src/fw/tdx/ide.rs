@@ -166,7 +166,8 @@ impl TdxModule {
     /// TDH.IDE.STREAM.BLOCK: clears the root port's configuration, keys included.
     ///
     /// Unconfirmed: whether BLOCK of a stream still keyed is refused; the model blocks
-    /// it (so that a host whose KM STOP failed can still delete the stream).
+    /// it (so that a host whose KM STOP failed can still delete the stream). A stream
+    /// that still carries (provisional) TDIs is not blocked.
     pub(super) fn stream_block(&mut self, b: IdeStreamBlock) -> Reply {
         let rec = self
             .spdms
@@ -179,6 +180,9 @@ impl TdxModule {
             .streams
             .get_mut(&b.stream_id)
             .ok_or(refuse("no such stream"))?;
+        if !rec.dev.tdis.is_empty() {
+            return Err(refuse("the stream carries TDIs"));
+        }
         if st.blocked {
             return Err(refuse("the stream is blocked"));
         }

@@ -268,10 +268,13 @@ impl TdxModule {
         }
         let reply = match knob {
             Some(KnobKind::Busy) => Err(busy("knob: busy")),
-            Some(KnobKind::Error(status)) => Err(Refusal {
-                status,
-                why: "knob: error",
-            }),
+            Some(KnobKind::Error(status)) => {
+                self.error_knob(leaf, regs);
+                Err(Refusal {
+                    status,
+                    why: "knob: error",
+                })
+            }
             Some(KnobKind::Resume) => Ok(Returned {
                 rax: Status::InterruptedResumable.code(),
                 // EXT.MEM.ADD continues from its output RCX: nothing was added.
@@ -316,7 +319,8 @@ impl TdxModule {
     }
 
     /// The `refresh` knob: KEY_REQUIRE_REFRESH for a call on an SPDM object that holds
-    /// a session, which then owes an SPDM.MNG KEY_UPDATE. On anything else the knob
+    /// a session or runs an operation, which then owes an SPDM.MNG KEY_UPDATE (during
+    /// a CONNECT too: the knob tests the host, not the session). On anything else the knob
     /// answers OPERAND_INVALID, as the call would have been refused.
     fn refresh_knob(&mut self, regs: &Regs) -> Reply {
         let id = Input::decode(regs)
@@ -326,7 +330,7 @@ impl TdxModule {
         let rec = self
             .spdms
             .get_mut(&id)
-            .filter(|r| r.connected)
+            .filter(|r| r.connected || r.op.is_some())
             .ok_or(refuse("knob: refresh on an SPDM object without a session"))?;
         rec.refresh_due = true;
         Ok(Returned {
@@ -334,6 +338,30 @@ impl TdxModule {
             rcx: 0,
             rdx: 0,
         })
+    }
+
+    /// The `error` knob on the re-issue of a relaying call in progress: the module
+    /// reports the operation's failure, so the operation is over (its SPDM object is
+    /// free again). On any other call the knob changes nothing.
+    fn error_knob(&mut self, leaf: Leaf, regs: &Regs) {
+        let Some(id) = Input::decode(regs).ok().and_then(|i| i.spdm_id()) else {
+            return;
+        };
+        let Some(rec) = self.spdms.get_mut(&id) else {
+            return;
+        };
+        if rec
+            .op
+            .as_ref()
+            .is_some_and(|o| matches!(o.key, spdm::OpKey::Leaf(i) if i.leaf() == leaf))
+        {
+            if let Some(op) = rec.op.take() {
+                op.conv.abandon(&mut rec.dev);
+            }
+            if self.ext.is_some_and(|(_, e)| e == id) {
+                self.ext = None;
+            }
+        }
     }
 
     /// The value of a global metadata field, as TDH.SYS.RD would read it (a stand-in:

@@ -80,6 +80,14 @@ impl Conversation {
         }
     }
 
+    /// The op is abandoned unfinished: if a secured request is out, the device may
+    /// have answered it, and the session must expect the next sequence number.
+    pub(super) fn abandon(self, dev: &mut Device) {
+        if self.awaiting == Some(DOE_SECURED_SPDM) {
+            response_abandoned(dev);
+        }
+    }
+
     /// Reads the answer to the request out, if one is out: a DOE object of the request's
     /// type in the response page. A page that does not hold one is a refusal (nothing
     /// changed), so that the host can correct it.
@@ -109,11 +117,15 @@ impl Conversation {
         mem: &mut dyn FwMemory,
         request: u64,
     ) -> Step {
+        let secured_out = self.awaiting == Some(DOE_SECURED_SPDM);
         match self.advance(dev, cfg, answer, mem, request) {
             Ok(s) => s,
             Err(e) => {
                 warn!("tdx: device operation failed: {e}");
-                if self.awaiting.take() == Some(DOE_SECURED_SPDM) {
+                // A secured request went out and its answer was not opened (or a
+                // later request could not be written): the device may be a sequence
+                // number ahead.
+                if secured_out || self.awaiting.take() == Some(DOE_SECURED_SPDM) {
                     response_abandoned(dev);
                 }
                 Step::Failed

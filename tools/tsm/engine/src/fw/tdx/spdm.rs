@@ -38,8 +38,8 @@ pub(super) enum OpKey {
 
 /// A device operation in progress.
 pub(super) struct Op {
-    key: OpKey,
-    conv: Conversation,
+    pub(super) key: OpKey,
+    pub(super) conv: Conversation,
 }
 
 /// An SPDM object.
@@ -282,7 +282,7 @@ impl TdxModule {
                     .spdms
                     .get_mut(&m.spdm_id)
                     .ok_or(refuse("no such SPDM_ID"))?;
-                if !rec.connected {
+                if !rec.connected && !rec.refresh_due {
                     return Err(refuse("the SPDM object is not connected"));
                 }
                 for pa in [Some(m.response), Some(m.request), m.param]
