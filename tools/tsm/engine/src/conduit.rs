@@ -453,6 +453,16 @@ pub fn serve_one_seamcall<C: Channel + ?Sized>(
     Ok(true)
 }
 
+/// Serves SEAMCALLs for the TDX module model until there is none to read, or the
+/// channel fails.
+pub fn serve_seamcalls<C: Channel + ?Sized>(
+    chan: &mut C,
+    tdx: &mut TdxModule,
+) -> Result<(), ChannelError> {
+    while serve_one_seamcall(chan, tdx)? {}
+    Ok(())
+}
+
 /// Serves calls until there is none to read, or the channel fails.
 pub fn serve<C: Channel + ?Sized>(chan: &mut C, rmm: &mut Rmm) -> Result<(), ChannelError> {
     while serve_one(chan, rmm)? {}
@@ -470,6 +480,44 @@ mod tests {
         r[0] = u64::from(fid);
         r[1..=args.len()].copy_from_slice(args);
         r
+    }
+
+    #[test]
+    fn seamcalls_through_the_channel() {
+        use crate::fw::tdx::{TdxConfig, TdxModule};
+        use tsm_proto::tdx::{Leaf, Status, SysConfig};
+        let mut mem = PageMemory::new();
+        let mut tdx = TdxModule::new(TdxConfig::default());
+        let mut ch = FakeChannel::new(&mut mem, 0);
+        let invalid = Status::OperandInvalid.code();
+        let sys = SysConfig {
+            tdmr_array_pa: 0,
+            tdmr_count: 0,
+            global_keyid: 0,
+            features: 1 << 6,
+            wall_clock: 0,
+        }
+        .regs();
+        let mut g = [0u64; NR_REGS];
+        g[0] = sys.rax;
+        g[1..10].copy_from_slice(&sys.inputs());
+        // R15 set, or the wrong kind: refused, nothing changed.
+        let mut stray = g;
+        stray[10] = 1;
+        let a = ch.call(Kind::Seamcall, stray);
+        serve_seamcalls(&mut ch, &mut tdx).unwrap();
+        let b = ch.call(Kind::Smc, g);
+        serve_seamcalls(&mut ch, &mut tdx).unwrap();
+        assert_eq!(ch.result(a).map(|r| r[0]), Some(invalid));
+        assert_eq!(ch.result(b).map(|r| r[0]), Some(invalid));
+        let c = ch.call(Kind::Seamcall, g);
+        assert!(serve_one_seamcall(&mut ch, &mut tdx).unwrap());
+        assert_eq!(ch.result(c), Some([0; NR_REGS]));
+        assert_eq!(Leaf::SysConfig.rax(), g[0]);
+        // A second SYS.CONFIG is refused.
+        let d = ch.call(Kind::Seamcall, g);
+        serve_seamcalls(&mut ch, &mut tdx).unwrap();
+        assert_eq!(ch.result(d).map(|r| r[0]), Some(invalid));
     }
 
     #[test]
