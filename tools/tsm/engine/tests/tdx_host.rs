@@ -803,6 +803,16 @@ fn operand_busy_is_not_retried_and_rolls_back() {
         assert!(h.held.is_empty(), "{knob}");
         h.assert_consistent(knob);
     }
+    // On the re-issue of a CONNECT in progress: the module's operation stays pending
+    // (no abort in the ABI), so the rollback's DELETE is refused and SPDM_MT leaks,
+    // and the extension queue stays taken.
+    let mut h = Host::new("busy@spdm_connect:5", 1);
+    let (c, _) = lifecycle(&mut h);
+    assert_eq!(c.phase(), Phase::RolledBack);
+    assert!(c.leaked(LinkStep::ReleaseSpdmMt));
+    assert_eq!(h.held.len(), 2, "SPDM_MT");
+    assert!(h.tdx.snapshot().ext.is_some());
+    h.assert_consistent("busy mid-relay");
 }
 
 #[test]
@@ -1199,4 +1209,32 @@ fn refusals_change_nothing() {
     }
     h.assert_consistent("refusals");
     assert!(h.held.is_empty());
+}
+
+#[test]
+fn platform_enable_rolls_back() {
+    // IOMMU.SETUP fails: nothing to clear, the pool stays the module's (EXT.INIT ran).
+    let mut h = Host::new(&format!("error@iommu_setup={KNOB_ERROR:#x}"), 1);
+    let p = h.platform_enable();
+    assert_eq!(p.phase(), Phase::RolledBack);
+    assert_eq!(p.failed(), Some(PlatformStep::IommuSetup));
+    assert!(
+        !p.torn_down(PlatformStep::FlushAndFreePool),
+        "kept by EXT.INIT"
+    );
+    assert!(h.tdx.snapshot().iommus.is_empty());
+    assert_eq!(h.tdx.owned_pages().len(), h.pool.len());
+    // EXT.INIT fails: the host frees the pool it added (§2 page hygiene), although no
+    // leaf returns pool pages to it; the model keeps them.
+    let mut h = Host::new("error@ext_init", 1);
+    let p = h.platform_enable();
+    assert_eq!(p.phase(), Phase::RolledBack);
+    assert!(p.torn_down(PlatformStep::FlushAndFreePool));
+    assert!(h.pool.is_empty());
+    assert_eq!(
+        h.tdx.owned_pages().len(),
+        8,
+        "pool pages still the module's"
+    );
+    assert!(h.tdx.owned_pages().values().all(|o| *o == Owner::Pool));
 }

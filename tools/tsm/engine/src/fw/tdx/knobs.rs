@@ -8,8 +8,16 @@
 //! each `KIND@LEAF[:N][=VALUE]`, where LEAF is a published leaf in snake case without
 //! the `tdh_` prefix (`spdm_connect`, `ide_stream_km`, `ext_mem_add`, ...) and N the
 //! 1-based count of SEAMCALLs of that leaf (re-issues included) at which the knob fires
-//! (default 1). A knob that fires changes nothing: the call is answered before it is
-//! looked at.
+//! (default 1). A knob that fires answers the call before the model looks at it, so
+//! it changes nothing, with two exceptions that follow from what the status means:
+//! `error` on the re-issue of a relaying call in progress ends that operation (the
+//! module reported its failure), and `refresh` leaves a KEY_UPDATE due.
+//!
+//! A `busy` knob on the re-issue of a relaying call in progress leaves the operation
+//! pending in the model: the host does not retry OPERAND_BUSY (§2), and the ABI has no
+//! abort, so the SPDM object stays busy and its DELETE is refused (the host leaks
+//! SPDM_MT). Unconfirmed: what a real module does with an operation the host
+//! abandoned.
 //!
 //! | knob | effect |
 //! |---|---|
