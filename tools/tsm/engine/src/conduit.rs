@@ -9,9 +9,10 @@
 //! | [`Channel`] | the channel's four operations: read a call, write its return, read and write the handed memory |
 //! | [`DevChannel`] | the real one, over the character device (`read()`/`write()` of one message, ioctls `MEM_READ`/`MEM_WRITE`) |
 //! | [`FakeChannel`] | an in-memory one with the kernel's rules, for host tests |
-//! | [`ChannelMemory`] | the RMM model's [`FwMemory`] over a channel |
+//! | [`ChannelMemory`] | the models' [`FwMemory`] over a channel |
 //! | [`serve_one`], [`serve`] | one call at a time to the RMM model |
 //! | [`serve_psp_one`] | one PSP command to the PSP model (`fw::psp`) |
+//! | [`serve_one_seamcall`], [`serve_seamcalls`] | one SEAMCALL at a time to the TDX module model |
 //!
 //! The rules the channel keeps (the kernel's, `rust/kernel/pci/tsm/conduit/model.rs`):
 //! one call at a time; memory only while a call is in progress (`EPERM` otherwise),

@@ -14,8 +14,8 @@
 //!   `/dev/tsm_fw` message channel, and a userspace stand-in for the kernel's relay
 //!   loop;
 //! - [`conduit`]: the model side of the firmware conduit (`/dev/<name>`,
-//!   `<linux/tsm_conduit.h>`): a vendor backend's SMCs served to a firmware model
-//!   (`fw::rmm`), one call at a time;
+//!   `<linux/tsm_conduit.h>`): a vendor backend's SMCs or SEAMCALLs served to a
+//!   firmware model (`fw::rmm`, `fw::tdx`), one call at a time;
 //! - [`testing`]: test support: a ready-made platform and a kernel-side simulator of the
 //!   `/dev/tsm_fw` protocol, for the tests and the benchmark.
 //!

@@ -34,6 +34,7 @@
 //! | `report_check` | validation of the interface report against the function's BARs |
 //! | [`agent`] | tsm-fw's loop: [`Firmware`] served to the kernel over `/dev/tsm_fw` |
 //! | [`rmm`] | a vendor model: the Arm CCA RMM's device-assignment RMI, over the same ops |
+//! | [`tdx`] | a vendor model: the Intel TDX module's TDX Connect SEAMCALLs, over the same ops |
 //!
 //! Where a firmware model plugs in. `session`, `connect`, `ide_km`, `disconnect`,
 //! `tdisp_op`, `meas_op` and `report_check` are the TSM-side requester: each command is

@@ -16,7 +16,7 @@
 //!
 //! The module is the SPDM requester toward the device: a relaying leaf answers
 //! TDX_SPDM_REQUEST with one DOE object in the request page, the host relays it and
-//! calls again ([`relay`]). The requester is the software firmware's (`fw::connect`,
+//! calls again (`relay`). The requester is the software firmware's (`fw::connect`,
 //! `fw::ide_km`, `fw::disconnect`, `fw::tdisp_op`), unchanged.
 //!
 //! | file | what |
