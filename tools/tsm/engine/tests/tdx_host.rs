@@ -1238,3 +1238,58 @@ fn platform_enable_rolls_back() {
     );
     assert!(h.tdx.owned_pages().values().all(|o| *o == Owner::Pool));
 }
+
+#[test]
+fn spdm_mng_and_key_refresh_while_connected() {
+    use tsm_proto::tdx::{MngOp, SpdmMng};
+    let mut h = Host::new("", 1);
+    assert_eq!(h.platform_enable().phase(), Phase::Up);
+    let c = h.connect(0);
+    assert_eq!(c.phase(), Phase::Up);
+    let d = h.dev(0);
+    let (spdm_id, resp, req, sid) = (d.spdm_id.unwrap(), d.resp, d.req, d.stream.unwrap());
+    let info = d.info.clone();
+    let mng = |op, output| {
+        Input::SpdmMng(SpdmMng {
+            spdm_id,
+            op,
+            param: None,
+            response: resp,
+            request: req,
+            output,
+        })
+    };
+    assert_eq!(h.leaf(mng(MngOp::Heartbeat, None)), Ok(Output::None));
+    assert_eq!(h.leaf(mng(MngOp::KeyUpdate, None)), Ok(Output::None));
+    let (out, pages) = h.array(2);
+    assert_eq!(
+        h.leaf(mng(MngOp::DevInfoRecollection, Some(out))),
+        Ok(Output::MngOutput(info.len()))
+    );
+    let mut got = vec![0u8; 2 * PAGE_SIZE];
+    for (i, pa) in pages.iter().enumerate() {
+        h.mem
+            .read(*pa, &mut got[i * PAGE_SIZE..(i + 1) * PAGE_SIZE])
+            .unwrap();
+    }
+    assert_eq!(&got[..info.len()], &info[..]);
+    // Without output pages it is refused.
+    let r = h.seamcall(&mng(MngOp::DevInfoRecollection, None).regs().unwrap());
+    assert_eq!(r.rax, Status::OperandInvalid.code());
+    // IDE-KM REFRESH re-keys the stream over the relay.
+    let before = h.trace.len();
+    let km = Input::IdeStreamKm(IdeStreamKm {
+        spdm_id,
+        stream_id: sid,
+        op: KmOp::Refresh,
+        response: resp,
+        request: req,
+    });
+    assert_eq!(h.leaf(km), Ok(Output::None));
+    assert!(h.trace.len() - before > 4, "KEY_PROG and K_SET_GO relayed");
+    assert_eq!(h.tdx.stream_keyed(spdm_id, sid), Some(true));
+    let d = h.disconnect(0, c);
+    assert_eq!(d.phase(), Phase::Down);
+    h.assert_consistent("mng");
+    assert!(h.held.is_empty());
+}
