@@ -9,17 +9,6 @@ __rust_helper bool rust_helper_is_pci_tsm_pf0(struct pci_dev *pdev)
 	return is_pci_tsm_pf0(pdev);
 }
 
-__rust_helper int rust_helper_pci_tsm_domain_nr(struct pci_dev *pdev)
-{
-	return pci_domain_nr(pdev->bus);
-}
-
-/* The CCA backend names a device's root port to the RMM */
-__rust_helper struct pci_dev *rust_helper_pci_tsm_root_port(struct pci_dev *pdev)
-{
-	return pcie_find_root_port(pdev);
-}
-
 __rust_helper void rust_helper_pci_tsm_device_lock(struct device *dev)
 {
 	device_lock(dev);

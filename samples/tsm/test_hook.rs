@@ -33,12 +33,14 @@ use kernel::{
         MiscDeviceRegistration, //
     },
     new_mutex,
-    pci::tsm::{
-        self,
-        Address,
-        GuestReply,
-        Kvm,
-        TvmArch, //
+    pci::{
+        tsm::{
+            self,
+            GuestReply,
+            Kvm,
+            TvmArch, //
+        },
+        Address, //
     },
     prelude::*,
     sync::{
@@ -125,7 +127,7 @@ fn parse(buf: &[u8]) -> Result<Command> {
 
 impl HookFile {
     fn run(&self, c: Command) -> Result {
-        let pdev = tsm::find_function(c.addr).ok_or(ENODEV)?;
+        let pdev = c.addr.device().ok_or(ENODEV)?;
         // A function a driver holds (vfio-pci-tsm) keeps its own locked state: not ours.
         let _unclaimed = tsm::Unclaimed::lock(&pdev)?;
         match c.op {

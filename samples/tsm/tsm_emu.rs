@@ -33,7 +33,6 @@ use kernel::{
         self,
         tsm::{
             self,
-            Address,
             Dsm,
             GuestReply,
             Kvm,
@@ -41,6 +40,7 @@ use kernel::{
             Tdi,
             TvmArch, //
         },
+        Address, //
     },
     prelude::*,
     sync::Arc,

@@ -53,66 +53,6 @@ use core::{
 pub mod conduit;
 pub mod relay;
 
-/// The PCI address of a function: segment, bus, device and function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Address {
-    /// PCI segment (domain).
-    pub segment: u16,
-    /// Bus number.
-    pub bus: u8,
-    /// Device << 3 | function.
-    pub devfn: u8,
-}
-
-impl Address {
-    /// The address of `pdev`.
-    pub fn of(pdev: &pci::Device) -> Self {
-        let raw = pdev.as_raw();
-        // SAFETY: `raw` is a valid `struct pci_dev`, whose `bus` is valid while it exists.
-        let (domain, bus, devfn) = unsafe {
-            (
-                bindings::pci_tsm_domain_nr(raw),
-                (*(*raw).bus).number,
-                (*raw).devfn,
-            )
-        };
-        Self {
-            segment: domain as u16,
-            bus,
-            devfn: devfn as u8,
-        }
-    }
-
-    /// The address of `pdev`'s PCIe root port, if it is below one.
-    pub fn root_port_of(pdev: &pci::Device) -> Option<Self> {
-        // SAFETY: `pdev` is a valid `struct pci_dev`; the root port found, if any, is an
-        // upstream bridge of it, valid while `pdev` is.
-        let rp = unsafe { bindings::pci_tsm_root_port(pdev.as_raw()) };
-        if rp.is_null() {
-            return None;
-        }
-        // SAFETY: `rp` is a valid `struct pci_dev` (above), and `pci::Device` is a
-        // transparent wrapper of one.
-        Some(Self::of(unsafe { &*rp.cast::<pci::Device>() }))
-    }
-
-    /// The requester ID: bus in bits 15:8, device and function in 7:0.
-    pub fn rid(&self) -> u16 {
-        u16::from(self.bus) << 8 | u16::from(self.devfn)
-    }
-
-    /// The TDISP FUNCTION_ID: requester ID in bits 15:0; for a function outside segment 0,
-    /// the segment in 23:16 with bit 24 (segment valid) set. Segment 0 is left implicit,
-    /// as single-segment DSMs expect.
-    pub fn function_id(&self) -> u32 {
-        let rid = u32::from(self.bus) << 8 | u32::from(self.devfn);
-        match self.segment {
-            0 => rid,
-            s => rid | (u32::from(s) & 0xff) << 16 | 1 << 24,
-        }
-    }
-}
-
 /// Architecture of the confidential VM a guest request comes from
 /// (`enum iommu_vdevice_tsm_guest_tvm_arch`); it says how the request's operation and
 /// payload are encoded.
@@ -316,8 +256,8 @@ impl<'a, T: LinkTsm> Dsm<'a, T> {
     }
 
     /// The DSM's PCI address.
-    pub fn address(&self) -> Address {
-        Address::of(self.pdev)
+    pub fn address(&self) -> pci::Address {
+        pci::Address::of(self.pdev)
     }
 
     /// The backend's data for this DSM (pinned: it may hold locks; a `DsmData` that is
@@ -802,22 +742,6 @@ unsafe impl<T: LinkTsm> Send for Registration<T> {}
 unsafe impl<T: LinkTsm> Sync for Registration<T> {}
 
 // Caller side: what a VFIO or iommufd user of a connected device calls.
-
-/// The PCI function at `addr`, if present.
-pub fn find_function(addr: Address) -> Option<ARef<pci::Device>> {
-    // SAFETY: Plain lookup; returns a counted reference or NULL.
-    let raw = unsafe {
-        bindings::pci_get_domain_bus_and_slot(
-            c_int::from(addr.segment),
-            u32::from(addr.bus),
-            u32::from(addr.devfn),
-        )
-    };
-    let raw = NonNull::new(raw)?;
-    // SAFETY: `pci_get_domain_bus_and_slot()` returned a reference we now own;
-    // `pci::Device` is transparent over `struct pci_dev`.
-    Some(unsafe { ARef::from_raw(raw.cast()) })
-}
 
 /// A PCI function no driver is bound to, kept so while this guard lives.
 ///

@@ -426,7 +426,7 @@ impl Conn {
         t: &dyn relay::Transport,
         ep_dev: &pci::Device,
     ) -> Result {
-        let a = pci::tsm::Address::of(ep_dev);
+        let a = pci::Address::of(ep_dev);
         if a.segment != 0 {
             // PDEV_CREATE's pdev_id is a BDF; nothing says how a segment is named.
             return Err(EOPNOTSUPP);
@@ -540,5 +540,5 @@ impl Conn {
 ///
 /// Unconfirmed: what TF-RMM validates it against (through EL3); the model does not.
 fn root_port_id(pdev: &pci::Device) -> u64 {
-    pci::tsm::Address::root_port_of(pdev).map_or(0, |a| u64::from(a.rid()))
+    pci::Address::root_port_of(pdev).map_or(0, |a| u64::from(a.rid()))
 }

@@ -357,7 +357,7 @@ impl Vdev {
         let params = VdevParams {
             flags: Default::default(),
             vdev_id: u64::from(guest_rid),
-            tdi_id: u64::from(tsm::Address::of(pdev).rid()),
+            tdi_id: u64::from(pci::Address::of(pdev).rid()),
             vsmmu_addr: 0,
             vsid: 0,
             ranges: List::from_slice("vdev.ranges", &ranges).map_err(|_| E2BIG)?,
