@@ -53,7 +53,7 @@ struct tsm_conduit_mem {
 	__u64 uptr;		/* the model's buffer */
 };
 
-/* 0xB9 is not registered in Documentation/userspace-api/ioctl/ioctl-number.rst */
+/* 0xB9, 0-1: Documentation/userspace-api/ioctl/ioctl-number.rst */
 #define TSM_CONDUIT_MEM_READ	_IOW(0xB9, 0, struct tsm_conduit_mem)
 #define TSM_CONDUIT_MEM_WRITE	_IOW(0xB9, 1, struct tsm_conduit_mem)
 
