@@ -256,6 +256,7 @@ impl Hub {
             object_type: 0,
             cancellable,
             answered: false,
+            lost: false,
         };
         let limits = relay::Limits {
             max_exchanges: 512,
@@ -281,6 +282,10 @@ struct FwCommand<'a> {
     cancellable: bool,
     /// The firmware has had the answer to one of its requests.
     answered: bool,
+    /// The device answered the last request, but its `DOE_RESPONSE` could not be queued:
+    /// the command ends telling the firmware the exchange failed (`EIO`), never that it
+    /// was not sent, which would have the firmware take back a request the device saw.
+    lost: bool,
 }
 
 /// Offset of a `DOE_REQUEST` payload in its message.
@@ -366,6 +371,7 @@ impl FwCommand<'_> {
     /// failed with `reason` (`ECANCELED`: not sent), so that the firmware ends its command
     /// and, for a request it is told was not sent, takes it back.
     fn finish_with(&mut self, reason: Error) {
+        let reason = if self.lost { EIO } else { reason };
         let mut g = self.hub.inner.lock();
         if g.active == self.req_id && self.req_id != 0 {
             let pending = match (self.last.take(), g.inbox.take()) {
@@ -427,10 +433,12 @@ impl Port for FwCommand<'_> {
             if g.session != self.session {
                 return Err(EPIPE);
             }
-            g.queue(
+            let queued = g.queue(
                 &doe_response(status, self.object_type, self.seq, payload),
                 self.req_id,
-            )?;
+            );
+            self.lost = queued.is_err();
+            queued?;
         }
         self.last = None;
         self.answered = true;
