@@ -30,9 +30,11 @@
  * while binding and, once bound, where the TSM locked the MSI-X table
  * (PCI_TDI_LOCKED_MSIX). The core sees the BARs as disabled
  * (pci_ops->mmio_blocked()): faults of mappings made before the bind get
- * SIGBUS, dma-bufs are revoked. Bind, unbind, reset, close and guest
- * requests serialize on the device set lock (which vfio already holds
- * around open and close). Close unbinds before the device is disabled.
+ * SIGBUS, dma-bufs are revoked. Bind, unbind, reset and close serialize on
+ * the device set lock (which vfio already holds around open and close);
+ * a guest request takes only idev_lock, which open and close take inside
+ * it, so a firmware round trip holds up no other function of the set.
+ * Close unbinds before the device is disabled.
  *
  * In TEE mode, bound or not, config writes into a DOE mailbox or the IDE
  * capability fail with -EBUSY: the kernel's PCI/TSM drives them (it may
@@ -60,10 +62,11 @@
  * reaching it. A mapping made while a bind is in progress faults with
  * SIGBUS like the older ones.
  *
- * Lock order: dev_set->lock -> (iommufd igroup lock -> pci_tsm_rwsem -> DSM
- * lock) -> map_lock; dev_set->lock -> ioeventfds_lock, memory_lock (the
- * core's fault path: mmap_lock -> memory_lock, under which mmio_blocked()
- * reads the state without a lock). map_lock is innermost and no sleeping
+ * Lock order: dev_set->lock -> idev_lock -> (iommufd igroup lock ->
+ * pci_tsm_rwsem -> DSM lock) -> map_lock (bind and unbind: the same without
+ * idev_lock); dev_set->lock -> ioeventfds_lock, memory_lock (the core's
+ * fault path: mmap_lock -> memory_lock, under which mmio_blocked() reads
+ * the state without a lock). map_lock is innermost and no sleeping
  * lock is taken under it; nothing of this driver runs under mmap_lock but
  * its mmap op, which takes no lock, and mmio_blocked().
  */
@@ -99,8 +102,13 @@ enum vfio_pci_tsm_state {
 
 struct vfio_pci_tsm_device {
 	struct vfio_pci_core_device core_device;
-	/* The iommufd device while open through the cdev; dev_set->lock */
+	/*
+	 * The iommufd device while open through the cdev. Open and close set
+	 * it under dev_set->lock and idev_lock; bind and unbind read it under
+	 * the former, guest requests under the latter alone.
+	 */
 	struct iommufd_device *idev;
+	struct mutex idev_lock;
 	u16 pcie_cap;
 	u16 pm_cap;
 	u16 af_ctrl;
@@ -470,7 +478,12 @@ static int tsm_guest_req(struct vfio_pci_tsm_device *tdev,
 	g.req = in;
 	g.resp = out;
 
-	scoped_guard(mutex, tsm_lock(tdev)) {
+	/*
+	 * Not the device set lock: a firmware round trip must not hold up
+	 * open, close, reset and bind of the set's other functions (nor the
+	 * refusals of this one's).
+	 */
+	scoped_guard(mutex, &tdev->idev_lock) {
 		if (!tdev->idev) {
 			ret = -EOPNOTSUPP;
 			goto out_free;
@@ -873,7 +886,8 @@ static int vfio_pci_tsm_open_device(struct vfio_device *core_vdev)
 							  tdev);
 			if (ret)
 				goto err_disable;
-			tdev->idev = core_vdev->iommufd_device;
+			scoped_guard(mutex, &tdev->idev_lock)
+				tdev->idev = core_vdev->iommufd_device;
 		}
 	}
 
@@ -889,12 +903,20 @@ static void vfio_pci_tsm_close_device(struct vfio_device *core_vdev)
 {
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 
-	/* dev_set->lock is held by vfio: serialized with bind and reset */
-	if (tdev->idev) {
-		/* Unbind (TDISP STOP) before vfio_pci_core_disable() clears BME */
-		iommufd_device_tsm_unbind(tdev->idev, NULL, 0);
-		iommufd_device_tsm_unregister(tdev->idev);
-		tdev->idev = NULL;
+	/*
+	 * dev_set->lock is held by vfio: serialized with bind and reset; and
+	 * idev_lock with a guest request in progress, which ends first.
+	 */
+	scoped_guard(mutex, &tdev->idev_lock) {
+		if (tdev->idev) {
+			/*
+			 * Unbind (TDISP STOP) before vfio_pci_core_disable()
+			 * clears BME
+			 */
+			iommufd_device_tsm_unbind(tdev->idev, NULL, 0);
+			iommufd_device_tsm_unregister(tdev->idev);
+			tdev->idev = NULL;
+		}
 	}
 	vfio_pci_core_close_device(core_vdev);
 }
@@ -959,6 +981,7 @@ static int vfio_pci_tsm_init_dev(struct vfio_device *core_vdev)
 	u8 af;
 
 	spin_lock_init(&tdev->map_lock);
+	mutex_init(&tdev->idev_lock);
 	init_waitqueue_head(&tdev->access_done);
 	tdev->unbind_nb.unbound = tsm_unbound;
 	ret = tsm_find_owned(tdev, pdev);

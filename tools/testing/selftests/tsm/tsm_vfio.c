@@ -1268,6 +1268,73 @@ TEST_F_TIMEOUT(tsm_vfio, hung_firmware_stalls_no_other_device, 240)
 }
 
 /*
+ * A guest request waiting for a hung firmware holds up no other VFIO call of
+ * the device set: a reset of the bound device (which takes the device set's
+ * lock) is refused at once, not after the firmware answers the request. A
+ * watchdog resumes the firmware after 5 s, so a stalled reset ends (and fails
+ * the test) instead of hanging it.
+ */
+TEST_F_TIMEOUT(tsm_vfio, guest_req_in_firmware_holds_no_device_set, 240)
+{
+	struct tsm_dsm_host saw, now;
+	uint8_t resp[4096];
+	uint32_t len;
+	uint64_t code;
+	pid_t req, dog;
+	uint16_t cmd;
+	int status, rc;
+	double t0, took;
+
+	ASSERT_EQ(0, bind_with_memory_on(self, &cmd));
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
+	ASSERT_EQ(0, kill(self->fw, SIGSTOP));
+	req = fork();
+	ASSERT_GE(req, 0);
+	if (req == 0) {
+		len = sizeof(resp);
+		_exit(-tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_REPORT, resp,
+				     &len, &code));
+	}
+	dog = fork();
+	ASSERT_GE(dog, 0);
+	if (dog == 0) {
+		sleep(5);
+		kill(self->fw, SIGCONT);
+		_exit(0);
+	}
+	/* The guest request is in its firmware call */
+	tsm_msleep(500);
+	ASSERT_EQ(0, waitpid(req, &status, WNOHANG));
+
+	t0 = tsm_now_ns();
+	rc = ioctl(self->v.devfd, VFIO_DEVICE_RESET) ? errno : 0;
+	took = (tsm_now_ns() - t0) / 1e9;
+	EXPECT_EQ(EBUSY, rc) TH_LOG("reset while bound: %s", strerror(rc));
+	EXPECT_GT(1.0, took) TH_LOG("the reset waited %.2f s for a guest request", took);
+	/* The request was still waiting for the firmware all along */
+	EXPECT_EQ(0, waitpid(req, &status, WNOHANG));
+
+	kill(self->fw, SIGCONT);
+	ASSERT_EQ(req, waitpid(req, &status, 0));
+	ASSERT_EQ(dog, waitpid(dog, NULL, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the guest request: %s",
+						  strerror(WEXITSTATUS(status)));
+	/*
+	 * The reset never reached the device: no violation, the TDI still
+	 * locked in the same session. (Its config writes did change: the
+	 * report's DOE exchanges are config writes to the mailbox.)
+	 */
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.violations, now.violations)
+		TH_LOG("device saw a violation: %s", now.last_violation);
+	EXPECT_STREQ("CONFIG_LOCKED", now.tdi);
+	EXPECT_STREQ(saw.spdm, now.spdm);
+	EXPECT_EQ(1, bound(self));
+}
+
+/*
  * A stale IOMMU_VDEVICE_TSM_OP: the VMM closed the device and it was opened
  * again through another iommufd, whose TDI is bound. The op through the
  * first iommufd, with the vDEVICE it had, neither unbinds nor binds the new
