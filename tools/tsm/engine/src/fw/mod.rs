@@ -35,6 +35,8 @@
 //! | [`agent`] | tsm-fw's loop: [`Firmware`] served to the kernel over `/dev/tsm_fw` |
 //! | [`rmm`] | a vendor model: the Arm CCA RMM's device-assignment RMI, over the same ops |
 //! | [`tdx`] | a vendor model: the Intel TDX module's TDX Connect SEAMCALLs, over the same ops |
+//! | [`psp`] | a vendor model: the AMD PSP's SEV-TIO commands, over the same ops |
+//! | [`knob_syntax`] | the `KIND@TARGET[:N][=VALUE]` knob syntax the vendor models share |
 //!
 //! Where a firmware model plugs in. `session`, `connect`, `ide_km`, `disconnect`,
 //! `tdisp_op`, `meas_op` and `report_check` are the TSM-side requester: each command is
@@ -69,6 +71,7 @@ pub mod agent;
 mod connect;
 mod disconnect;
 mod ide_km;
+pub mod knob_syntax;
 mod meas_op;
 pub mod psp;
 mod report_check;

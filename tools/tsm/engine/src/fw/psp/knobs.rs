@@ -25,6 +25,10 @@ use std::str::FromStr;
 use tsm_proto::tio::status::{DmaFence, MmioFence};
 use tsm_proto::tio::{Command, Status};
 
+use crate::fw::knob_syntax::{
+    find_named, parse_list, snake_name, split, write_list, Spec, SpecError,
+};
+
 /// What a knob does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KnobKind {
@@ -92,31 +96,14 @@ pub enum KnobError {
     Mismatch(String),
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 /// The knob name of `cmd`: its name in snake case (`DevConnect` → `dev_connect`).
 pub fn command_name(cmd: Command) -> String {
-    let mut out = String::new();
-    for (i, c) in format!("{cmd:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    snake_name(cmd)
 }
 
 /// The command named `s` (snake case or the variant name).
 pub fn command_from_name(s: &str) -> Option<Command> {
-    let n = norm(s);
-    Command::ALL
-        .into_iter()
-        .find(|c| norm(&format!("{c:?}")) == n)
+    find_named(Command::ALL, s)
 }
 
 fn status_from_name(s: &str) -> Option<Status> {
@@ -127,10 +114,7 @@ fn status_from_name(s: &str) -> Option<Status> {
     if let Some(v) = num {
         return Status::from_u16(v).ok();
     }
-    let n = norm(s);
-    Status::ALL
-        .into_iter()
-        .find(|st| norm(&format!("{st:?}")) == n)
+    find_named(Status::ALL, s)
 }
 
 impl FromStr for Knob {
@@ -138,22 +122,16 @@ impl FromStr for Knob {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |f: fn(String) -> KnobError| f(s.to_owned());
-        let (kind, rest) = s.split_once('@').ok_or_else(|| bad(KnobError::Syntax))?;
-        let (target, value) = match rest.split_once('=') {
-            Some((t, v)) => (t, Some(v)),
-            None => (rest, None),
-        };
-        let (cmd, nth) = match target.split_once(':') {
-            Some((c, n)) => (
-                c,
-                n.parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad(KnobError::Value))?,
-            ),
-            None => (target, 1),
-        };
-        let cmd = command_from_name(cmd).ok_or_else(|| bad(KnobError::Command))?;
+        let Spec {
+            kind,
+            target,
+            nth,
+            value,
+        } = split(s).map_err(|e| match e {
+            SpecError::Syntax => bad(KnobError::Syntax),
+            SpecError::Count => bad(KnobError::Value),
+        })?;
+        let cmd = command_from_name(target).ok_or_else(|| bad(KnobError::Command))?;
         let kind = match kind {
             "error" => KnobKind::Error(match value {
                 None => Status::InvalidParam,
@@ -224,25 +202,15 @@ impl FromStr for Knobs {
     type Err = KnobError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let knobs = s
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::parse)
-            .collect::<Result<Vec<Knob>, _>>()?;
-        Ok(Self { knobs })
+        Ok(Self {
+            knobs: parse_list(s)?,
+        })
     }
 }
 
 impl fmt::Display for Knobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, k) in self.knobs.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{k}")?;
-        }
-        Ok(())
+        write_list(f, &self.knobs)
     }
 }
 

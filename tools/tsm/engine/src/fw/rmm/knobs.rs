@@ -23,6 +23,10 @@ use std::str::FromStr;
 
 use tsm_proto::rmi::{Abi, Call, Status};
 
+use crate::fw::knob_syntax::{
+    find_named, norm, parse_list, snake_name, split, write_list, Spec, SpecError,
+};
+
 /// What a knob does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KnobKind {
@@ -97,33 +101,18 @@ pub enum KnobError {
     Mismatch(String),
 }
 
-/// Lowercase without underscores: how names are compared.
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 /// The knob name of `call`: its RMI name in snake case (`PdevCommunicate` →
 /// `pdev_communicate`).
 pub fn call_name(call: Call) -> String {
-    let mut out = String::new();
-    for (i, c) in format!("{call:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    snake_name(call)
 }
 
 /// The ABI 2.0 call named `s` (snake case or the variant name).
 pub fn call_from_name(s: &str) -> Option<Call> {
-    let n = norm(s);
-    Call::ALL
-        .into_iter()
-        .find(|c| c.fid(Abi::V2_0).is_some() && norm(&format!("{c:?}")) == n)
+    find_named(
+        Call::ALL.into_iter().filter(|c| c.fid(Abi::V2_0).is_some()),
+        s,
+    )
 }
 
 /// A status by name (`device`, `error_device`, `busy`) or number.
@@ -143,22 +132,16 @@ impl FromStr for Knob {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |f: fn(String) -> KnobError| f(s.to_owned());
-        let (kind, rest) = s.split_once('@').ok_or_else(|| bad(KnobError::Syntax))?;
-        let (target, value) = match rest.split_once('=') {
-            Some((t, v)) => (t, Some(v)),
-            None => (rest, None),
-        };
-        let (call, nth) = match target.split_once(':') {
-            Some((c, n)) => (
-                c,
-                n.parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad(KnobError::Value))?,
-            ),
-            None => (target, 1),
-        };
-        let call = call_from_name(call).ok_or_else(|| bad(KnobError::Call))?;
+        let Spec {
+            kind,
+            target,
+            nth,
+            value,
+        } = split(s).map_err(|e| match e {
+            SpecError::Syntax => bad(KnobError::Syntax),
+            SpecError::Count => bad(KnobError::Value),
+        })?;
+        let call = call_from_name(target).ok_or_else(|| bad(KnobError::Call))?;
         let no_value = |k: KnobKind| match value {
             None => Ok(k),
             Some(_) => Err(bad(KnobError::Value)),
@@ -213,25 +196,15 @@ impl FromStr for Knobs {
     type Err = KnobError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let knobs = s
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::parse)
-            .collect::<Result<Vec<Knob>, _>>()?;
-        Ok(Self { knobs })
+        Ok(Self {
+            knobs: parse_list(s)?,
+        })
     }
 }
 
 impl fmt::Display for Knobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, k) in self.knobs.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{k}")?;
-        }
-        Ok(())
+        write_list(f, &self.knobs)
     }
 }
 

@@ -33,6 +33,10 @@ use std::str::FromStr;
 
 use tsm_proto::tdx::{Leaf, Status};
 
+use crate::fw::knob_syntax::{
+    find_named, norm, parse_list, snake_name, split, write_list, Spec, SpecError,
+};
+
 /// What a knob does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KnobKind {
@@ -99,34 +103,15 @@ pub enum KnobError {
     Mismatch(String),
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-fn snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 /// The knob name of `leaf`: its variant in snake case (`SpdmConnect` → `spdm_connect`).
 pub fn leaf_name(leaf: Leaf) -> String {
-    snake(&format!("{leaf:?}"))
+    snake_name(leaf)
 }
 
 /// The leaf named `s` (snake case or the variant name, an optional `tdh_` prefix).
 pub fn leaf_from_name(s: &str) -> Option<Leaf> {
     let n = norm(s);
-    let n = n.strip_prefix("tdh").unwrap_or(&n);
-    Leaf::ALL.into_iter().find(|l| norm(&format!("{l:?}")) == n)
+    find_named(Leaf::ALL, n.strip_prefix("tdh").unwrap_or(&n))
 }
 
 /// A status by name (`operand_invalid`, `OperandBusy`) or number.
@@ -137,11 +122,7 @@ fn status_from_str(s: &str) -> Option<u64> {
     if let Ok(v) = s.parse::<u64>() {
         return Some(v);
     }
-    let n = norm(s);
-    Status::ALL
-        .into_iter()
-        .find(|st| norm(&format!("{st:?}")) == n)
-        .map(Status::code)
+    find_named(Status::ALL, s).map(Status::code)
 }
 
 impl FromStr for Knob {
@@ -149,22 +130,16 @@ impl FromStr for Knob {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |f: fn(String) -> KnobError| f(s.to_owned());
-        let (kind, rest) = s.split_once('@').ok_or_else(|| bad(KnobError::Syntax))?;
-        let (target, value) = match rest.split_once('=') {
-            Some((t, v)) => (t, Some(v)),
-            None => (rest, None),
-        };
-        let (leaf, nth) = match target.split_once(':') {
-            Some((l, n)) => (
-                l,
-                n.parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| bad(KnobError::Value))?,
-            ),
-            None => (target, 1),
-        };
-        let leaf = leaf_from_name(leaf).ok_or_else(|| bad(KnobError::Leaf))?;
+        let Spec {
+            kind,
+            target,
+            nth,
+            value,
+        } = split(s).map_err(|e| match e {
+            SpecError::Syntax => bad(KnobError::Syntax),
+            SpecError::Count => bad(KnobError::Value),
+        })?;
+        let leaf = leaf_from_name(target).ok_or_else(|| bad(KnobError::Leaf))?;
         if value.is_some() && kind != "error" {
             return Err(bad(KnobError::Value));
         }
@@ -202,25 +177,15 @@ impl FromStr for Knobs {
     type Err = KnobError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let knobs = s
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::parse)
-            .collect::<Result<Vec<Knob>, _>>()?;
-        Ok(Self { knobs })
+        Ok(Self {
+            knobs: parse_list(s)?,
+        })
     }
 }
 
 impl fmt::Display for Knobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, k) in self.knobs.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{k}")?;
-        }
-        Ok(())
+        write_list(f, &self.knobs)
     }
 }
 
