@@ -1202,11 +1202,27 @@ TEST_F_TIMEOUT(tsm_vfio, disconnect_while_bound, 240)
 }
 
 /*
+ * For a test that stopped the firmware (SIGSTOP): a child that resumes it after
+ * @secs, so that a call the test expects not to wait for it ends (and fails the
+ * test) instead of hanging. Returns the child's pid (or -1).
+ */
+static pid_t fw_watchdog(struct _test_data_tsm_vfio *self, unsigned int secs)
+{
+	pid_t dog = fork();
+
+	if (dog == 0) {
+		sleep(secs);
+		kill(self->fw, SIGCONT);
+		_exit(0);
+	}
+	return dog;
+}
+
+/*
  * A firmware that hangs while it connects one device (the PCI/TSM core holds
  * its locks for the whole firmware call) stalls no host access of another
  * device: config writes, BAR mmap, the page fault and BAR region reads read
- * only the driver's own state. A watchdog resumes the firmware after 5 s, so
- * a stalled access ends (and fails the test) instead of hanging it.
+ * only the driver's own state (fw_watchdog() resumes the firmware after 5 s).
  */
 TEST_F_TIMEOUT(tsm_vfio, hung_firmware_stalls_no_other_device, 240)
 {
@@ -1232,13 +1248,8 @@ TEST_F_TIMEOUT(tsm_vfio, hung_firmware_stalls_no_other_device, 240)
 	ASSERT_GE(conn, 0);
 	if (conn == 0)
 		_exit(-tsm_attr_write(self->bdf, "tsm/connect", self->tsm));
-	dog = fork();
+	dog = fw_watchdog(self, 5);
 	ASSERT_GE(dog, 0);
-	if (dog == 0) {
-		sleep(5);
-		kill(self->fw, SIGCONT);
-		_exit(0);
-	}
 	/* The connect is in its firmware call */
 	tsm_msleep(500);
 	ASSERT_EQ(0, waitpid(conn, &status, WNOHANG));
@@ -1270,9 +1281,8 @@ TEST_F_TIMEOUT(tsm_vfio, hung_firmware_stalls_no_other_device, 240)
 /*
  * A guest request waiting for a hung firmware holds up no other VFIO call of
  * the device set: a reset of the bound device (which takes the device set's
- * lock) is refused at once, not after the firmware answers the request. A
- * watchdog resumes the firmware after 5 s, so a stalled reset ends (and fails
- * the test) instead of hanging it.
+ * lock) is refused at once, not after the firmware answers the request
+ * (fw_watchdog() resumes the firmware after 5 s).
  */
 TEST_F_TIMEOUT(tsm_vfio, guest_req_in_firmware_holds_no_device_set, 240)
 {
@@ -1296,13 +1306,8 @@ TEST_F_TIMEOUT(tsm_vfio, guest_req_in_firmware_holds_no_device_set, 240)
 		_exit(-tsm_guest_req(self->v.devfd, TSM_FW_GUEST_GET_REPORT, resp,
 				     &len, &code));
 	}
-	dog = fork();
+	dog = fw_watchdog(self, 5);
 	ASSERT_GE(dog, 0);
-	if (dog == 0) {
-		sleep(5);
-		kill(self->fw, SIGCONT);
-		_exit(0);
-	}
 	/* The guest request is in its firmware call */
 	tsm_msleep(500);
 	ASSERT_EQ(0, waitpid(req, &status, WNOHANG));
