@@ -183,11 +183,8 @@ impl Conn {
         let r = self.create_on(rmi, pdev, params);
         if r.is_err() {
             if let Some(handle) = self.creating.take() {
-                // Cancelled, the operation gives the donated granules back as they were
-                // (tried twice, as every undoing step: an RMI error changes nothing).
-                if rmi.call(Call::OpCancel, &[handle]).is_err()
-                    && rmi.call(Call::OpCancel, &[handle]).is_err()
-                {
+                // Cancelled, the operation gives the donated granules back as they were.
+                if rmi.call_twice(Call::OpCancel, &[handle]).is_err() {
                     pr_err!(
                         "PDEV {:#x}: PDEV_CREATE not cancelled; granules leaked\n",
                         pdev
@@ -325,10 +322,7 @@ impl Conn {
     /// PDEV_DESTROY (tried twice; for an endpoint with its reclaim), then the PDEV's
     /// granule.
     fn destroy_pdev(&mut self, rmi: &Rmi<'_>, pdev: u64, ep: bool) -> Result {
-        let a = match rmi.call(Call::PdevDestroy, &[pdev]) {
-            Ok(a) => a,
-            Err(_) => rmi.call(Call::PdevDestroy, &[pdev])?,
-        };
+        let a = rmi.call_twice(Call::PdevDestroy, &[pdev])?;
         if let Outcome::Incomplete(i) = a.outcome {
             if i.mem_req != MemReq::Reclaim {
                 return Err(EPROTO);

@@ -93,11 +93,7 @@ impl Realms {
         }
         let _ = list.remove(i);
         drop(list);
-        // Tried twice, as every teardown step: an RMI error changes nothing.
-        let r = rmi
-            .call(Call::RealmDestroy, &[rd])
-            .or_else(|_| rmi.call(Call::RealmDestroy, &[rd]));
-        match r {
+        match rmi.call_twice(Call::RealmDestroy, &[rd]) {
             Ok(_) => {
                 let _ = rmi.undelegate(rd);
             }

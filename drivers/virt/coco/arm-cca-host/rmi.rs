@@ -140,6 +140,13 @@ impl<'a> Rmi<'a> {
         })
     }
 
+    /// An undoing call (a destroy, cancel or unlock of teardown), tried twice: a failed
+    /// RMI call changes nothing in the RMM, so the second try is the same call on the
+    /// same state.
+    pub(crate) fn call_twice(&self, call: Call, args: &[u64]) -> Result<Answer> {
+        self.call(call, args).or_else(|_| self.call(call, args))
+    }
+
     /// A new NS page holding what `encode` writes: the parameters of one call.
     pub(crate) fn params(
         &self,

@@ -395,9 +395,7 @@ impl Vdev {
                 Err(_) => self.target().abort(rmi),
             }
         }
-        if rmi.call(Call::VdevDestroy, &self.args()).is_err() {
-            rmi.call(Call::VdevDestroy, &self.args())?;
-        }
+        rmi.call_twice(Call::VdevDestroy, &self.args())?;
         let _ = rmi.undelegate(self.vdev);
         Ok(())
     }
