@@ -10,8 +10,8 @@
 Every boot has one tsm-dsm (the emulated device security manager) per test device
 (TSM_DEVICES), each listening on a loopback port that its nvme reaches through
 spdm_port; the guest asks for a DSM's TDISP state over the console (boot()). Test,
-demo and bench boots also log every config write (TRACE_EVENTS) to qemu-trace.log, which
-each DSM follows to see what the host does to its device.
+demo and bench boots also log every config write and MMIO access (TRACE_EVENTS) to
+qemu-trace.log, which each DSM follows to see what the host does to its device.
 
 Results are written one per line as "PASS|FAIL|SKIP <suite> <name>[ # reason]" for
 harness/summary.py. A suite with a "check:" component is a check of the run, not a test
@@ -122,11 +122,14 @@ FACTS_VERSION = "4"
 COMMON_APPEND = "panic=-1 oops=panic rdinit=/init loglevel=5"
 
 # The QEMU trace events each tsm-dsm follows (tools/tsm/engine/src/qemu_trace.rs): every
-# config write as it reaches the emulated device, before the device handles it, so the
-# DSM sees what the host did to its device (Documentation/driver-api/pci/tsm-emulation.rst).
-# QEMU flushes the -D log after every line. TSM_TRACE=0 leaves it off (only to measure
-# its cost: the tests that assert what the device saw then fail).
-TRACE_EVENTS = ["pci_cfg_write"]
+# config write as it reaches the emulated device, the BAR mappings, and every MMIO and
+# port-I/O access of every device (which each DSM attributes by address to its mapped
+# BARs), each before the device handles it, so the DSM sees what the host did to its
+# device (Documentation/driver-api/pci/tsm-emu.rst). QEMU flushes the -D log after
+# every line. TSM_TRACE=0 leaves it off (only to measure its cost: the tests that
+# assert what the device saw then fail).
+TRACE_EVENTS = ["pci_cfg_write", "pci_update_mappings_add", "pci_update_mappings_del",
+                "memory_region_ops_read", "memory_region_ops_write"]
 
 
 def trace_file(arch):
@@ -198,9 +201,11 @@ def extra_cmdline():
 
 def qemu_cmd(arch, initrd, append, ports, trace=None):
     """The QEMU command line; @ports: each TSM_DEVICES entry's tsm-dsm port; @trace: the
-    file QEMU logs every config write to (TRACE_EVENTS), which the DSMs follow."""
+    file QEMU logs every config write and MMIO access to (TRACE_EVENTS), which the DSMs
+    follow."""
     a = ARCH[arch]
-    traced = ["-trace", ",".join(TRACE_EVENTS), "-D", trace] if trace else []
+    # One -trace per event: QEMU takes "-trace A,B" as event A with option B.
+    traced = [*(w for e in TRACE_EVENTS for w in ("-trace", e)), "-D", trace] if trace else []
     build = "build-kasan" if os.environ.get("TSM_KASAN") == "1" else "build"
     kernel = os.path.join(OUT, arch, build, a["image"])
     return [qemu_bin(arch), "-L", os.path.join(PREFIX, "qemu", "usr", "share", "qemu"),
@@ -1003,8 +1008,10 @@ def dsm_reply(arch, facts, bdf, trace=None, wait=3.0):
 
     With @trace (the boot's QEMU trace log), the reply waits, up to @wait seconds, until
     the DSM has consumed the log as far as it reached when the query came ("trace.offset"
-    in the state file): every config write the guest made before it asked has then been
-    applied. A DSM that does not catch up is answered with "error=trace-behind" added, one
+    in the state file): every config write and MMIO access the guest made before it asked
+    has then been applied. The DSM rewrites its state file for a trace that merely grew
+    only when asked: the wanted offset goes to the query file beside the state file
+    (tools/tsm/engine/src/dsm/server.rs). A DSM that does not catch up is answered with "error=trace-behind" added, one
     that follows no trace with "error=untraced" (its host.* counters mean nothing).
     """
     try:
@@ -1017,6 +1024,14 @@ def dsm_reply(arch, facts, bdf, trace=None, wait=3.0):
             want = os.path.getsize(trace)
         except OSError:
             want = 0
+        state = dsm_files(arch, i)[1]
+        query = os.path.splitext(state)[0] + ".query"
+        try:
+            with open(query + ".tmp", "w") as f:
+                f.write(f"{want}\n")
+            os.replace(query + ".tmp", query)
+        except OSError:
+            pass
     deadline = time.monotonic() + wait
     while True:
         try:

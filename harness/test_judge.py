@@ -159,6 +159,9 @@ class JudgeTest(unittest.TestCase):
                 self.assertEqual(qemu.dsm_reply("arm64", facts, "0000:01:00.0", trace, 0.05),
                                  "spdm=none host.cfg_writes=0 tdi=CONFIG_UNLOCKED "
                                  "error=trace-behind")
+                # It asked the DSM for the offset it wanted, beside the state file.
+                with open(os.path.splitext(state)[0] + ".query") as f:
+                    self.assertEqual(f.read(), "39\n")
 
                 def catch_up():
                     time.sleep(0.2)

@@ -152,8 +152,14 @@ static bool test_pass_writes;
 module_param(test_pass_writes, bool, 0644);
 MODULE_PARM_DESC(test_pass_writes,
 		 "Test seam: let every config write through to the device, refused or not (default: off)");
+/* The same for BAR and ROM region reads and writes, and the core's view of them */
+static bool test_pass_mmio;
+module_param(test_pass_mmio, bool, 0644);
+MODULE_PARM_DESC(test_pass_mmio,
+		 "Test seam: let BAR and ROM region reads and writes through to the device, bound or not (default: off)");
 #else
 #define test_pass_writes false
+#define test_pass_mmio false
 #endif
 
 #if IS_ENABLED(CONFIG_VFIO_PCI_TSM_TEST_HOLD_OPS)
@@ -688,7 +694,7 @@ static ssize_t vfio_pci_tsm_read(struct vfio_device *core_vdev,
 	struct vfio_pci_tsm_device *tdev = to_tsm(core_vdev);
 	ssize_t ret;
 
-	if (!tee_mode || !tsm_mmio_region(*ppos))
+	if (!tee_mode || !tsm_mmio_region(*ppos) || READ_ONCE(test_pass_mmio))
 		return vfio_pci_core_read(core_vdev, buf, count, ppos);
 	if (!tsm_host_access_begin(tdev))
 		return -EBUSY;
@@ -720,7 +726,7 @@ static ssize_t vfio_pci_tsm_write(struct vfio_device *core_vdev,
 			tsm_host_access_end(tdev);
 		return ret;
 	}
-	if (!tsm_mmio_region(*ppos))
+	if (!tsm_mmio_region(*ppos) || READ_ONCE(test_pass_mmio))
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
 	if (!tsm_host_access_begin(tdev))
 		return -EBUSY;
@@ -823,10 +829,14 @@ static int vfio_pci_tsm_set_irqs_check(struct vfio_pci_core_device *vdev,
 	return 0;
 }
 
-/* Under memory_lock: the core sees the BARs disabled while not UNBOUND. */
+/*
+ * Under memory_lock: the core sees the BARs disabled while not UNBOUND (or,
+ * with the test seam test_pass_mmio set, never).
+ */
 static bool vfio_pci_tsm_mmio_blocked(struct vfio_pci_core_device *vdev)
 {
-	return tsm_locked(container_of(vdev, struct vfio_pci_tsm_device,
+	return !READ_ONCE(test_pass_mmio) &&
+	       tsm_locked(container_of(vdev, struct vfio_pci_tsm_device,
 				       core_device));
 }
 

@@ -345,15 +345,18 @@ TEST_F_TIMEOUT(cca, locked_state_refusals, 240)
 	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
 	EXPECT_DSM("CONFIG_UNLOCKED");
 	/* The controls: unbound, MMIO and a BME clear reach the device, no violation */
+	ASSERT_EQ(0, tsm_dsm_host(self->e.bdf, &saw));
 	EXPECT_EQ(0, tsm_region_rw(self->e.v.devfd, bar0.offset, 0));
 	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->e.v.devfd, bar0.offset);
 	EXPECT_NE(MAP_FAILED, map);
-	if (map != MAP_FAILED)
+	if (map != MAP_FAILED) {
+		EXPECT_EQ(*(volatile uint32_t *)map, *(volatile uint32_t *)map);
 		munmap(map, 4096);
-	ASSERT_EQ(0, tsm_dsm_host(self->e.bdf, &saw));
+	}
 	v16 = cmd & ~PCI_COMMAND_MASTER;
 	EXPECT_EQ(0, tsm_cfg_write(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &v16, 2));
 	ASSERT_EQ(0, tsm_dsm_host(self->e.bdf, &now));
+	EXPECT_EQ(saw.mmio + 3, now.mmio);
 	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
 	EXPECT_EQ(saw.violations, now.violations);
 	EXPECT_STREQ("CONFIG_UNLOCKED", now.tdi);

@@ -587,6 +587,7 @@ static inline int tsm_dsm_tdi_state(const char *bdf, char *buf, size_t len)
  */
 struct tsm_dsm_host {
 	long cfg_writes;
+	long mmio;
 	long events;
 	long violations;
 	char last_violation[64];
@@ -635,6 +636,9 @@ static inline int tsm_dsm_host(const char *bdf, struct tsm_dsm_host *h)
 	if (tsm_dsm_word(all, "host.cfg_writes", w, sizeof(w)))
 		return -EPROTO;
 	h->cfg_writes = strtol(w, NULL, 10);
+	if (tsm_dsm_word(all, "host.mmio", w, sizeof(w)))
+		return -EPROTO;
+	h->mmio = strtol(w, NULL, 10);
 	if (tsm_dsm_word(all, "host.events", w, sizeof(w)))
 		return -EPROTO;
 	h->events = strtol(w, NULL, 10);
@@ -648,5 +652,23 @@ static inline int tsm_dsm_host(const char *bdf, struct tsm_dsm_host *h)
 		return -EPROTO;
 	return 0;
 }
+
+/*
+ * Since @before (a tsm_dsm_host() of @bdf) no config write and no MMIO access
+ * reached the device of @bdf, it saw no violation, and its TDI and SPDM states
+ * did not change. For use inside a TEST.
+ */
+#define TSM_EXPECT_DEVICE_SAW_NOTHING(bdf, before) do {			\
+		struct tsm_dsm_host _now;				\
+		EXPECT_EQ(0, tsm_dsm_host((bdf), &_now));		\
+		EXPECT_EQ((before).cfg_writes, _now.cfg_writes)	\
+			TH_LOG("config writes reached the device");	\
+		EXPECT_EQ((before).mmio, _now.mmio)			\
+			TH_LOG("MMIO accesses reached the device");	\
+		EXPECT_EQ((before).violations, _now.violations)	\
+			TH_LOG("device saw a violation: %s", _now.last_violation); \
+		EXPECT_STREQ((before).tdi, _now.tdi);			\
+		EXPECT_STREQ((before).spdm, _now.spdm);			\
+	} while (0)
 
 #endif /* __TSM_UTILS_H */

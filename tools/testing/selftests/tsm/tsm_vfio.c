@@ -157,17 +157,11 @@ static int open_other(struct _test_data_tsm_vfio *self, char *other, size_t len,
  */
 #define DEVICE_SAW(h) ASSERT_EQ(0, tsm_dsm_host(self->bdf, &(h)))
 
-/* Since DEVICE_SAW(@before) no config write reached the device, nor did its state change. */
-#define EXPECT_DEVICE_SAW_NOTHING(before) do {				\
-		struct tsm_dsm_host _now;				\
-		EXPECT_EQ(0, tsm_dsm_host(self->bdf, &_now));		\
-		EXPECT_EQ((before).cfg_writes, _now.cfg_writes)	\
-			TH_LOG("config writes reached the device");	\
-		EXPECT_EQ((before).violations, _now.violations)	\
-			TH_LOG("device saw a violation: %s", _now.last_violation); \
-		EXPECT_STREQ((before).tdi, _now.tdi);			\
-		EXPECT_STREQ((before).spdm, _now.spdm);			\
-	} while (0)
+/*
+ * Since DEVICE_SAW(@before) no config write or MMIO access reached the
+ * device, nor did its state change.
+ */
+#define EXPECT_DEVICE_SAW_NOTHING(before) TSM_EXPECT_DEVICE_SAW_NOTHING(self->bdf, before)
 
 /* Every errno that needs no connected device. */
 TEST_F(tsm_vfio, errnos_unconnected)
@@ -1047,7 +1041,7 @@ TEST_F_TIMEOUT(tsm_vfio, host_mmio_refused_while_bound, 240)
 {
 	struct vfio_region_info bar0, rom;
 	/* The nvme doorbell page: a write there is what an ioeventfd is for */
-	struct tsm_dsm_host saw;
+	struct tsm_dsm_host saw, now;
 	uint64_t db;
 	int efd;
 
@@ -1060,8 +1054,15 @@ TEST_F_TIMEOUT(tsm_vfio, host_mmio_refused_while_bound, 240)
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, connect_fw(self));
 
-	/* Unbound: as vfio-pci (BAR0 offset 0 is the nvme CAP register) */
+	/*
+	 * Unbound: as vfio-pci (BAR0 offset 0 is the nvme CAP register); the
+	 * device sees the read, and it is no violation
+	 */
+	DEVICE_SAW(saw);
 	EXPECT_EQ(0, tsm_region_rw(self->v.devfd, bar0.offset, 0));
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.mmio + 1, now.mmio);
+	EXPECT_EQ(saw.violations, now.violations);
 	ASSERT_EQ(0, tsm_ioeventfd(self->v.devfd, db, 0, efd));
 	/* An ioeventfd is a host path to the BAR: no bind beside it */
 	EXPECT_EQ(-EBUSY, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
@@ -1084,16 +1085,19 @@ TEST_F_TIMEOUT(tsm_vfio, host_mmio_refused_while_bound, 240)
 	EXPECT_EQ(-EBUSY, tsm_region_rw(self->v.devfd, rom.offset, 0));
 	EXPECT_EQ(-EBUSY, tsm_ioeventfd(self->v.devfd, db, 0, efd));
 	/*
-	 * Nothing of that unbound the TDI or reached the device's config space
-	 * (a ROM read would have enabled the ROM BAR); the MMIO itself the
-	 * device model cannot see yet (QEMU's nvme MMIO trace names no device).
+	 * Nothing of that unbound the TDI or reached the device: no MMIO access,
+	 * no config write (a ROM read would have enabled the ROM BAR)
 	 */
 	EXPECT_EQ(1, bound(self));
 	EXPECT_DEVICE_SAW_NOTHING(saw);
 
 	ASSERT_EQ(0, tsm_vfio_unbind(self->v.devfd));
 	EXPECT_DSM("CONFIG_UNLOCKED");
+	DEVICE_SAW(saw);
 	EXPECT_EQ(0, tsm_region_rw(self->v.devfd, bar0.offset, 0));
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.mmio + 1, now.mmio);
+	EXPECT_EQ(saw.violations, now.violations);
 	EXPECT_EQ(0, tsm_ioeventfd(self->v.devfd, db, 0, efd));
 	EXPECT_EQ(0, tsm_ioeventfd(self->v.devfd, db, 0, -1));
 	close(efd);
@@ -1881,11 +1885,12 @@ static int pass_writes(bool on)
 }
 
 /*
- * The control of every EXPECT_DEVICE_SAW_NOTHING: with the refusal switched
- * off (a test kernel's seam), a BME clear on the locked TDI and a DOE abort
- * under the established session do reach the device, which reports each as
- * a violation (TDI in ERROR, session dropped). So the refusal tests'
- * "saw nothing" can fail. A test kernel without the seam fails here.
+ * The control of the config half of every EXPECT_DEVICE_SAW_NOTHING (the
+ * MMIO half's is the next test): with the refusal switched off (a test
+ * kernel's seam), a BME clear on the locked TDI and a DOE abort under the
+ * established session do reach the device, which reports each as a
+ * violation (TDI in ERROR, session dropped). So the refusal tests' "saw
+ * nothing" can fail. A test kernel without the seam fails here.
  */
 TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 {
@@ -1930,6 +1935,53 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	/* The teardown disconnects the device whose session is gone */
 }
 
+/* The same option's test_pass_mmio: refused BAR accesses reach the device. */
+static int pass_mmio(bool on)
+{
+	return seam_set("test_pass_mmio", on);
+}
+
+/*
+ * The control of the MMIO half of every EXPECT_DEVICE_SAW_NOTHING: with the
+ * BAR refusal switched off (the seam), a read and a write of the bound
+ * device's BAR0 reach it, and it counts each as a violation. tsm-dsm runs
+ * with --mmio-violation reject (its default): the device refuses them and the
+ * TDI stays CONFIG_LOCKED. A test kernel without the seam fails here.
+ */
+TEST_F_TIMEOUT(tsm_vfio, refused_mmio_reaches_the_device_when_let_through, 240)
+{
+	struct vfio_region_info bar0;
+	struct tsm_dsm_host saw, now;
+	uint16_t cmd;
+	int rd, wr;
+
+	ASSERT_EQ(0, bind_with_memory_on(self, &cmd));
+	ASSERT_EQ(0, tsm_region_info(self->v.devfd, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
+
+	ASSERT_EQ(0, pass_mmio(true));
+	/* CAP, then INTMS (0xc), whose 0 sets no interrupt mask bit */
+	rd = tsm_region_rw(self->v.devfd, bar0.offset, 0);
+	wr = tsm_region_rw(self->v.devfd, bar0.offset + 0xc, 1);
+	EXPECT_EQ(0, pass_mmio(false));
+	EXPECT_EQ(0, rd);
+	EXPECT_EQ(0, wr);
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.mmio + 2, now.mmio);
+	EXPECT_EQ(saw.cfg_writes, now.cfg_writes);
+	EXPECT_EQ(saw.violations + 2, now.violations);
+	EXPECT_STREQ("mmio-write@bar0+0xc", now.last_violation);
+	EXPECT_STREQ("CONFIG_LOCKED", now.tdi);
+	EXPECT_EQ(1, bound(self));
+
+	/* With the seam off again, refused and unseen */
+	saw = now;
+	EXPECT_EQ(-EBUSY, tsm_region_rw(self->v.devfd, bar0.offset, 0));
+	EXPECT_DEVICE_SAW_NOTHING(saw);
+	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	EXPECT_DSM("CONFIG_UNLOCKED");
+}
 
 /* A call through the first VMM's iommufd, held by the seam in flight. */
 struct held_call {

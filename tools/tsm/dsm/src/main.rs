@@ -9,18 +9,22 @@
 //! in `--state-file` (rewritten on every change) and in the
 //! `tdi_state function=... state=...` log lines.
 //!
-//! The device also sees the host's config writes to it: start QEMU with
-//! `-trace pci_cfg_write -D FILE` and tsm-dsm with `--trace FILE` (and `--pcie-cap`,
+//! The device also sees the host's config writes and MMIO accesses to it: start QEMU
+//! with `-trace pci_cfg_write -trace pci_update_mappings_add -trace
+//! pci_update_mappings_del -trace memory_region_ops_read -trace memory_region_ops_write
+//! -D FILE` and tsm-dsm with `--trace FILE` (and `--pcie-cap`,
 //! `--pm-cap`, `--doe-cap` with the function's capability offsets, for FLR, power
 //! states and DOE Abort). A thread follows FILE every few milliseconds and applies each
 //! write to the function(s) of `--function` (function 0 of `--bdf` by default; other
 //! functions' lines are ignored) with the device-side TDISP rules: a write that moves a
 //! CONFIG_LOCKED or RUN TDI to ERROR, or a DOE Abort that drops an established session,
-//! is a violation (`tsm_engine::dsm` module `host_view`). Ordering: QEMU logs a write
+//! is a violation (`tsm_engine::dsm` module `host_view`). So is an MMIO access to a
+//! mapped BAR of a locked TDI's function (outside the MSI-X pages unless the TDI was
+//! locked with LOCK_MSIX); `--mmio-violation error` moves the TDI to ERROR too. Ordering: QEMU logs a write
 //! before the device gets it, and tsm-dsm applies every logged write before it handles
 //! the next DOE request, so all config writes the guest made before a DOE request are
 //! applied before that request is answered. The state file then also shows
-//! `host.cfg_writes=N`, `host.events=N`, `host.violations=N`,
+//! `host.cfg_writes=N`, `host.mmio=N`, `host.events=N`, `host.violations=N`,
 //! `host.last_violation=<event>@<offset>|none` and `trace.offset=N` (bytes of FILE
 //! consumed: the DSM has seen every write in FILE once it equals FILE's size). QEMU's
 //! trace has no access sizes: tsm-dsm infers them from the register and the value.
@@ -37,12 +41,17 @@ use log::{error, info, warn};
 use tsm_engine::args;
 use tsm_engine::certs::{CertError, Identity};
 use tsm_engine::dsm::server::{self, Device};
-use tsm_engine::dsm::{Dsm, DsmConfig};
+use tsm_engine::dsm::{Dsm, DsmConfig, MmioPolicy};
 use tsm_engine::faults::{Faults, MsgKind};
 use tsm_engine::fw::DevId;
 use tsm_engine::qemu_trace::TraceFollower;
 use tsm_engine::report::{BarInfo, FirstPageUnit, MsixLayout};
 use tsm_engine::tdisp::FunctionId;
+
+/// `--mmio-violation`.
+fn parse_mmio_policy(s: &str) -> Result<MmioPolicy, String> {
+    MmioPolicy::parse(s).ok_or_else(|| format!("{s:?}: expected reject or error"))
+}
 
 /// The MSI-X layout, `None` for "none" (an alias, so clap takes it as one value, not as
 /// an optional argument).
@@ -114,17 +123,25 @@ struct Cli {
     doe_cap: Option<u16>,
 
     /// Rewrite this file on every state change: spdm=..., ide.streamN=...,
-    /// host.cfg_writes=N, host.events=N, host.violations=N, host.last_violation=...,
+    /// host.cfg_writes=N, host.mmio=N, host.events=N, host.violations=N, host.last_violation=...,
     /// tdi.SSSS:BB:DD.F=CONFIG_UNLOCKED|CONFIG_LOCKED|RUN|ERROR, and with --trace
-    /// trace.offset=N.
+    /// trace.offset=N. A trace that only grew rewrites it only when asked: write the
+    /// wanted offset (decimal) to the same path with the extension "query".
     #[arg(long, value_name = "FILE")]
     state_file: Option<PathBuf>,
 
-    /// Follow QEMU's trace log (its -D FILE, with -trace pci_cfg_write) from its start:
-    /// the device sees the host's config writes to its functions. The file need not
-    /// exist yet; a new QEMU truncating it is followed from the start again.
+    /// Follow QEMU's trace log (its -D FILE, with -trace for pci_cfg_write,
+    /// pci_update_mappings_add, pci_update_mappings_del, memory_region_ops_read and
+    /// memory_region_ops_write) from its start: the device sees the host's config writes
+    /// and MMIO accesses to its functions. The file need not exist yet; a new QEMU
+    /// truncating it is followed from the start again.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+
+    /// What a host MMIO access to a locked TDI's MMIO does besides counting as a
+    /// violation: "reject" (the TDI keeps its state) or "error" (the TDI goes to ERROR).
+    #[arg(long, default_value = "reject", value_name = "POLICY", value_parser = parse_mmio_policy)]
+    mmio_violation: MmioPolicy,
 
     /// Fault: corrupt every signature (CHALLENGE_AUTH, MEASUREMENTS, KEY_EXCHANGE_RSP).
     #[arg(long)]
@@ -225,6 +242,7 @@ fn config(cli: &Cli) -> Result<DsmConfig, DsmError> {
         pcie_cap: cli.pcie_cap,
         pm_cap: cli.pm_cap,
         doe_cap: cli.doe_cap,
+        mmio_policy: cli.mmio_violation,
     })
 }
 

@@ -3,39 +3,54 @@
 //! QEMU's trace log, as tsm-dsm reads it: the host actions on a device that do not go
 //! through its DOE mailbox.
 //!
-//! QEMU started with `-trace pci_cfg_write -D FILE` writes one line per guest config
-//! write to FILE and flushes it *before* it hands the write to the device model
-//! (`hw/pci/trace-events`):
+//! QEMU started with `-trace EVENT` for each of the events below and `-D FILE` writes one
+//! line per event to FILE and flushes it *before* the access it reports reaches the
+//! device model (`hw/pci/trace-events`, `system/trace-events` of QEMU 10.0.2):
 //!
 //! ```text
 //! pci_cfg_write nvme 01:00.0 @0x4 <- 0x6
+//! pci_update_mappings_add nvme 01:00.0 0,0x10000000+0x4000
+//! pci_update_mappings_del nvme 01:00.0 0,0x10000000+0x4000
+//! memory_region_ops_read cpu 1 mr 0x562ced508b00 addr 0x10000000 value 0xf0107ff size 4 name 'nvme'
+//! memory_region_ops_write cpu 0 mr 0x562cedea8d70 addr 0x10002000 value 0x0 size 4 name 'msix-table'
 //! 12345@1712345678.123456:pci_cfg_write nvme 01:00.0 @0x4 <- 0x6
 //! ```
 //!
-//! i.e. the device's name, `bus:slot.func` in hexadecimal, the config offset and the
-//! value written. The second form, with a `PID@SECONDS.MICROS:` prefix, is what QEMU
-//! writes with `-msg timestamp=on`; the prefix is accepted and ignored. The file holds
-//! other lines too (other trace events, guest error messages, QEMU warnings): anything
-//! that does not parse as an event is skipped.
+//! - `pci_cfg_write`: a config write (the device's name, `bus:slot.func` in hexadecimal,
+//!   the config offset, the value written).
+//! - `pci_update_mappings_add`/`_del`: a BAR (index 0-5, 6 the expansion ROM) of a
+//!   function mapped at, or unmapped from, `address+size` of its bus's memory (or I/O)
+//!   space, as the function's Command register and BARs make QEMU change its memory map.
+//! - `memory_region_ops_read`/`_write`: an access that reached a device's MMIO or
+//!   port-I/O region: every such access of every device (the UART, the timers, ...),
+//!   at an *absolute* address (QEMU adds the offsets of the region's containers up to
+//!   its root, for a BAR the PCI bus's address space, which is where
+//!   `pci_update_mappings_add` says the BAR is). The line names no device; the consumer
+//!   attributes it by address, to the BAR mapped there (`dsm::host_view`). The `mr`
+//!   pointer and the region's name are ignored.
 //!
-//! What the trace does not carry: the access *size* (a 1-, 2- or 4-byte write of a small
-//! value looks the same), and the PCI segment. The consumer infers the size
-//! (`dsm::host_view`), and matches functions by bus/device/function only. The bus
-//! number is the one the bus had when the write was made: a device whose bus is
-//! renumbered after a write (by firmware, then by the OS) is seen under its old number
-//! for that write.
+//! The `PID@SECONDS.MICROS:` prefix is what QEMU writes with `-msg timestamp=on`; it is
+//! accepted and ignored. The file holds other lines too (guest error messages, QEMU
+//! warnings): anything that does not parse as an event is skipped.
+//!
+//! What the trace does not carry: the *size* of a config write (a 1-, 2- or 4-byte write
+//! of a small value looks the same; MMIO lines do carry it), the PCI segment, and
+//! whether an access was the host's or a TEE guest's (a real device tells them apart by
+//! the TLP's T bit). The consumer infers the config write size (`dsm::host_view`), and
+//! matches functions by bus/device/function only. The bus number is the one the bus had
+//! when the event was traced: a device whose bus is renumbered after it (by firmware,
+//! then by the OS) is seen under its old number for that event.
 //!
 //! [`TraceFollower`] follows the file as QEMU appends to it, like `tail -F`: complete
 //! lines only, from byte 0, surviving the file not existing yet and a new QEMU
-//! truncating it.
+//! truncating it. MMIO lines are most of the file (a console character is one or two),
+//! so a line is looked at only as far as needed to tell what it is.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// One event from QEMU's trace log.
-///
-/// Only config writes today; MMIO events would be further variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TraceEvent {
@@ -52,22 +67,62 @@ pub enum TraceEvent {
         /// The value written (as wide as the access, which the trace does not say).
         value: u32,
     },
+    /// `pci_update_mappings_add` (`mapped`) or `pci_update_mappings_del`: BAR `bar` of a
+    /// function now decodes, or no longer decodes, `addr..addr + size`.
+    BarMapping {
+        /// Bus number at the time of the change.
+        bus: u8,
+        /// Device (slot) number, 0-31.
+        slot: u8,
+        /// Function number, 0-7.
+        func: u8,
+        /// BAR index, 0-5; 6 is the expansion ROM.
+        bar: u8,
+        /// Where the BAR is (or was) mapped, in its bus's address space.
+        addr: u64,
+        /// Its size in bytes.
+        size: u64,
+        /// Mapped (`_add`) or unmapped (`_del`).
+        mapped: bool,
+    },
+    /// `memory_region_ops_read` or `_write` (`write`): an access of `size` bytes at the
+    /// absolute address `addr`, returning or writing `value`.
+    Mmio {
+        /// A write, else a read.
+        write: bool,
+        /// The absolute address.
+        addr: u64,
+        /// The value read or written.
+        value: u64,
+        /// Access size in bytes.
+        size: u8,
+    },
 }
 
 impl TraceEvent {
     /// The requester ID (`bus << 8 | slot << 3 | func`) of the function the event is
-    /// about.
-    pub const fn requester_id(&self) -> u16 {
+    /// about; `None` for MMIO, which the trace attributes to no function.
+    pub const fn requester_id(&self) -> Option<u16> {
         match *self {
             Self::CfgWrite {
                 bus, slot, func, ..
-            } => ((bus as u16) << 8) | ((slot as u16) << 3) | func as u16,
+            }
+            | Self::BarMapping {
+                bus, slot, func, ..
+            } => Some(((bus as u16) << 8) | ((slot as u16) << 3) | func as u16),
+            Self::Mmio { .. } => None,
         }
     }
 }
 
 /// The event name of config writes.
 const CFG_WRITE: &str = "pci_cfg_write";
+/// The event names of BAR mappings and unmappings.
+const MAP_ADD: &str = "pci_update_mappings_add";
+const MAP_DEL: &str = "pci_update_mappings_del";
+/// The event names of MMIO (and port I/O) reads and writes.
+const MMIO_READ: &str = "memory_region_ops_read";
+const MMIO_WRITE: &str = "memory_region_ops_write";
 
 /// Strips QEMU's optional `PID@SECONDS.MICROS:` prefix.
 fn strip_timestamp(line: &str) -> &str {
@@ -93,6 +148,11 @@ fn hex_u32(s: &str) -> Option<u32> {
     u32::from_str_radix(s.strip_prefix("0x")?, 16).ok()
 }
 
+/// `0x`-prefixed hexadecimal, 64 bits.
+fn hex_u64(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+}
+
 /// `BB:SS.F`, hexadecimal.
 fn parse_bdf(s: &str) -> Option<(u8, u8, u8)> {
     let (bus, df) = s.split_once(':')?;
@@ -107,13 +167,24 @@ fn parse_bdf(s: &str) -> Option<(u8, u8, u8)> {
 /// anything that is not a well-formed event this module knows.
 pub fn parse_line(line: &str) -> Option<TraceEvent> {
     let line = strip_timestamp(line.trim_start());
-    let words: Vec<&str> = line.split_whitespace().collect();
-    // pci_cfg_write NAME... BB:SS.F @0xOFF <- 0xVAL: the name is QEMU's and could in
-    // principle hold spaces, so the fixed fields are taken from the end.
-    let [event, .., bdf, at, arrow, value] = words.as_slice() else {
-        return None;
-    };
-    if *event != CFG_WRITE || *arrow != "<-" || words.len() < 6 {
+    let (event, rest) = line.split_once(' ')?;
+    match event {
+        CFG_WRITE => parse_cfg_write(rest),
+        MAP_ADD => parse_mapping(rest, true),
+        MAP_DEL => parse_mapping(rest, false),
+        MMIO_READ => parse_mmio(rest, false),
+        MMIO_WRITE => parse_mmio(rest, true),
+        _ => None,
+    }
+}
+
+/// `NAME... BB:SS.F @0xOFF <- 0xVAL`: the name is QEMU's and could in principle hold
+/// spaces, so the fixed fields are taken from the end.
+fn parse_cfg_write(rest: &str) -> Option<TraceEvent> {
+    let mut w = rest.split_whitespace().rev();
+    let (value, arrow, at, bdf) = (w.next()?, w.next()?, w.next()?, w.next()?);
+    w.next()?;
+    if arrow != "<-" {
         return None;
     }
     let (bus, slot, func) = parse_bdf(bdf)?;
@@ -125,6 +196,53 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
         func,
         offset,
         value,
+    })
+}
+
+/// `NAME... BB:SS.F BAR,0xADDR+0xSIZE`, the fixed fields taken from the end.
+fn parse_mapping(rest: &str, mapped: bool) -> Option<TraceEvent> {
+    let mut w = rest.split_whitespace().rev();
+    let (spec, bdf) = (w.next()?, w.next()?);
+    w.next()?;
+    let (bus, slot, func) = parse_bdf(bdf)?;
+    let (bar, range) = spec.split_once(',')?;
+    let bar = bar.parse::<u8>().ok().filter(|b| *b <= 6)?;
+    let (addr, size) = range.split_once('+')?;
+    Some(TraceEvent::BarMapping {
+        bus,
+        slot,
+        func,
+        bar,
+        addr: hex_u64(addr)?,
+        size: hex_u64(size)?,
+        mapped,
+    })
+}
+
+/// `cpu N mr 0xPTR addr 0xADDR value 0xVAL size N name 'NAME'`; the name, last, may hold
+/// spaces and is not read.
+fn parse_mmio(rest: &str, write: bool) -> Option<TraceEvent> {
+    let mut w = rest.split(' ');
+    let mut field = |key: &str| {
+        if w.next()? != key {
+            return None;
+        }
+        w.next()
+    };
+    field("cpu")?;
+    field("mr")?;
+    let addr = hex_u64(field("addr")?)?;
+    let value = hex_u64(field("value")?)?;
+    let size = field("size")?
+        .parse::<u8>()
+        .ok()
+        .filter(|s| (1..=8).contains(s))?;
+    field("name")?;
+    Some(TraceEvent::Mmio {
+        write,
+        addr,
+        value,
+        size,
     })
 }
 
@@ -241,6 +359,18 @@ impl TraceFollower {
                 None => (bytes, false),
             };
             bytes = bytes.get(chunk.len()..).unwrap_or(&[]);
+            if complete && self.partial_len == 0 {
+                // The common case, a whole line in this read: parsed where it is.
+                if let Some(ev) = std::str::from_utf8(chunk)
+                    .ok()
+                    .filter(|_| chunk.len() <= MAX_LINE)
+                    .and_then(parse_line)
+                {
+                    out.push(ev);
+                }
+                self.offset += chunk.len() as u64;
+                continue;
+            }
             let room = MAX_LINE.saturating_sub(self.partial.len());
             self.partial
                 .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
@@ -294,7 +424,59 @@ mod tests {
             Some(cfg(0, 0x10, 0, 0x1a, 0xff))
         );
         let e = parse_line("pci_cfg_write nvme 02:03.1 @0xfff <- 0x0").unwrap();
-        assert_eq!(e.requester_id(), 0x0219);
+        assert_eq!(e.requester_id(), Some(0x0219));
+    }
+
+    #[test]
+    fn parses_bar_mappings() {
+        let map = |bar, addr, size, mapped| TraceEvent::BarMapping {
+            bus: 1,
+            slot: 0,
+            func: 0,
+            bar,
+            addr,
+            size,
+            mapped,
+        };
+        assert_eq!(
+            parse_line("pci_update_mappings_add nvme 01:00.0 0,0x10000000+0x4000\n"),
+            Some(map(0, 0x1000_0000, 0x4000, true))
+        );
+        assert_eq!(
+            parse_line("1@2.3:pci_update_mappings_del nvme 01:00.0 6,0x8000004000000000+0x40000"),
+            Some(map(6, 0x8000_0040_0000_0000, 0x4_0000, false))
+        );
+        let e = parse_line("pci_update_mappings_add ich9 ahci 00:1f.2 4,0xc040+0x20").unwrap();
+        assert_eq!(e.requester_id(), Some(0xfa));
+    }
+
+    #[test]
+    fn parses_mmio_accesses() {
+        assert_eq!(
+            parse_line(
+                "memory_region_ops_read cpu 1 mr 0x562ced508b00 addr 0x10000000 value 0xf0107ff size 4 name 'nvme'\n"
+            ),
+            Some(TraceEvent::Mmio {
+                write: false,
+                addr: 0x1000_0000,
+                value: 0xf01_07ff,
+                size: 4,
+            })
+        );
+        let e = parse_line(
+            "9@1.5:memory_region_ops_write cpu -1 mr 0x1 addr 0xfe801000 value 0xffffffffffffffff size 8 name 'a b'",
+        )
+        .unwrap();
+        assert_eq!(
+            e,
+            TraceEvent::Mmio {
+                write: true,
+                addr: 0xfe80_1000,
+                value: u64::MAX,
+                size: 8,
+            }
+        );
+        assert_eq!(e.requester_id(), None);
     }
 
     #[test]
@@ -318,6 +500,18 @@ mod tests {
             "x@1.2:pci_cfg_write nvme 01:00.0 @0x4 <- 0x6",
             "qemu-system-x86_64: warning: something pci_cfg_write nvme 01:00.0 @0x4 <- 0x6",
             "guest_errors: bad access @0x4 <- 0x6",
+            "pci_update_mappings_add 01:00.0 0,0x1000+0x1000",
+            "pci_update_mappings_add nvme 01:00.0 7,0x1000+0x1000",
+            "pci_update_mappings_add nvme 01:00.0 0,0x1000",
+            "pci_update_mappings_add nvme 01:00.0 0,1000+0x1000",
+            "pci_update_mappings_del nvme 01:00.0 0;0x1000+0x1000",
+            "memory_region_ops_read cpu 0 mr 0x1 addr 0x1000 value 0x0 size 4",
+            "memory_region_ops_read cpu 0 mr 0x1 addr 0x1000 value 0x0 size 0 name 'x'",
+            "memory_region_ops_read cpu 0 mr 0x1 addr 0x1000 value 0x0 size 16 name 'x'",
+            "memory_region_ops_read cpu 0 mr 0x1 addr 1000 value 0x0 size 4 name 'x'",
+            "memory_region_ops_read cpu 0 mr 0x1 value 0x0 addr 0x1000 size 4 name 'x'",
+            "memory_region_ops_write cpu 0 mr 0x1 addr 0x10000000000000000 value 0x0 size 4 name 'x'",
+            "memory_region_ops_ready cpu 0 mr 0x1 addr 0x1000 value 0x0 size 4 name 'x'",
         ] {
             assert_eq!(parse_line(line), None, "{line:?}");
         }

@@ -24,8 +24,24 @@
 //!   (in any state, DOE aborts included), violations, and the cause of the last one as
 //!   `<event>@<offset>` (e.g. `bus-master-disabled@0x4`, `doe-abort@0x108`).
 //!
+//! - The BARs as QEMU maps them (`pci_update_mappings_add`/`_del`): each MMIO access
+//!   the trace shows at an address inside a mapped BAR of a DSM function is an access
+//!   to that function (QEMU's MMIO lines name no device: attributing them by address is
+//!   what a device's own BAR decoding does). Every such access is counted; one that hits
+//!   a CONFIG_LOCKED or RUN TDI of the function is a host (non-TEE) access to the TDI's
+//!   locked MMIO, a violation `mmio-read@bar<N>+<offset>` or `mmio-write@...`. The
+//!   pages of the MSI-X table and PBA are excepted when the TDI was locked without
+//!   LOCK_MSIX: those stay the host's (TDISP's LOCK_INTERFACE flag; that a device
+//!   accepts non-TEE accesses there then is this model's reading of it). What the
+//!   device does with the access is [`MmioPolicy`]: a real device refuses it (a read
+//!   completes with all ones, a write is dropped) and keeps the TDI, or moves the TDI
+//!   to ERROR. QEMU has already served the access when the DSM reads the line: the
+//!   model cannot make the refusal happen, it only records it. Every access is taken
+//!   as the host's: the trace cannot tell a TEE guest's access (a TLP with the T bit)
+//!   from the host's, and nothing here makes TEE accesses.
+//!
 //! The DSM's functions are the rids of `DsmConfig::functions` (function 0's if that is
-//! empty); writes to any other bus/device/function are ignored.
+//! empty); events of any other bus/device/function are ignored.
 //!
 //! Access width: QEMU's trace carries no access size, so the width of each write is an
 //! inference ([`write_width`]): the natural width of a known register (Command 2, BARs
@@ -42,6 +58,7 @@ use std::collections::BTreeMap;
 use log::{debug, info, warn};
 use tsm_proto::config::{classify_config_write, ConfigLayout};
 use tsm_proto::state::{HostEvent, HostEvents, TdiState};
+use tsm_proto::tdisp::{FunctionId, LockFlags};
 
 use super::{Dsm, DsmConfig};
 
@@ -67,17 +84,46 @@ const DOE_READ_MAILBOX: u16 = 0x14;
 /// DOE Control: DOE Abort.
 const DOE_ABORT: u32 = 1 << 0;
 
+/// A page: MSI-X table and PBA exceptions are page-granular, as in the interface report.
+const PAGE: u64 = 4096;
+
+/// What the device does with a host MMIO access to a locked TDI's MMIO (the
+/// `--mmio-violation` knob of tsm-dsm). Either way it is a violation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MmioPolicy {
+    /// Refused (a read returns all ones, a write is dropped); the TDI keeps its state.
+    #[default]
+    Reject,
+    /// The TDI goes to ERROR.
+    Error,
+}
+
+impl MmioPolicy {
+    /// `reject` or `error`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reject" => Some(Self::Reject),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
 /// What the device saw of the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostCounters {
     /// Config writes to the DSM's functions.
     pub cfg_writes: u64,
+    /// MMIO accesses (reads and writes) to a mapped BAR of the DSM's functions.
+    pub mmio: u64,
     /// Host events seen (in any TDI state), DOE aborts included.
     pub events: u64,
-    /// Events that moved a CONFIG_LOCKED or RUN TDI to ERROR, and DOE aborts that
-    /// dropped an established session or hit a locked TDI.
+    /// Events that moved a CONFIG_LOCKED or RUN TDI to ERROR, DOE aborts that
+    /// dropped an established session or hit a locked TDI, and MMIO accesses to a
+    /// locked TDI's MMIO.
     pub violations: u64,
-    /// The cause of the last violation, `<event>@<offset>`.
+    /// The cause of the last violation, `<event>@<offset>` (config writes, DOE Abort)
+    /// or `mmio-read@bar<N>+<offset>` and `mmio-write@...`.
     pub last_violation: Option<String>,
 }
 
@@ -88,10 +134,12 @@ impl HostCounters {
     }
 }
 
-/// The shadows and counters (a field of [`Dsm`]).
+/// The shadows, BAR mappings and counters (a field of [`Dsm`]).
 #[derive(Debug, Clone)]
 pub(super) struct HostView {
     shadows: BTreeMap<u16, Box<[u8; CONFIG_SPACE]>>,
+    /// (rid, BAR index) -> (address, size), as QEMU maps them now.
+    bars: BTreeMap<(u16, u8), (u64, u64)>,
     pub(super) counters: HostCounters,
 }
 
@@ -108,6 +156,7 @@ impl HostView {
         }
         Self {
             shadows,
+            bars: BTreeMap::new(),
             counters: HostCounters::default(),
         }
     }
@@ -190,7 +239,7 @@ impl Dsm {
             let broke = self.host_event_where(event, |f| f.requester_id() == rid);
             let cause = format!("{}@{offset:#x}", event.name());
             if broke {
-                self.violation(cause, value);
+                self.violation(cause, value.into());
             } else {
                 info!("host event {cause} <- {value:#x}: seen, no locked TDI affected");
             }
@@ -219,14 +268,86 @@ impl Dsm {
         let broke = self.host_event_where(HostEvent::IdeOrSessionLost, |_| true);
         let cause = format!("doe-abort@{offset:#x}");
         if had_session || locked || broke {
-            self.violation(cause, value);
+            self.violation(cause, value.into());
         } else {
             info!("host event {cause} <- {value:#x}: seen, no session or locked TDI");
         }
     }
 
-    fn violation(&mut self, cause: String, value: u32) {
-        warn!("violation: host event {cause} <- {value:#x} on a locked TDI or session");
+    /// BAR `bar` of the function `rid` mapped at `addr..addr + size` (`mapped`), or no
+    /// longer mapped there, as QEMU traced it; ignored unless `rid` is one of the DSM's
+    /// functions.
+    pub fn bar_mapping(&mut self, rid: u16, bar: u8, addr: u64, size: u64, mapped: bool) {
+        if !self.host.shadows.contains_key(&rid) {
+            return;
+        }
+        if mapped {
+            self.host.bars.insert((rid, bar), (addr, size));
+        } else if self.host.bars.get(&(rid, bar)).is_some_and(|m| m.0 == addr) {
+            self.host.bars.remove(&(rid, bar));
+        }
+    }
+
+    /// An MMIO access QEMU traced at the absolute address `addr`: ignored unless a
+    /// mapped BAR of one of the DSM's functions holds `addr`; otherwise counted and, on a
+    /// locked TDI's MMIO, a violation handled as [`DsmConfig::mmio_policy`] says.
+    pub fn mmio(&mut self, write: bool, addr: u64, value: u64) {
+        let Some((rid, bar, off)) = self.host.bars.iter().find_map(|(&(rid, bar), &(a, n))| {
+            addr.checked_sub(a)
+                .filter(|off| *off < n)
+                .map(|off| (rid, bar, off))
+        }) else {
+            return;
+        };
+        self.host.counters.mmio += 1;
+        self.changed = true;
+        let cause = format!(
+            "{}@bar{bar}+{off:#x}",
+            if write { "mmio-write" } else { "mmio-read" }
+        );
+        let open_msix = self.msix_page(bar, off);
+        let hit: Vec<FunctionId> = self
+            .tdis
+            .iter()
+            .filter_map(|(id, t)| {
+                let f = FunctionId::from_u32(*id).ok()?;
+                let locked = matches!(t.state, TdiState::ConfigLocked | TdiState::Run);
+                let msix_locked = t
+                    .lock
+                    .is_some_and(|l| l.flags.contains(LockFlags::LOCK_MSIX));
+                (f.requester_id() == rid && locked && (msix_locked || !open_msix)).then_some(f)
+            })
+            .collect();
+        if hit.is_empty() {
+            debug!("host {cause} ({value:#x}): seen, no locked TDI MMIO");
+            return;
+        }
+        self.violation(cause, value);
+        if self.cfg.mmio_policy == MmioPolicy::Error {
+            for f in hit {
+                self.set_state(f, TdiState::Error);
+            }
+        }
+    }
+
+    /// Whether `off` of BAR `bar` is in a page of the MSI-X table or PBA.
+    fn msix_page(&self, bar: u8, off: u64) -> bool {
+        let Some(m) = self.cfg.msix else {
+            return false;
+        };
+        let entries = u64::from(m.table_entries);
+        [
+            (m.table_bar, u64::from(m.table_offset), entries * 16),
+            (m.pba_bar, u64::from(m.pba_offset), entries.div_ceil(64) * 8),
+        ]
+        .into_iter()
+        .any(|(b, start, len)| {
+            b == bar && off >= start / PAGE * PAGE && off < (start + len).div_ceil(PAGE) * PAGE
+        })
+    }
+
+    fn violation(&mut self, cause: String, value: u64) {
+        warn!("violation: host event {cause} ({value:#x}) on a locked TDI or session");
         self.host.counters.violations += 1;
         self.host.counters.last_violation = Some(cause);
         self.changed = true;
@@ -425,5 +546,114 @@ mod tests {
         // Past the end of the config space: ignored.
         ep.0.config_write(RID, 0x1000, 0);
         assert_eq!(ep.0.host_counters().cfg_writes, 3);
+    }
+
+    /// BAR0 of the testbed function mapped where its BAR says.
+    fn map_bar0(d: &mut Dsm) {
+        d.bar_mapping(RID, 0, 0x1000_0000, 0x4000, true);
+    }
+
+    fn mmio_counters(d: &Dsm) -> (u64, u64, &str) {
+        let c = d.host_counters();
+        (c.mmio, c.violations, c.last_violation_token())
+    }
+
+    #[test]
+    fn mmio_to_an_unlocked_tdi_is_only_seen() {
+        let (_, mut ep) = platform(false, false);
+        map_bar0(&mut ep.0);
+        ep.0.take_changed();
+        ep.0.mmio(false, 0x1000_0000, 0xf01_07ff);
+        ep.0.mmio(true, 0x1000_3fff, 0);
+        assert_eq!(mmio_counters(&ep.0), (2, 0, "none"));
+        assert!(ep.0.take_changed());
+        assert!(ep.0.snapshot().contains("host.mmio=2\n"));
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
+    }
+
+    #[test]
+    fn mmio_outside_the_mapped_bars_is_not_the_devices() {
+        let (_, mut ep) = platform(true, false);
+        // Not mapped yet: the BAR register alone does not decode.
+        ep.0.mmio(false, 0x1000_0000, 0);
+        map_bar0(&mut ep.0);
+        ep.0.take_changed();
+        for addr in [0x0fff_ffff, 0x1000_4000, 0x0900_0000, u64::MAX] {
+            ep.0.mmio(true, addr, 0);
+        }
+        // Another function's BAR at the same place is not this DSM's.
+        ep.0.bar_mapping(0x0200, 0, 0x2000_0000, 0x4000, true);
+        ep.0.mmio(false, 0x2000_0000, 0);
+        assert_eq!(mmio_counters(&ep.0), (0, 0, "none"));
+        assert!(!ep.0.take_changed());
+        // Unmapped (Memory Space off): no longer decoded.
+        ep.0.bar_mapping(RID, 0, 0x1000_0000, 0x4000, false);
+        ep.0.mmio(false, 0x1000_0000, 0);
+        assert_eq!(mmio_counters(&ep.0), (0, 0, "none"));
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
+    }
+
+    #[test]
+    fn mmio_to_a_locked_tdi_is_a_violation_refused_by_default() {
+        for start in [false, true] {
+            let (_, mut ep) = platform(true, start);
+            let was = ep.0.tdi_state(TDI);
+            map_bar0(&mut ep.0);
+            ep.0.mmio(false, 0x1000_0014, 0x46_0001);
+            assert_eq!(mmio_counters(&ep.0), (1, 1, "mmio-read@bar0+0x14"));
+            ep.0.mmio(true, 0x1000_1000, 1);
+            assert_eq!(mmio_counters(&ep.0), (2, 2, "mmio-write@bar0+0x1000"));
+            assert_eq!(ep.0.tdi_state(TDI), was);
+            assert!(ep
+                .0
+                .snapshot()
+                .contains("host.last_violation=mmio-write@bar0+0x1000\n"));
+        }
+    }
+
+    #[test]
+    fn with_the_error_policy_mmio_to_a_locked_tdi_sends_it_to_error() {
+        let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
+        let mut dsm_cfg = dsm.config().clone();
+        dsm_cfg.mmio_policy = MmioPolicy::Error;
+        let mut fw = Firmware::new(cfg);
+        let mut ep = LocalDsm(Dsm::new(dsm_cfg));
+        ok(&mut fw, &mut ep, testbed::connect());
+        ok(&mut fw, &mut ep, testbed::bind());
+        ok(&mut fw, &mut ep, testbed::guest(GuestOp::Start));
+        map_bar0(&mut ep.0);
+        ep.0.mmio(true, 0x1000_0000, 0);
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Error));
+        assert_eq!(mmio_counters(&ep.0), (1, 1, "mmio-write@bar0+0x0"));
+        // ERROR is no longer locked: seen, no further violation.
+        ep.0.mmio(true, 0x1000_0000, 0);
+        assert_eq!(mmio_counters(&ep.0), (2, 1, "mmio-write@bar0+0x0"));
+    }
+
+    #[test]
+    fn the_msix_pages_are_the_hosts_unless_locked_with_lock_msix() {
+        // Locked with LOCK_MSIX (the testbed's bind): the table and PBA pages too.
+        let (_, mut ep) = platform(true, false);
+        map_bar0(&mut ep.0);
+        ep.0.mmio(true, 0x1000_2000, 0);
+        ep.0.mmio(false, 0x1000_3008, 0);
+        assert_eq!(mmio_counters(&ep.0), (2, 2, "mmio-read@bar0+0x3008"));
+
+        // Locked without it: the table and PBA pages are not a violation, the rest is.
+        let (dsm, cfg) = testbed::platform(Faults::default()).unwrap();
+        let mut fw = Firmware::new(cfg);
+        let mut ep = LocalDsm(dsm);
+        ok(&mut fw, &mut ep, testbed::connect());
+        let mut p = testbed::bind_params();
+        p.lock_flags = LockFlags::NO_FW_UPDATE;
+        ok(&mut fw, &mut ep, Command::Bind(p));
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
+        map_bar0(&mut ep.0);
+        ep.0.mmio(true, 0x1000_2000, 0);
+        ep.0.mmio(true, 0x1000_2ffc, 0);
+        ep.0.mmio(false, 0x1000_3000, 0);
+        assert_eq!(mmio_counters(&ep.0), (3, 0, "none"));
+        ep.0.mmio(false, 0x1000_1ffc, 0);
+        assert_eq!(mmio_counters(&ep.0), (4, 1, "mmio-read@bar0+0x1ffc"));
     }
 }

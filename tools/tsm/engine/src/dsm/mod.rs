@@ -52,7 +52,7 @@ mod session;
 mod spdm_rsp;
 mod tdisp_rsp;
 
-pub use host_view::{write_width, HostCounters, CONFIG_SPACE};
+pub use host_view::{write_width, HostCounters, MmioPolicy, CONFIG_SPACE};
 pub use report::build_ranges;
 
 use super::certs::Identity;
@@ -99,6 +99,8 @@ pub struct DsmConfig {
     /// Config offset of the function's DOE extended capability (DOE Control and the
     /// mailboxes); `None`: DOE Abort is not recognised.
     pub doe_cap: Option<u16>,
+    /// What a host MMIO access to a locked TDI's MMIO does (besides being a violation).
+    pub mmio_policy: MmioPolicy,
 }
 
 /// What to send back for one request.
@@ -261,7 +263,7 @@ impl Dsm {
 
     /// The observable state as `key=value` lines, in this order:
     /// `spdm=none|handshake|established`, `ide.stream<N>=idle|keys|active`, what the
-    /// device saw of the host (`host.cfg_writes=N`, `host.events=N`,
+    /// device saw of the host (`host.cfg_writes=N`, `host.mmio=N`, `host.events=N`,
     /// `host.violations=N`, `host.last_violation=<event>@<offset>|none`, see
     /// [`HostCounters`]) and `tdi.<SSSS:BB:DD.F>=<STATE>`.
     pub fn snapshot(&self) -> String {
@@ -287,6 +289,7 @@ impl Dsm {
         }
         let h = &self.host.counters;
         let _ = writeln!(s, "host.cfg_writes={}", h.cfg_writes);
+        let _ = writeln!(s, "host.mmio={}", h.mmio);
         let _ = writeln!(s, "host.events={}", h.events);
         let _ = writeln!(s, "host.violations={}", h.violations);
         let _ = writeln!(s, "host.last_violation={}", h.last_violation_token());

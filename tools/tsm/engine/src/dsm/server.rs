@@ -17,10 +17,14 @@
 //! write that no DOE request follows is seen.
 //!
 //! The state file is rewritten, under the lock, whenever the DSM's observable state
-//! changed or the trace offset advanced, and before each DOE response leaves; with a
-//! trace it ends with `trace.offset=N`, the bytes of the trace consumed, so a test can
-//! wait until the DSM has caught up with the trace file's size. A slow-response delay
-//! is slept without the lock.
+//! changed, and before each DOE response leaves; with a trace it ends with
+//! `trace.offset=N`, the bytes of the trace consumed, so a test can wait until the DSM
+//! has caught up with the trace file's size. The trace grows all the time (it holds
+//! every MMIO access of every device), so the offset alone does not make the follower
+//! rewrite the file: a reader that needs it current asks, by writing the offset it
+//! wants (the trace's size when it asked) to the query file beside the state file
+//! ([`query_file`]); the follower reads it every poll, and rewrites the state file once
+//! it has drained that far. A slow-response delay is slept without the lock.
 
 use std::io;
 use std::net::TcpStream;
@@ -37,6 +41,13 @@ use crate::transport::qemu_socket::{self, Frame};
 
 /// How often the follower thread polls the trace.
 pub const FOLLOW_PERIOD: Duration = Duration::from_millis(5);
+
+/// The query file of `state_file`: the same path with the extension `query`. It holds
+/// a decimal trace offset; the follower keeps the state file's `trace.offset` at least
+/// that far (once the trace has grown that far).
+pub fn query_file(state_file: &Path) -> PathBuf {
+    state_file.with_extension("query")
+}
 
 /// Atomically rewrites the state file (write a sibling, rename over).
 pub fn write_state(path: &Path, content: &str) {
@@ -57,6 +68,8 @@ pub struct Device {
     written_offset: Option<u64>,
     /// The last error polling the trace (logged once, until polling works again).
     trace_error: Option<io::ErrorKind>,
+    /// The offset last asked for in the query file (0 if none).
+    wanted: u64,
 }
 
 /// Locks a shared [`Device`]; a thread that panicked holding the lock left the device in
@@ -74,6 +87,7 @@ impl Device {
             state_file,
             written_offset: None,
             trace_error: None,
+            wanted: 0,
         }
     }
 
@@ -119,10 +133,27 @@ impl Device {
             }
         };
         for e in &events {
-            match *e {
-                TraceEvent::CfgWrite { offset, value, .. } => {
-                    self.dsm.config_write(e.requester_id(), offset, value)
+            match (*e, e.requester_id()) {
+                (TraceEvent::CfgWrite { offset, value, .. }, Some(rid)) => {
+                    self.dsm.config_write(rid, offset, value)
                 }
+                (
+                    TraceEvent::BarMapping {
+                        bar,
+                        addr,
+                        size,
+                        mapped,
+                        ..
+                    },
+                    Some(rid),
+                ) => self.dsm.bar_mapping(rid, bar, addr, size, mapped),
+                (
+                    TraceEvent::Mmio {
+                        write, addr, value, ..
+                    },
+                    _,
+                ) => self.dsm.mmio(write, addr, value),
+                _ => {}
             }
         }
         events.len()
@@ -147,10 +178,28 @@ impl Device {
         }
     }
 
-    /// Rewrites the state file if the DSM's state changed or the trace offset advanced
-    /// since it was last written.
+    /// Reads the query file (see the module documentation); a missing or unreadable
+    /// one asks for nothing new. Call it before [`Device::drain`]: the drain then
+    /// reads the trace at least as far as the asker saw it.
+    pub fn read_query(&mut self) {
+        let Some(q) = self.state_file.as_deref().map(query_file) else {
+            return;
+        };
+        if let Some(want) = std::fs::read_to_string(q)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            self.wanted = want;
+        }
+    }
+
+    /// Rewrites the state file if the DSM's state changed since it was last written, or
+    /// if the query file asks for a trace offset beyond the one it shows.
     pub fn sync_state_file(&mut self) {
-        if self.dsm.take_changed() || self.trace_offset() != self.written_offset {
+        let asked = self
+            .written_offset
+            .is_some_and(|w| w < self.wanted && self.trace_offset() != Some(w));
+        if self.dsm.take_changed() || asked {
             self.write_state_file();
         }
     }
@@ -168,6 +217,7 @@ pub fn spawn_follower(device: &Arc<Mutex<Device>>, period: Duration) -> io::Resu
                 return;
             };
             let mut d = lock(&device);
+            d.read_query();
             d.drain();
             d.sync_state_file();
         })
@@ -250,7 +300,7 @@ pub fn serve(stream: &mut TcpStream, device: &Mutex<Device>) -> io::Result<bool>
 mod tests {
     use super::*;
     use crate::faults::Faults;
-    use crate::testing::scratch::ScratchDir;
+    use crate::testing::scratch::{self, ScratchDir};
     use crate::testing::testbed;
 
     #[test]
@@ -266,12 +316,18 @@ mod tests {
         assert!(s.ends_with("trace.offset=0\n"), "{s}");
         let lines = "pci_cfg_write nvme 01:00.0 @0x4 <- 0x6\n\
                      pci_cfg_write nvme 01:00.0 @0x4 <- 0x2\n\
-                     pci_cfg_write nvme 02:00.0 @0x4 <- 0x0\n";
+                     pci_cfg_write nvme 02:00.0 @0x4 <- 0x0\n\
+                     pci_update_mappings_add nvme 01:00.0 0,0x10000000+0x4000\n\
+                     memory_region_ops_read cpu 0 mr 0x1 addr 0x10000000 value 0x0 size 4 name 'nvme'\n\
+                     memory_region_ops_write cpu 0 mr 0x2 addr 0x9000000 value 0x41 size 4 name 'pl011'\n";
         std::fs::write(&trace, lines).unwrap();
-        assert_eq!(d.drain(), 3);
+        assert_eq!(d.drain(), 6);
         d.sync_state_file();
         let s = std::fs::read_to_string(&state).unwrap();
-        assert!(s.contains("host.cfg_writes=2\nhost.events=1\n"), "{s}");
+        assert!(
+            s.contains("host.cfg_writes=2\nhost.mmio=1\nhost.events=1\n"),
+            "{s}"
+        );
         assert!(
             s.ends_with(&format!("trace.offset={}\n", lines.len())),
             "{s}"
@@ -288,7 +344,53 @@ mod tests {
         assert_eq!(d.drain(), 1);
         d.sync_state_file();
         let s = std::fs::read_to_string(&state).unwrap();
-        assert!(s.contains("host.cfg_writes=1\nhost.events=0\n"), "{s}");
+        assert!(
+            s.contains("host.cfg_writes=1\nhost.mmio=0\nhost.events=0\n"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn the_offset_alone_is_written_when_asked_for() {
+        let dir = ScratchDir::new("server-query").unwrap();
+        let trace = dir.join("trace");
+        let state = dir.join("dsm.state");
+        let (dsm, _) = testbed::platform(Faults::default()).unwrap();
+        let mut d = Device::new(dsm, Some(TraceFollower::new(&trace)), Some(state.clone()));
+        d.write_state_file();
+        // Another device's MMIO: the trace grows, the DSM's state does not change.
+        let uart =
+            "memory_region_ops_write cpu 0 mr 0x2 addr 0x9000000 value 0x41 size 4 name 'pl011'\n";
+        std::fs::write(&trace, uart.repeat(3)).unwrap();
+        d.read_query();
+        assert_eq!(d.drain(), 3);
+        d.sync_state_file();
+        let s = std::fs::read_to_string(&state).unwrap();
+        assert!(s.ends_with("trace.offset=0\n"), "{s}");
+        // Asked for the size the trace had: written once drained that far.
+        let size = 3 * uart.len();
+        std::fs::write(query_file(&state), format!("{size}\n")).unwrap();
+        assert_eq!(query_file(&state), dir.join("dsm.query"));
+        d.read_query();
+        d.drain();
+        d.sync_state_file();
+        let s = std::fs::read_to_string(&state).unwrap();
+        assert!(s.ends_with(&format!("trace.offset={size}\n")), "{s}");
+        // Not again for the same query, however far the trace grows.
+        scratch::append(&trace, uart).unwrap();
+        d.read_query();
+        assert_eq!(d.drain(), 1);
+        d.sync_state_file();
+        assert_eq!(std::fs::read_to_string(&state).unwrap(), s);
+        // A query beyond what the trace holds yet: written with what there is.
+        std::fs::write(query_file(&state), "999999").unwrap();
+        d.read_query();
+        d.sync_state_file();
+        let s = std::fs::read_to_string(&state).unwrap();
+        assert!(
+            s.ends_with(&format!("trace.offset={}\n", 4 * uart.len())),
+            "{s}"
+        );
     }
 
     #[test]

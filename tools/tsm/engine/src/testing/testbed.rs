@@ -12,7 +12,7 @@ use tsm_proto::report::{BarInfo, FirstPageUnit, MsixLayout};
 use tsm_proto::tdisp::{FunctionId, LockFlags};
 
 use crate::certs::{CertError, Identity};
-use crate::dsm::{Dsm, DsmConfig};
+use crate::dsm::{Dsm, DsmConfig, MmioPolicy};
 use crate::faults::Faults;
 use crate::fw::{BindParams, Command, DevId, Firmware, FwConfig, GuestOp, Output};
 use crate::transport::relay::{self, DoeEndpoint};
@@ -81,6 +81,7 @@ pub fn dsm_config(identity: Identity, faults: Faults) -> DsmConfig {
         pcie_cap: Some(PCIE_CAP),
         pm_cap: Some(PM_CAP),
         doe_cap: Some(DOE_CAP),
+        mmio_policy: MmioPolicy::Reject,
     }
 }
 
