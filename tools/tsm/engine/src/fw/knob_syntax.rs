@@ -56,6 +56,19 @@ pub fn split(s: &str) -> Result<Spec<'_>, SpecError> {
     })
 }
 
+/// [`split`], with a [`SpecError`] turned into the model's own error about the whole
+/// knob `s`: `syntax` when it is not `KIND@TARGET[:N][=VALUE]`, `count` when N is bad.
+pub fn split_or<E>(
+    s: &str,
+    syntax: fn(String) -> E,
+    count: fn(String) -> E,
+) -> Result<Spec<'_>, E> {
+    split(s).map_err(|e| match e {
+        SpecError::Syntax => syntax(s.to_owned()),
+        SpecError::Count => count(s.to_owned()),
+    })
+}
+
 /// Lowercase without underscores: how names are compared.
 pub fn norm(s: &str) -> String {
     s.chars()

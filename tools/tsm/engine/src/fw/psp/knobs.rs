@@ -25,9 +25,7 @@ use std::str::FromStr;
 use tsm_proto::tio::status::{DmaFence, MmioFence};
 use tsm_proto::tio::{Command, Status};
 
-use crate::fw::knob_syntax::{
-    find_named, parse_list, snake_name, split, write_list, Spec, SpecError,
-};
+use crate::fw::knob_syntax::{find_named, parse_list, snake_name, split_or, write_list, Spec};
 
 /// What a knob does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,10 +125,7 @@ impl FromStr for Knob {
             target,
             nth,
             value,
-        } = split(s).map_err(|e| match e {
-            SpecError::Syntax => bad(KnobError::Syntax),
-            SpecError::Count => bad(KnobError::Value),
-        })?;
+        } = split_or(s, KnobError::Syntax, KnobError::Value)?;
         let cmd = command_from_name(target).ok_or_else(|| bad(KnobError::Command))?;
         let kind = match kind {
             "error" => KnobKind::Error(match value {

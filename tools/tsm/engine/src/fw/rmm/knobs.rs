@@ -24,7 +24,7 @@ use std::str::FromStr;
 use tsm_proto::rmi::{Abi, Call, Status};
 
 use crate::fw::knob_syntax::{
-    find_named, norm, parse_list, snake_name, split, write_list, Spec, SpecError,
+    find_named, norm, parse_list, snake_name, split_or, write_list, Spec,
 };
 
 /// What a knob does when it fires.
@@ -137,10 +137,7 @@ impl FromStr for Knob {
             target,
             nth,
             value,
-        } = split(s).map_err(|e| match e {
-            SpecError::Syntax => bad(KnobError::Syntax),
-            SpecError::Count => bad(KnobError::Value),
-        })?;
+        } = split_or(s, KnobError::Syntax, KnobError::Value)?;
         let call = call_from_name(target).ok_or_else(|| bad(KnobError::Call))?;
         let no_value = |k: KnobKind| match value {
             None => Ok(k),

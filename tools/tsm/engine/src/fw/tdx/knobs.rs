@@ -34,7 +34,7 @@ use std::str::FromStr;
 use tsm_proto::tdx::{Leaf, Status};
 
 use crate::fw::knob_syntax::{
-    find_named, norm, parse_list, snake_name, split, write_list, Spec, SpecError,
+    find_named, norm, parse_list, snake_name, split_or, write_list, Spec,
 };
 
 /// What a knob does when it fires.
@@ -135,10 +135,7 @@ impl FromStr for Knob {
             target,
             nth,
             value,
-        } = split(s).map_err(|e| match e {
-            SpecError::Syntax => bad(KnobError::Syntax),
-            SpecError::Count => bad(KnobError::Value),
-        })?;
+        } = split_or(s, KnobError::Syntax, KnobError::Value)?;
         let leaf = leaf_from_name(target).ok_or_else(|| bad(KnobError::Leaf))?;
         if value.is_some() && kind != "error" {
             return Err(bad(KnobError::Value));
