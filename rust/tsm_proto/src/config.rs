@@ -34,6 +34,19 @@ const DEVCTL_FLR_BYTE: u32 = 0x09;
 const DEVCTL_FLR_BIT: u8 = 1 << 7;
 /// PMCSR at PM capability + 4, PowerState in bits 1:0.
 const PMCSR: u32 = 0x04;
+/// The locked fields of Device Control (PCIe capability + 8) and Device Control 2
+/// (+28h), as `(byte offset in the capability, bit mask)`: the fields that set the
+/// attributes, tags and sizes of the TLPs the function sends. Device Control: Enable
+/// Relaxed Ordering (4), Max_Payload_Size (7:5), Extended Tag Field Enable (8),
+/// Phantom Functions Enable (9), Enable No Snoop (11), Max_Read_Request_Size (14:12).
+/// Device Control 2: AtomicOp Requester Enable (6), IDO Request Enable (8), IDO
+/// Completion Enable (9), 10-Bit Tag Requester Enable (12).
+///
+/// Unconfirmed: this is our reading of the TDISP table of registers a device locks
+/// (PCIe Base 6.x §11.2.6); the table's text is not in the sources this project could
+/// consult, and the list may be longer (or shorter) there. The error reporting enables
+/// (Device Control 3:0) are taken as the host's.
+pub const DEVCTL_LOCKED: [(u16, u8); 4] = [(0x08, 0xf0), (0x09, 0x7b), (0x28, 0x40), (0x29, 0x13)];
 
 /// Classifies a config-space write of `new` at `offset` over the current contents
 /// `old` (same length, 1 to 4 bytes, not crossing a dword) into the host events it
@@ -41,8 +54,9 @@ const PMCSR: u32 = 0x04;
 ///
 /// Recognised: clearing Memory Space Enable or Bus Master Enable in the command
 /// register; writing 1 to Initiate Function Level Reset in Device Control; changing
-/// PMCSR PowerState to D1/D2/D3hot; any change to a BAR, the expansion ROM BAR or a
-/// range in [`ConfigLayout::locked`]. A write with mismatched lengths, more than 4
+/// PMCSR PowerState to D1/D2/D3hot; any change to a BAR, the expansion ROM BAR, a
+/// locked field of Device Control or Device Control 2 ([`DEVCTL_LOCKED`]) or a range
+/// in [`ConfigLayout::locked`]. A write with mismatched lengths, more than 4
 /// bytes, or crossing a dword boundary is an [`Error::InvalidField`].
 pub fn classify_config_write(
     layout: &ConfigLayout<'_>,
@@ -78,6 +92,12 @@ pub fn classify_config_write(
             if a == p + DEVCTL_FLR_BYTE && n & DEVCTL_FLR_BIT != 0 {
                 ev.insert(HostEvent::FunctionLevelReset);
             }
+            let locked = DEVCTL_LOCKED
+                .iter()
+                .any(|&(b, m)| a == p + u32::from(b) && (o ^ n) & m != 0);
+            if locked {
+                ev.insert(HostEvent::LockedConfigChange);
+            }
         }
         if let Some(p) = pm {
             if a == p + PMCSR && (o & 0x3) != (n & 0x3) && (n & 0x3) != 0 {
@@ -107,5 +127,28 @@ mod tests {
         assert!(ev.contains(HostEvent::MemorySpaceDisabled));
         assert!(ev.contains(HostEvent::BusMasterDisabled));
         assert!(classify_config_write(&l, 6, &[0, 0, 0], &[0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn locked_device_control_fields_are_classified() {
+        let l = ConfigLayout {
+            pcie_cap: Some(0x80),
+            ..ConfigLayout::default()
+        };
+        let change = |off: u16, old: u16, new: u16| {
+            classify_config_write(&l, off, &old.to_le_bytes(), &new.to_le_bytes()).unwrap()
+        };
+        let locked = |ev: HostEvents| ev.contains(HostEvent::LockedConfigChange);
+        // Relaxed Ordering, No Snoop, MRRS in Device Control; IDO in Device Control 2
+        assert!(locked(change(0x88, 0x2810, 0x2800)));
+        assert!(locked(change(0x88, 0x2810, 0x2010)));
+        assert!(locked(change(0x88, 0x2810, 0x3810)));
+        assert!(locked(change(0xa8, 0x0000, 0x0100)));
+        // The error reporting enables, and Device Control 2's Completion Timeout, are not
+        assert!(change(0x88, 0x2810, 0x281f).is_empty());
+        assert!(change(0xa8, 0x0000, 0x0015).is_empty());
+        // Without the capability, nothing is known there
+        let ev = classify_config_write(&ConfigLayout::default(), 0x88, &[0x10], &[0]).unwrap();
+        assert!(ev.is_empty());
     }
 }

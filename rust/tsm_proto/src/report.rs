@@ -516,6 +516,20 @@ impl MsixLayout {
         let qwords = u64::from(self.table_entries).div_ceil(64);
         (self.pba_bar, start, start + qwords * 8)
     }
+
+    /// The pages of the MSI-X table and of the PBA, `[table, pba]`, each as its BAR
+    /// and the byte range `start..end` in that BAR rounded out to whole
+    /// [`PAGE_SIZE`] pages: the granularity at which a report flags them and at
+    /// which the LOCK_MSIX flag decides who may access them.
+    pub fn pages(&self) -> [(u8, u64, u64); 2] {
+        [self.table(), self.pba()].map(|(bar, start, end)| {
+            (
+                bar,
+                start / PAGE_SIZE * PAGE_SIZE,
+                end.div_ceil(PAGE_SIZE) * PAGE_SIZE,
+            )
+        })
+    }
 }
 
 /// Unit of FIRST_PAGE (see the module documentation).

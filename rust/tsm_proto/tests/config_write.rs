@@ -55,7 +55,12 @@ fn classifier_flr_pm_bars_and_locked_ranges() {
         classify(0x49, &[0x00], &[0x80]),
         vec![HostEvent::FunctionLevelReset]
     );
-    assert!(classify(0x48, &[0x00, 0x00], &[0x10, 0x00]).is_empty());
+    // The error reporting enables are the host's; Relaxed Ordering is locked.
+    assert!(classify(0x48, &[0x00, 0x00], &[0x0f, 0x00]).is_empty());
+    assert_eq!(
+        classify(0x48, &[0x00, 0x00], &[0x10, 0x00]),
+        vec![HostEvent::LockedConfigChange]
+    );
     // PMCSR at 0x84: D0 -> D3hot, D3hot -> D0, no change.
     assert_eq!(
         classify(0x84, &[0x00, 0x00], &[0x03, 0x00]),

@@ -30,15 +30,44 @@ pub(crate) fn write_events(
 /// The end of the type 0 header (`PCI_STD_HEADER_SIZEOF`): the capabilities start here.
 const HEADER_END: u16 = 0x40;
 
+/// Device Control (PCIe capability + `PCI_EXP_DEVCTL`).
+const DEVCTL: u16 = 0x08;
+/// Max_Payload_Size in Device Control's first byte (`PCI_EXP_DEVCTL_PAYLOAD`): vfio
+/// virtualizes it and, unlike FLR, Max_Read_Request_Size and the power state, does
+/// nothing with the user's value.
+const DEVCTL_PAYLOAD: u8 = 0xe0;
+
+/// `user` as vfio acts on it: with Device Control's Max_Payload_Size the device's own
+/// (`old`), the one virtualized field it ignores; `None` if malformed (over 4 bytes or
+/// not `old`'s length, which the classifier refuses anyway).
+fn acted_on(pcie_cap: u16, offset: u16, old: &[u8], user: &[u8]) -> Option<[u8; 4]> {
+    if user.len() > 4 || old.len() != user.len() {
+        return None;
+    }
+    let devctl = pcie_cap.checked_add(DEVCTL).filter(|_| pcie_cap != 0);
+    let mut acted = [0u8; 4];
+    for (i, (a, (&u, &o))) in acted.iter_mut().zip(user.iter().zip(old)).enumerate() {
+        // i < 4: the cast is exact.
+        *a = if devctl.is_some() && offset.checked_add(i as u16) == devctl {
+            (u & !DEVCTL_PAYLOAD) | (o & DEVCTL_PAYLOAD)
+        } else {
+            u
+        };
+    }
+    Some(acted)
+}
+
 /// Whether a bound TDI must refuse a config write of `user` at config `offset` over the
 /// device's bytes `old`, when vfio writes `hw` to the device (the user's bits where it
 /// passes them through, the device's own where it virtualizes them).
 ///
 /// Judged on `hw`, what reaches the device: any host event (clearing MSE or BME, a
 /// change of a locked range). Judged on `user`, in the capabilities only: the actions
-/// vfio takes on bits it virtualizes, an FLR (Device Control, the AF control byte) and a
-/// power state change (PMCSR). Header writes vfio virtualizes (the BARs, the ROM BAR)
-/// never reach the device and are not refused.
+/// vfio takes on bits it virtualizes, an FLR (Device Control, the AF control byte), a
+/// Max_Read_Request_Size change (vfio calls `pcie_set_readrq()`) and a power state
+/// change (PMCSR); Max_Payload_Size, which vfio virtualizes and ignores, is judged on
+/// the device's value. Header writes vfio virtualizes (the BARs, the ROM BAR) never
+/// reach the device and are not refused.
 ///
 /// The layout is given as the offsets the C glue found at probe (0 for an absent
 /// capability): the PCI Express capability, the Power Management capability and the
@@ -60,9 +89,13 @@ pub(crate) fn write_refused(
         pm_cap: (pm_cap != 0).then_some(pm_cap),
         locked,
     };
+    let Some(acted) = acted_on(pcie_cap, offset, old, user) else {
+        return true;
+    };
+    let acted = acted.get(..user.len()).unwrap_or(user);
     match (
         write_events(&layout, offset, old, hw),
-        write_events(&layout, offset, old, user),
+        write_events(&layout, offset, old, acted),
     ) {
         (Ok(reaches), Ok(requested)) => {
             !reaches.is_empty() || (offset >= HEADER_END && !requested.is_empty())
@@ -229,6 +262,28 @@ mod tests {
         ));
         // A user value of the wrong length refuses in the header too.
         assert!(write_refused(PCIE_CAP, PM_CAP, 0, CMD, &[0], &[0], &[0, 0]));
+    }
+
+    #[test]
+    fn locked_device_control_fields() {
+        const RELAX: u16 = bindings::PCI_EXP_DEVCTL_RELAX_EN as u16;
+        const PAYLOAD: u16 = bindings::PCI_EXP_DEVCTL_PAYLOAD as u16;
+        const READRQ: u16 = bindings::PCI_EXP_DEVCTL_READRQ as u16;
+        const CERE: u16 = bindings::PCI_EXP_DEVCTL_CERE as u16;
+        let at = PCIE_CAP + DEVCTL;
+        let old = (RELAX | 0x2000).to_le_bytes();
+        // Relaxed Ordering cleared in what reaches the device: refused
+        let no_ro = 0x2000u16.to_le_bytes();
+        assert!(raw_refused(0, at, &old, &no_ro));
+        // An error reporting enable is the host's
+        let cere = (RELAX | 0x2000 | CERE).to_le_bytes();
+        assert!(!raw_refused(0, at, &old, &cere));
+        // Max_Payload_Size: virtualized and ignored by vfio, not refused
+        let mps = (RELAX | 0x2000 | (PAYLOAD & 0x0020)).to_le_bytes();
+        assert!(!write_refused(PCIE_CAP, PM_CAP, 0, at, &old, &old, &mps));
+        // Max_Read_Request_Size: virtualized, but vfio sets it: refused
+        let mrrs = (RELAX | (READRQ & 0x1000)).to_le_bytes();
+        assert!(write_refused(PCIE_CAP, PM_CAP, 0, at, &old, &old, &mrrs));
     }
 
     #[test]

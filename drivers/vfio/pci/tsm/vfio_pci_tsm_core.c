@@ -157,9 +157,15 @@ static bool test_pass_mmio;
 module_param(test_pass_mmio, bool, 0644);
 MODULE_PARM_DESC(test_pass_mmio,
 		 "Test seam: let BAR and ROM region reads and writes through to the device, bound or not (default: off)");
+/* The same for VFIO_DEVICE_PCI_HOT_RESET */
+static bool test_pass_resets;
+module_param(test_pass_resets, bool, 0644);
+MODULE_PARM_DESC(test_pass_resets,
+		 "Test seam: let VFIO_DEVICE_PCI_HOT_RESET through, bound or connected (default: off)");
 #else
 #define test_pass_writes false
 #define test_pass_mmio false
+#define test_pass_resets false
 #endif
 
 #if IS_ENABLED(CONFIG_VFIO_PCI_TSM_TEST_HOLD_OPS)
@@ -798,14 +804,24 @@ static int vfio_pci_tsm_config_write_check(struct vfio_pci_core_device *vdev,
 	return 0;
 }
 
-/* Hot reset of the dev_set, requested through this or a sibling device. */
+/*
+ * Hot reset of the dev_set, requested through this or a sibling device:
+ * refused while a TDI is bound, and while the device is connected (or
+ * connecting) to a TSM, bound or not. A secondary bus reset is a
+ * conventional reset of the device: it loses its SPDM session, its IDE keys
+ * and its TDIs' states, and the PCI/TSM core would go on reporting it
+ * connected. pdev->tsm is read as in the config filter, without the core's
+ * locks.
+ */
 static int vfio_pci_tsm_reset_check(struct vfio_pci_core_device *vdev)
 {
 	struct vfio_pci_tsm_device *tdev =
 		container_of(vdev, struct vfio_pci_tsm_device, core_device);
 
 	lockdep_assert_held(tsm_lock(tdev));
-	return tsm_locked(tdev) ? -EBUSY : 0;
+	if (READ_ONCE(test_pass_resets))
+		return 0;
+	return tsm_locked(tdev) || READ_ONCE(vdev->pdev->tsm) ? -EBUSY : 0;
 }
 
 /*

@@ -35,7 +35,7 @@ static inline int tsm_region_rw(int devfd, uint64_t off, int write)
  * With the device of @bdf bound through @v (TDI CONFIG_LOCKED or RUN, Memory
  * Space and Bus Master on: PCI_COMMAND is @cmd), every host path to it is
  * refused with EBUSY: the config writes the TDISP lock forbids (MSE or BME
- * clear, FLR, D3hot), raw config bytes, the DOE mailbox, root's own config
+ * clear, FLR, D3hot, the locked Device Control fields), raw config bytes, the DOE mailbox, root's own config
  * writes, resets, low-power entry, BAR and ROM access (read, write, mmap,
  * ioeventfd, dma-buf export) and, with @msix_locked, MSI-X programming. The TDI
  * stays bound, and the device saw no config write, no MMIO access, no
@@ -56,7 +56,7 @@ static inline void tsm_expect_locked(struct __test_metadata *_metadata,
 	int doe = tsm_find_ext_cap(bdf, PCI_EXT_CAP_ID_DOE);
 	struct vfio_region_info bar0, rom;
 	struct tsm_dsm_host before;
-	uint16_t v16;
+	uint16_t v16, devctl, devctl2;
 	void *map;
 	int efd;
 
@@ -80,10 +80,22 @@ static inline void tsm_expect_locked(struct __test_metadata *_metadata,
 	TSM_EXPECT_CFG_REFUSED(v, PCI_COMMAND, (uint8_t)(cmd & 0xff & ~PCI_COMMAND_MASTER), 1);
 	TSM_EXPECT_CFG_REFUSED(v, pcie + PCI_EXP_DEVCTL, (uint16_t)PCI_EXP_DEVCTL_BCR_FLR, 2);
 	TSM_EXPECT_CFG_REFUSED(v, pm + PCI_PM_CTRL, (uint16_t)PCI_PM_CTRL_STATE_MASK, 2);
+	/* The Device Control (2) fields the lock covers (tsm_proto DEVCTL_LOCKED) */
+	ASSERT_EQ(0, tsm_cfg_read(v->devfd, v->cfg_off, pcie + PCI_EXP_DEVCTL, &devctl, 2));
+	ASSERT_EQ(0, tsm_cfg_read(v->devfd, v->cfg_off, pcie + PCI_EXP_DEVCTL2, &devctl2, 2));
+	TSM_EXPECT_CFG_REFUSED(v, pcie + PCI_EXP_DEVCTL,
+			       (uint16_t)(devctl ^ PCI_EXP_DEVCTL_RELAX_EN), 2);
+	TSM_EXPECT_CFG_REFUSED(v, pcie + PCI_EXP_DEVCTL,
+			       (uint16_t)(devctl ^ PCI_EXP_DEVCTL_NOSNOOP_EN), 2);
+	TSM_EXPECT_CFG_REFUSED(v, pcie + PCI_EXP_DEVCTL,
+			       (uint16_t)(devctl ^ PCI_EXP_DEVCTL_READRQ_256B), 2);
+	TSM_EXPECT_CFG_REFUSED(v, pcie + PCI_EXP_DEVCTL2,
+			       (uint16_t)(devctl2 ^ PCI_EXP_DEVCTL2_IDO_REQ_EN), 2);
 	/* Raw bytes of no capability, and the DOE mailbox the TSM owns */
 	TSM_EXPECT_CFG_REFUSED(v, 0xffc, (uint32_t)0, 4);
 	TSM_EXPECT_CFG_REFUSED(v, doe + PCI_DOE_CTRL, (uint32_t)PCI_DOE_CTRL_ABORT, 4);
 	TSM_EXPECT_CFG_REFUSED(v, doe + PCI_DOE_WRITE, (uint32_t)0x00010001, 4);
+	TSM_EXPECT_CFG_REFUSED(v, doe + PCI_DOE_READ, (uint32_t)0, 4);
 	/* Root's own config writes (setpci), even one that changes nothing */
 	v16 = cmd & ~PCI_COMMAND_MASTER;
 	EXPECT_EQ(-EBUSY, tsm_user_write_config(bdf, false, PCI_COMMAND, &v16, 2));

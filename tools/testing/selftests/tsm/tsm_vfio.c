@@ -126,10 +126,10 @@ static int open_other(struct _test_data_tsm_vfio *self, char *other, size_t len,
 }
 
 /*
- * VFIO_DEVICE_PCI_HOT_RESET of the unbound test device: 0 on arm64 (the
+ * VFIO_DEVICE_PCI_HOT_RESET of the unconnected test device: 0 on arm64 (the
  * device is alone behind its root port); ENOTTY on x86_64 (QEMU 10.0 q35),
- * where the bus reset itself fails, after vfio asked the driver: bound, the
- * driver's EBUSY comes first on both.
+ * where the bus reset itself fails, after vfio asked the driver: connected
+ * or bound, the driver's EBUSY comes first on both.
  */
 #if defined(__aarch64__)
 #define HOT_RESET_UNBOUND 0
@@ -798,8 +798,12 @@ TEST_F_TIMEOUT(tsm_vfio, vfio_bind_refusals_unbind, 240)
 	EXPECT_STREQ("CONFIG_UNLOCKED", after.tdi);
 	rc = ioctl(self->v.devfd, VFIO_DEVICE_RESET) ? errno : 0;
 	EXPECT_EQ(0, rc) TH_LOG("reset after unbind: %s", strerror(rc));
+	/* Still connected: a bus reset would cost the device its session */
+	DEVICE_SAW(before);
 	rc = ioctl(self->v.devfd, VFIO_DEVICE_PCI_HOT_RESET, &hr) ? errno : 0;
-	EXPECT_EQ(HOT_RESET_UNBOUND, rc) TH_LOG("hot reset after unbind: %s", strerror(rc));
+	EXPECT_EQ(EBUSY, rc) TH_LOG("hot reset after unbind: %s", strerror(rc));
+	EXPECT_DEVICE_SAW_NOTHING(before);
+	EXPECT_STREQ("established", before.spdm);
 }
 
 /* The lifecycle through iommufd: IOMMU_VDEVICE_TSM_OP, same layer. */
@@ -1167,6 +1171,10 @@ TEST_F_TIMEOUT(tsm_vfio, doe_mailbox_writes_refused, 240)
 					doe + PCI_DOE_WRITE, &v, 4));
 	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off,
 					doe + PCI_DOE_CTRL + 3, &v, 1));
+	/* An acknowledgement of a response dword nobody asked for */
+	v = 0;
+	EXPECT_EQ(-EBUSY, tsm_cfg_write(self->v.devfd, self->v.cfg_off,
+					doe + PCI_DOE_READ, &v, 4));
 	/* None reached the mailbox: the session survived, and the kernel can use it */
 	EXPECT_DEVICE_SAW_NOTHING(before);
 	EXPECT_STREQ("established", before.spdm);
@@ -1887,20 +1895,24 @@ static int pass_writes(bool on)
 /*
  * The control of the config half of every EXPECT_DEVICE_SAW_NOTHING (the
  * MMIO half's is the next test): with the refusal switched off (a test
- * kernel's seam), a BME clear on the locked TDI and a DOE abort under the
- * established session do reach the device, which reports each as a
- * violation (TDI in ERROR, session dropped). So the refusal tests' "saw
- * nothing" can fail. A test kernel without the seam fails here.
+ * kernel's seam), a BME clear and a change of a locked Device Control field
+ * on the locked TDI, and a DOE abort under the established session, do reach
+ * the device, which reports each as a violation (TDI in ERROR, session
+ * dropped). So the refusal tests' "saw nothing" can fail. A test kernel
+ * without the seam fails here.
  */
 TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 {
 	int doe = tsm_find_ext_cap(self->bdf, PCI_EXT_CAP_ID_DOE);
+	int pcie = tsm_find_cap(self->bdf, PCI_CAP_ID_EXP);
 	struct tsm_dsm_host saw, now;
 	uint32_t abort_doe = PCI_DOE_CTRL_ABORT;
-	uint16_t cmd, v16;
+	uint16_t cmd, v16, devctl;
+	char want[64];
 	int rc;
 
 	ASSERT_LT(0, doe);
+	ASSERT_LT(0, pcie);
 	ASSERT_EQ(0, bind_with_memory_on(self, &cmd));
 	DEVICE_SAW(saw);
 	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
@@ -1919,6 +1931,32 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	/* Unbind still ends it: STOP is legal in ERROR */
 	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
 	EXPECT_DSM("CONFIG_UNLOCKED");
+
+	/* A locked Device Control field (Relaxed Ordering) changed, bound again */
+	ASSERT_EQ(0, tsm_vfio_bind(self->v.devfd, self->v.vdevice_id));
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
+	ASSERT_EQ(0, tsm_cfg_read(self->v.devfd, self->v.cfg_off, pcie + PCI_EXP_DEVCTL,
+				  &devctl, 2));
+	v16 = devctl ^ PCI_EXP_DEVCTL_RELAX_EN;
+	ASSERT_EQ(0, pass_writes(true));
+	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, pcie + PCI_EXP_DEVCTL, &v16, 2);
+	EXPECT_EQ(0, pass_writes(false));
+	EXPECT_EQ(0, rc);
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
+	EXPECT_EQ(saw.violations + 1, now.violations);
+	snprintf(want, sizeof(want), "locked-config-change@%#x", pcie + PCI_EXP_DEVCTL);
+	EXPECT_STREQ(want, now.last_violation);
+	EXPECT_STREQ("ERROR", now.tdi);
+	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
+	/* Unlocked, put back: seen, no violation */
+	saw = now;
+	EXPECT_EQ(0, tsm_cfg_write(self->v.devfd, self->v.cfg_off, pcie + PCI_EXP_DEVCTL,
+				   &devctl, 2));
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.events + 1, now.events);
+	EXPECT_EQ(saw.violations, now.violations);
 
 	/* A DOE abort under the established session */
 	DEVICE_SAW(saw);
@@ -1981,6 +2019,88 @@ TEST_F_TIMEOUT(tsm_vfio, refused_mmio_reaches_the_device_when_let_through, 240)
 	EXPECT_DEVICE_SAW_NOTHING(saw);
 	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
 	EXPECT_DSM("CONFIG_UNLOCKED");
+}
+
+/*
+ * The control of the DOE half of doe_mailbox_writes_refused: let through,
+ * a mailbox write that is part of no exchange (an acknowledgement of a
+ * response dword with none to read) reaches the device, which loses the
+ * session it carried, a violation. The abort that puts the mailbox back in
+ * step is then only seen: no session is left to lose.
+ */
+TEST_F_TIMEOUT(tsm_vfio, stray_mailbox_write_reaches_the_device_when_let_through, 240)
+{
+	int doe = tsm_find_ext_cap(self->bdf, PCI_EXT_CAP_ID_DOE);
+	uint32_t ack = 0, abort_doe = PCI_DOE_CTRL_ABORT;
+	struct tsm_dsm_host saw, now;
+	char want[64];
+	int rc;
+
+	ASSERT_LT(0, doe);
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("established", saw.spdm);
+
+	ASSERT_EQ(0, pass_writes(true));
+	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, doe + PCI_DOE_READ, &ack, 4);
+	EXPECT_EQ(0, pass_writes(false));
+	EXPECT_EQ(0, rc);
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
+	EXPECT_EQ(saw.violations + 1, now.violations);
+	snprintf(want, sizeof(want), "doe-read-nothing-to-read@%#x", doe + PCI_DOE_READ);
+	EXPECT_STREQ(want, now.last_violation);
+	EXPECT_STREQ("none", now.spdm);
+
+	saw = now;
+	ASSERT_EQ(0, pass_writes(true));
+	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, doe + PCI_DOE_CTRL, &abort_doe, 4);
+	EXPECT_EQ(0, pass_writes(false));
+	EXPECT_EQ(0, rc);
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.events + 1, now.events);
+	EXPECT_EQ(saw.violations, now.violations);
+	/* The teardown disconnects the device whose session is gone */
+}
+
+/* The same option's test_pass_resets: a refused hot reset goes through. */
+static int pass_resets(bool on)
+{
+	return seam_set("test_pass_resets", on);
+}
+
+/*
+ * The control of the hot reset refusals (connected here, bound in
+ * tsm_expect_locked()): let through, the secondary bus reset reaches the
+ * device as a conventional reset, which costs it its session and IDE keys, a
+ * violation. It happens whatever the ioctl then returns (ENOTTY on x86_64,
+ * where the kernel's wait for the device after the reset fails).
+ */
+TEST_F_TIMEOUT(tsm_vfio, hot_reset_reaches_the_device_when_let_through, 240)
+{
+	struct vfio_pci_hot_reset hr = { .argsz = sizeof(hr) };
+	struct tsm_dsm_host saw, now;
+	int rc;
+
+	ASSERT_EQ(0, assign(self, 1));
+	ASSERT_EQ(0, connect_fw(self));
+	DEVICE_SAW(saw);
+	ASSERT_STREQ("established", saw.spdm);
+	rc = ioctl(self->v.devfd, VFIO_DEVICE_PCI_HOT_RESET, &hr) ? errno : 0;
+	EXPECT_EQ(EBUSY, rc);
+	EXPECT_DEVICE_SAW_NOTHING(saw);
+
+	ASSERT_EQ(0, pass_resets(true));
+	rc = ioctl(self->v.devfd, VFIO_DEVICE_PCI_HOT_RESET, &hr) ? errno : 0;
+	EXPECT_EQ(0, pass_resets(false));
+	EXPECT_EQ(HOT_RESET_UNBOUND, rc) TH_LOG("hot reset: %s", strerror(rc));
+	DEVICE_SAW(now);
+	EXPECT_EQ(saw.violations + 1, now.violations);
+	EXPECT_STREQ("conventional-reset@0x3e", now.last_violation);
+	EXPECT_STREQ("none", now.spdm);
+	EXPECT_STREQ("CONFIG_UNLOCKED", now.tdi);
+	/* The teardown disconnects the device whose session is gone */
 }
 
 /* A call through the first VMM's iommufd, held by the seam in flight. */

@@ -99,9 +99,15 @@ pub enum TraceEvent {
     },
 }
 
+/// The requester ID `bus << 8 | slot << 3 | func` (`slot` 0-31, `func` 0-7, as the
+/// parser gives them).
+pub const fn requester_id(bus: u8, slot: u8, func: u8) -> u16 {
+    ((bus as u16) << 8) | ((slot as u16 & 0x1f) << 3) | (func as u16 & 0x7)
+}
+
 impl TraceEvent {
-    /// The requester ID (`bus << 8 | slot << 3 | func`) of the function the event is
-    /// about; `None` for MMIO, which the trace attributes to no function.
+    /// The requester ID of the function the event is about; `None` for MMIO, which
+    /// the trace attributes to no function.
     pub const fn requester_id(&self) -> Option<u16> {
         match *self {
             Self::CfgWrite {
@@ -109,7 +115,7 @@ impl TraceEvent {
             }
             | Self::BarMapping {
                 bus, slot, func, ..
-            } => Some(((bus as u16) << 8) | ((slot as u16) << 3) | func as u16),
+            } => Some(requester_id(bus, slot, func)),
             Self::Mmio { .. } => None,
         }
     }

@@ -19,7 +19,19 @@
 //!   CONFIG_LOCKED or RUN TDI to ERROR (`HostEvent::IdeOrSessionLost`); it is a
 //!   violation only if a session was established or a TDI was locked. (Linux aborts
 //!   every DOE mailbox once when it sets it up, long before any SPDM.) The connection
-//!   (VCA) state is kept. Other DOE writes (GO, the mailbox dwords) are plain writes.
+//!   (VCA) state is kept.
+//! - The other DOE writes (the mailbox dwords, their acknowledgements, GO) are steps of
+//!   an exchange, checked by `mailbox`: a write that is part of none (past the end of
+//!   the request, over an unread response, GO on an incomplete request, an
+//!   acknowledgement with nothing to read) costs the session as an abort does, and is
+//!   a violation on the same terms (`doe-read-nothing-to-read@0x114`, ...).
+//! - The bridge above the device: the writes of other functions' Secondary Bus
+//!   Number say which bridge's secondary bus is the device's; its Bridge Control with
+//!   Secondary Bus Reset newly set is a conventional reset of the device
+//!   (`HostEvent::ConventionalReset`): the DSM returns to its power-on state (no SPDM
+//!   connection or session, no IDE keys, TDIs CONFIG_UNLOCKED, shadows at reset) and
+//!   keeps its counters; a violation (`conventional-reset@0x3e`, the bridge's offset)
+//!   when a session was established or a TDI locked.
 //! - Counters for the state file: config writes to the DSM's functions, events seen
 //!   (in any state, DOE aborts included), violations, and the cause of the last one as
 //!   `<event>@<offset>` (e.g. `bus-master-disabled@0x4`, `doe-abort@0x108`).
@@ -44,9 +56,9 @@
 //! empty); events of any other bus/device/function are ignored.
 //!
 //! Access width: QEMU's trace carries no access size, so the width of each write is an
-//! inference ([`write_width`]): the natural width of a known register (Command 2, BARs
-//! and the expansion ROM BAR 4, Device Control 2, PMCSR 2, DOE Control and the DOE
-//! mailboxes 4; 1 elsewhere), widened to 2 or 4 when the value does not fit, and cut
+//! inference ([`write_width`]): the natural width of a known register (Command, Device
+//! Control, Device Control 2 and PMCSR 2; the BARs, the expansion ROM BAR, DOE Control
+//! and the DOE mailboxes 4; 1 elsewhere), widened to 2 or 4 when the value does not fit, and cut
 //! down to the largest naturally aligned width when the offset is not aligned (whatever
 //! the value held above that width is lost). A byte write to the Command register is
 //! thus taken as a word write that also writes 0 to its upper byte, and a word write of
@@ -60,7 +72,9 @@ use tsm_proto::config::{classify_config_write, ConfigLayout};
 use tsm_proto::state::{HostEvent, HostEvents, TdiState};
 use tsm_proto::tdisp::{FunctionId, LockFlags};
 
+use super::mailbox::Mailbox;
 use super::{Dsm, DsmConfig};
+use crate::qemu_trace::{requester_id, TraceEvent};
 
 /// Size of a PCIe function's config space.
 pub const CONFIG_SPACE: usize = 4096;
@@ -73,6 +87,8 @@ const BARS: core::ops::Range<u16> = 0x10..0x28;
 const ROM: u16 = 0x30;
 /// Device Control, from the PCI Express capability.
 const DEVCTL: u16 = 0x08;
+/// Device Control 2, from the PCI Express capability.
+const DEVCTL2: u16 = 0x28;
 /// PMCSR, from the Power Management capability.
 const PMCSR: u16 = 0x04;
 /// DOE Control, from the DOE extended capability.
@@ -83,9 +99,15 @@ const DOE_WRITE_MAILBOX: u16 = 0x10;
 const DOE_READ_MAILBOX: u16 = 0x14;
 /// DOE Control: DOE Abort.
 const DOE_ABORT: u32 = 1 << 0;
+/// DOE Control: DOE Go.
+const DOE_GO: u32 = 1 << 31;
 
-/// A page: MSI-X table and PBA exceptions are page-granular, as in the interface report.
-const PAGE: u64 = 4096;
+/// Secondary Bus Number (type 1 header).
+const SECONDARY_BUS: u16 = 0x19;
+/// Bridge Control (type 1 header), its low byte.
+const BRIDGE_CONTROL: u16 = 0x3e;
+/// Bridge Control: Secondary Bus Reset.
+const BRIDGE_SBR: u8 = 1 << 6;
 
 /// What the device does with a host MMIO access to a locked TDI's MMIO (the
 /// `--mmio-violation` knob of tsm-dsm). Either way it is a violation.
@@ -134,12 +156,24 @@ impl HostCounters {
     }
 }
 
+/// What the device learns of a bridge from the writes to it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bridge {
+    secondary: Option<u8>,
+    control: u8,
+}
+
 /// The shadows, BAR mappings and counters (a field of [`Dsm`]).
 #[derive(Debug, Clone)]
 pub(super) struct HostView {
     shadows: BTreeMap<u16, Box<[u8; CONFIG_SPACE]>>,
     /// (rid, BAR index) -> (address, size), as QEMU maps them now.
     bars: BTreeMap<(u16, u8), (u64, u64)>,
+    /// The DOE mailbox's exchange (function 0's DOE capability, `DsmConfig::doe_cap`).
+    mailbox: Mailbox,
+    /// Other functions' Secondary Bus Number and Bridge Control low byte, as last
+    /// written: where the bridge above the device is, and its reset bit.
+    bridges: BTreeMap<u16, Bridge>,
     pub(super) counters: HostCounters,
 }
 
@@ -157,6 +191,8 @@ impl HostView {
         Self {
             shadows,
             bars: BTreeMap::new(),
+            mailbox: Mailbox::default(),
+            bridges: BTreeMap::new(),
             counters: HostCounters::default(),
         }
     }
@@ -166,7 +202,11 @@ impl HostView {
 /// `offset` (see the module documentation).
 pub fn write_width(cfg: &DsmConfig, offset: u16, value: u32) -> usize {
     let at = |cap: Option<u16>, reg: u16| cap.and_then(|c| c.checked_add(reg)) == Some(offset);
-    let natural = if offset == COMMAND || at(cfg.pcie_cap, DEVCTL) || at(cfg.pm_cap, PMCSR) {
+    let natural = if offset == COMMAND
+        || at(cfg.pcie_cap, DEVCTL)
+        || at(cfg.pcie_cap, DEVCTL2)
+        || at(cfg.pm_cap, PMCSR)
+    {
         2
     } else if BARS.contains(&offset)
         || offset == ROM
@@ -197,13 +237,39 @@ impl Dsm {
         &self.host.counters
     }
 
+    /// Applies one event of QEMU's trace to the device: a config write, a BAR
+    /// (un)mapping or an MMIO access.
+    pub fn apply(&mut self, event: &TraceEvent) {
+        match *event {
+            TraceEvent::CfgWrite {
+                bus,
+                slot,
+                func,
+                offset,
+                value,
+            } => self.config_write(requester_id(bus, slot, func), offset, value),
+            TraceEvent::BarMapping {
+                bus,
+                slot,
+                func,
+                bar,
+                addr,
+                size,
+                mapped,
+            } => self.bar_mapping(requester_id(bus, slot, func), bar, addr, size, mapped),
+            TraceEvent::Mmio {
+                write, addr, value, ..
+            } => self.mmio(write, addr, value),
+        }
+    }
+
     /// A config write of `value` at `offset` to the function `rid` (`bus << 8 | devfn`),
     /// as QEMU traced it: ignored unless `rid` is one of the DSM's functions; otherwise
     /// counted, classified against the shadow, applied to the TDIs, and recorded in the
     /// shadow.
     pub fn config_write(&mut self, rid: u16, offset: u16, value: u32) {
         let Some(shadow) = self.host.shadows.get_mut(&rid) else {
-            return;
+            return self.bridge_write(rid, offset, value);
         };
         let width = write_width(&self.cfg, offset, value);
         let off = usize::from(offset);
@@ -244,17 +310,98 @@ impl Dsm {
                 info!("host event {cause} <- {value:#x}: seen, no locked TDI affected");
             }
         }
-        let doe_control = self
-            .cfg
-            .doe_cap
-            .and_then(|c| c.checked_add(DOE_CONTROL))
-            .is_some_and(|c| c == offset);
-        if doe_control && value & DOE_ABORT != 0 {
-            self.doe_abort(offset, value);
+        if let Some(reg) = self.cfg.doe_cap.and_then(|c| offset.checked_sub(c)) {
+            self.doe_write(reg, offset, value);
         }
     }
 
-    fn doe_abort(&mut self, offset: u16, value: u32) {
+    /// A write at `reg` of the DOE capability (config `offset`): an abort, or a step of
+    /// an exchange that [`Mailbox`] checks.
+    fn doe_write(&mut self, reg: u16, offset: u16, value: u32) {
+        let mb = &mut self.host.mailbox;
+        let misuse = match reg {
+            DOE_CONTROL if value & DOE_ABORT != 0 => {
+                mb.abort();
+                return self.host_cost_the_session(format!("doe-abort@{offset:#x}"), value);
+            }
+            DOE_CONTROL if value & DOE_GO != 0 => mb.go(),
+            DOE_WRITE_MAILBOX => mb.write(value),
+            DOE_READ_MAILBOX => mb.ack(),
+            _ => None,
+        };
+        if let Some(m) = misuse {
+            self.host_cost_the_session(format!("{}@{offset:#x}", m.name()), value);
+        }
+    }
+
+    /// A config write to another function: if it writes the Secondary Bus Number or
+    /// the Bridge Control of a bridge, remembered; a Secondary Bus Reset (the bit
+    /// set where it was clear) by the bridge whose secondary bus is the device's
+    /// resets the device.
+    fn bridge_write(&mut self, rid: u16, offset: u16, value: u32) {
+        let width = write_width(&self.cfg, offset, value);
+        let byte = |reg: u16| {
+            let i = usize::from(reg.checked_sub(offset)?);
+            (i < width).then(|| value.to_le_bytes().get(i).copied())?
+        };
+        let (secondary, control) = (byte(SECONDARY_BUS), byte(BRIDGE_CONTROL));
+        if secondary.is_none() && control.is_none() {
+            return;
+        }
+        let b = self.host.bridges.entry(rid).or_default();
+        if secondary.is_some() {
+            b.secondary = secondary;
+        }
+        let Some(control) = control else {
+            return;
+        };
+        let rising = b.control & BRIDGE_SBR == 0 && control & BRIDGE_SBR != 0;
+        b.control = control;
+        if rising && b.secondary == Some(self.cfg.bus) {
+            let cause = format!(
+                "{}@{BRIDGE_CONTROL:#x}",
+                HostEvent::ConventionalReset.name()
+            );
+            self.conventional_reset(cause, value);
+        }
+    }
+
+    /// A conventional reset of the device (here: a Secondary Bus Reset from the bridge
+    /// above it): its security state returns to that of a device just powered on (no
+    /// SPDM connection or session, no IDE keys, every TDI CONFIG_UNLOCKED, config
+    /// space at reset), what it saw of the host so far is kept. A violation if a
+    /// session was established or a TDI locked.
+    fn conventional_reset(&mut self, cause: String, value: u32) {
+        let had_session = self.session_established();
+        let locked = self
+            .tdis
+            .values()
+            .any(|t| matches!(t.state, TdiState::ConfigLocked | TdiState::Run));
+        let mut fresh = Dsm::new(self.cfg.clone());
+        fresh.host.counters = std::mem::take(&mut self.host.counters);
+        // QEMU traces the unmapping of the BARs the reset disables.
+        fresh.host.bars = std::mem::take(&mut self.host.bars);
+        fresh.host.bridges = std::mem::take(&mut self.host.bridges);
+        *self = fresh;
+        self.host.counters.events += 1;
+        info!("{cause}: the device is reset (no session, TDIs CONFIG_UNLOCKED)");
+        if had_session || locked {
+            self.violation(cause, value.into());
+        } else {
+            info!("host event {cause} <- {value:#x}: seen, no session or locked TDI");
+        }
+    }
+
+    /// The device answered a DOE request with an object of `bytes` bytes: the host
+    /// reads that many (rounded up to dwords) out of the mailbox before its next request.
+    pub fn doe_responded(&mut self, bytes: usize) {
+        self.host.mailbox.responded(bytes);
+    }
+
+    /// A host action that cost the device its SPDM session (a DOE Abort, a mailbox
+    /// write outside an exchange): the session is dropped and every CONFIG_LOCKED or
+    /// RUN TDI goes to ERROR; a violation if a session was established or a TDI locked.
+    fn host_cost_the_session(&mut self, cause: String, value: u32) {
         let had_session = self.session_established();
         let locked = self
             .tdis
@@ -263,10 +410,9 @@ impl Dsm {
         self.host.counters.events += 1;
         self.changed = true;
         if self.session.take().is_some() {
-            info!("DOE abort: dropping the secured session");
+            info!("{cause}: dropping the secured session");
         }
         let broke = self.host_event_where(HostEvent::IdeOrSessionLost, |_| true);
-        let cause = format!("doe-abort@{offset:#x}");
         if had_session || locked || broke {
             self.violation(cause, value.into());
         } else {
@@ -332,17 +478,10 @@ impl Dsm {
 
     /// Whether `off` of BAR `bar` is in a page of the MSI-X table or PBA.
     fn msix_page(&self, bar: u8, off: u64) -> bool {
-        let Some(m) = self.cfg.msix else {
-            return false;
-        };
-        let entries = u64::from(m.table_entries);
-        [
-            (m.table_bar, u64::from(m.table_offset), entries * 16),
-            (m.pba_bar, u64::from(m.pba_offset), entries.div_ceil(64) * 8),
-        ]
-        .into_iter()
-        .any(|(b, start, len)| {
-            b == bar && off >= start / PAGE * PAGE && off < (start + len).div_ceil(PAGE) * PAGE
+        self.cfg.msix.is_some_and(|m| {
+            m.pages()
+                .into_iter()
+                .any(|(b, start, end)| b == bar && (start..end).contains(&off))
         })
     }
 
@@ -454,10 +593,23 @@ mod tests {
         let (_, mut ep) = platform(true, true);
         // Device Control at PCIe cap + 8, Initiate FLR is bit 15.
         let devctl = testbed::PCIE_CAP + 8;
-        ep.0.config_write(RID, devctl, 0x8000 | 0x2810);
+        ep.0.config_write(RID, devctl, 0x8000);
         assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Error));
         let token = format!("function-level-reset@{devctl:#x}");
         assert_eq!(counters(&ep.0), (3, 2, 1, token.as_str()));
+    }
+
+    #[test]
+    fn a_locked_device_control_field_changed_while_locked_is_a_violation() {
+        let (_, mut ep) = platform(true, false);
+        let devctl = testbed::PCIE_CAP + 8;
+        // An error reporting enable is the host's; Relaxed Ordering is locked
+        ep.0.config_write(RID, devctl, 0x0001);
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
+        ep.0.config_write(RID, devctl, 0x0011);
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Error));
+        let token = format!("locked-config-change@{devctl:#x}");
+        assert_eq!(counters(&ep.0), (4, 2, 1, token.as_str()));
     }
 
     #[test]
@@ -478,10 +630,15 @@ mod tests {
         // As Linux does when it sets the mailbox up: no session yet.
         d.config_write(RID, ctrl, 0x1);
         assert_eq!(counters(&d), (1, 1, 0, "none"));
-        // GO and mailbox writes are plain writes.
-        d.config_write(RID, testbed::DOE_CAP + 0x10, 0x0000_0001);
+        // An exchange's mailbox writes and GO are no events: DOE Discovery here.
+        for dw in [0x0000_0001, 3, 0] {
+            d.config_write(RID, testbed::DOE_CAP + 0x10, dw);
+        }
         d.config_write(RID, ctrl, 0x8000_0000);
-        assert_eq!(counters(&d), (3, 1, 0, "none"));
+        for _ in 0..3 {
+            d.config_write(RID, testbed::DOE_CAP + 0x14, 0);
+        }
+        assert_eq!(counters(&d), (8, 1, 0, "none"));
 
         let (_, mut ep) = platform(false, false);
         ep.0.config_write(RID, ctrl, 0x1);
@@ -493,12 +650,74 @@ mod tests {
     }
 
     #[test]
+    fn a_mailbox_write_outside_an_exchange_costs_the_session() {
+        let rd = testbed::DOE_CAP + 0x14;
+        let wr = testbed::DOE_CAP + 0x10;
+        // No session: seen only
+        let (mut d, _) = testbed::platform(Faults::default()).unwrap();
+        d.config_write(RID, rd, 0);
+        assert_eq!(counters(&d), (1, 1, 0, "none"));
+
+        // An acknowledgement with nothing to read, under an established session
+        let (_, mut ep) = platform(false, false);
+        assert!(ep.0.session_established());
+        ep.0.config_write(RID, rd, 0);
+        assert!(!ep.0.session_established());
+        let token = format!("doe-read-nothing-to-read@{rd:#x}");
+        assert_eq!(counters(&ep.0), (3, 2, 1, token.as_str()));
+
+        // A request written over an unread response, with a locked TDI
+        let (_, mut ep) = platform(true, false);
+        for dw in [0x0001_0001, 2] {
+            ep.0.config_write(RID, wr, dw);
+        }
+        ep.0.config_write(RID, testbed::DOE_CAP + 8, 0x8000_0000);
+        ep.0.doe_responded(12);
+        ep.0.config_write(RID, rd, 0);
+        assert_eq!(counters(&ep.0).2, 0);
+        ep.0.config_write(RID, wr, 0x0001_0001);
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Error));
+        let token = format!("doe-write-response-unread@{wr:#x}");
+        assert_eq!(counters(&ep.0), (7, 2, 1, token.as_str()));
+        // Out of step until an abort: no second violation for the same misuse
+        ep.0.config_write(RID, wr, 2);
+        assert_eq!(counters(&ep.0).2, 1);
+    }
+
+    #[test]
     fn doe_abort_with_a_locked_tdi_moves_it_to_error() {
         let (_, mut ep) = platform(true, true);
         ep.0.config_write(RID, testbed::DOE_CAP + 8, 0x1);
         assert!(!ep.0.session_established());
         assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::Error));
         assert_eq!(ep.0.host_counters().violations, 1);
+    }
+
+    #[test]
+    fn a_secondary_bus_reset_from_the_bridge_above_resets_the_device() {
+        let (_, mut ep) = platform(true, false);
+        let bus = u32::from(RID >> 8);
+        let (port, other) = (0x0080, 0x0088);
+        // Two root ports: ours (its secondary bus is the device's), and another
+        ep.0.config_write(port, 0x18, bus << 8);
+        ep.0.config_write(other, 0x19, bus + 1);
+        ep.0.config_write(other, 0x3e, 0x42);
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
+        assert_eq!(counters(&ep.0), (2, 1, 0, "none"));
+        ep.0.config_write(port, 0x3e, 0x42);
+        assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigUnlocked));
+        assert!(!ep.0.session_established());
+        assert!(ep.0.snapshot().contains("spdm=none\nide.stream0=idle\n"));
+        assert_eq!(counters(&ep.0), (2, 2, 1, "conventional-reset@0x3e"));
+        // Held, then released: one reset
+        ep.0.config_write(port, 0x3e, 0x42);
+        ep.0.config_write(port, 0x3e, 0x02);
+        assert_eq!(counters(&ep.0).1, 2);
+        // The device at reset: seen, no violation; its config space is at reset too
+        ep.0.config_write(port, 0x3e, 0x42);
+        assert_eq!(counters(&ep.0), (2, 3, 1, "conventional-reset@0x3e"));
+        ep.0.config_write(RID, 0x04, 0x0006);
+        assert_eq!(counters(&ep.0).1, 3);
     }
 
     #[test]

@@ -27,7 +27,8 @@
 //! | `idekm_rsp` | IDE-KM: QUERY, KEY_PROG, K_SET_GO/STOP on emulated key slots |
 //! | `tdisp_rsp` | TDISP: the TDI state machines and their messages |
 //! | `report` | the device interface report and its MMIO ranges |
-//! | `host_view` | the host's config writes (QEMU's trace): shadow, TDISP rules, counters |
+//! | `host_view` | the host's config writes and MMIO (QEMU's trace): shadow, TDISP rules, counters |
+//! | `mailbox` | the DOE mailbox's exchanges as the device sees them: which writes belong to none |
 //! | [`server`] | the I/O around the engine in tsm-dsm: QEMU's socket, the trace, the state file |
 
 use std::collections::BTreeMap;
@@ -46,6 +47,7 @@ use tsm_proto::tdisp::{self, FunctionId, LockInterfaceParams};
 
 mod host_view;
 mod idekm_rsp;
+mod mailbox;
 mod report;
 pub mod server;
 mod session;
@@ -310,32 +312,35 @@ impl Dsm {
     /// (`state::dsm_on_host_event`); whether it moved a CONFIG_LOCKED or RUN TDI to
     /// ERROR.
     fn host_event_where(&mut self, event: HostEvent, which: impl Fn(FunctionId) -> bool) -> bool {
+        let hit: Vec<(FunctionId, TdiState)> = self
+            .tdis
+            .iter()
+            .filter_map(|(id, t)| {
+                let f = FunctionId::from_u32(*id).ok().filter(|f| which(*f))?;
+                Some((f, t.state))
+            })
+            .collect();
         let mut broke = false;
-        for (id, t) in self.tdis.iter_mut() {
-            if !FunctionId::from_u32(*id).is_ok_and(&which) {
-                continue;
-            }
-            let next = state::dsm_on_host_event(t.state, event);
-            if next != t.state {
-                info!(
-                    "tdi {:#x}: {} -> {} on {}",
-                    id,
-                    t.state.name(),
-                    next.name(),
-                    event.name()
-                );
-                broke |= matches!(t.state, TdiState::ConfigLocked | TdiState::Run)
+        for (f, now) in hit {
+            let next = state::dsm_on_host_event(now, event);
+            if next != now {
+                info!("tdi {}: {} on {}", bdf(f), next.name(), event.name());
+                broke |= matches!(now, TdiState::ConfigLocked | TdiState::Run)
                     && next == TdiState::Error;
-                t.state = next;
-                t.nonce = None;
-                self.changed = true;
+                self.set_state(f, next);
             }
         }
         broke
     }
 
+    /// Moves the TDI of `f` to `next`, whatever moved it (a TDISP request, a host event,
+    /// a fault knob). The START nonce is valid only in CONFIG_LOCKED: any other state
+    /// drops it.
     fn set_state(&mut self, f: FunctionId, next: TdiState) {
         if let Some(t) = self.tdis.get_mut(&f.to_u32()) {
+            if next != TdiState::ConfigLocked {
+                t.nonce = None;
+            }
             if t.state != next {
                 info!(
                     "tdi_state function={} state={} (was {})",

@@ -56,24 +56,9 @@ pub fn build_ranges(
         let mut cuts = vec![0, size];
         let mut regions = Vec::new();
         if let Some(m) = msix {
-            let pba_len = u64::from(m.table_entries).div_ceil(64) * 8;
-            for (bar, off, len, flag) in [
-                (
-                    m.table_bar,
-                    u64::from(m.table_offset),
-                    u64::from(m.table_entries) * 16,
-                    MmioAttributes::MSIX_TABLE,
-                ),
-                (
-                    m.pba_bar,
-                    u64::from(m.pba_offset),
-                    pba_len,
-                    MmioAttributes::MSIX_PBA,
-                ),
-            ] {
+            let flags = [MmioAttributes::MSIX_TABLE, MmioAttributes::MSIX_PBA];
+            for ((bar, s, e), flag) in m.pages().into_iter().zip(flags) {
                 if bar == b.index {
-                    let s = off / PAGE * PAGE;
-                    let e = (off + len).div_ceil(PAGE) * PAGE;
                     cuts.push(s.min(size));
                     cuts.push(e.min(size));
                     regions.push((s, e, flag));

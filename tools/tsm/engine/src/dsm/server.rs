@@ -36,7 +36,7 @@ use std::time::Duration;
 use log::{info, warn};
 
 use super::Dsm;
-use crate::qemu_trace::{TraceEvent, TraceFollower};
+use crate::qemu_trace::TraceFollower;
 use crate::transport::qemu_socket::{self, Frame};
 
 /// How often the follower thread polls the trace.
@@ -133,28 +133,7 @@ impl Device {
             }
         };
         for e in &events {
-            match (*e, e.requester_id()) {
-                (TraceEvent::CfgWrite { offset, value, .. }, Some(rid)) => {
-                    self.dsm.config_write(rid, offset, value)
-                }
-                (
-                    TraceEvent::BarMapping {
-                        bar,
-                        addr,
-                        size,
-                        mapped,
-                        ..
-                    },
-                    Some(rid),
-                ) => self.dsm.bar_mapping(rid, bar, addr, size, mapped),
-                (
-                    TraceEvent::Mmio {
-                        write, addr, value, ..
-                    },
-                    _,
-                ) => self.dsm.mmio(write, addr, value),
-                _ => {}
-            }
+            self.dsm.apply(e);
         }
         events.len()
     }
@@ -246,6 +225,8 @@ pub fn serve(stream: &mut TcpStream, device: &Mutex<Device>) -> io::Result<bool>
                     // Every config write made before this request, first.
                     d.drain();
                     let r = d.dsm_mut().handle(&frame.payload);
+                    // What QEMU puts in the read mailbox for the guest to read.
+                    d.dsm_mut().doe_responded(r.object.len());
                     // The state file is current before the requester sees the response.
                     d.sync_state_file();
                     r

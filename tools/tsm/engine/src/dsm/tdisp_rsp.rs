@@ -195,15 +195,11 @@ impl Dsm {
                 encode(ResponseBody::DeviceInterfaceState(state_now))?
             }
             RequestBody::StartInterface { .. } => {
-                if let Some(t) = self.tdis.get_mut(&f.to_u32()) {
-                    t.nonce = None;
-                }
                 self.set_state(f, tr.next);
                 encode(ResponseBody::StartInterface)?
             }
             RequestBody::StopInterface => {
                 if let Some(t) = self.tdis.get_mut(&f.to_u32()) {
-                    t.nonce = None;
                     t.lock = None;
                 }
                 self.set_state(f, tr.next);
