@@ -1893,6 +1893,24 @@ static int pass_writes(bool on)
 }
 
 /*
+ * A config write of @len bytes from @val at @pos through the vfio region,
+ * let through by test_pass_writes (on for this write only). Return: the
+ * write's 0 or -errno, or the seam's -errno.
+ */
+static int write_let_through(struct _test_data_tsm_vfio *self, int pos,
+			     const void *val, int len)
+{
+	int rc = pass_writes(true);
+
+	if (rc)
+		return rc;
+	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, pos, val, len);
+	if (pass_writes(false) && !rc)
+		rc = -EIO;
+	return rc;
+}
+
+/*
  * The control of the config half of every EXPECT_DEVICE_SAW_NOTHING (the
  * MMIO half's is the next test): with the refusal switched off (a test
  * kernel's seam), a BME clear and a change of a locked Device Control field
@@ -1909,7 +1927,6 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	uint32_t abort_doe = PCI_DOE_CTRL_ABORT;
 	uint16_t cmd, v16, devctl;
 	char want[64];
-	int rc;
 
 	ASSERT_LT(0, doe);
 	ASSERT_LT(0, pcie);
@@ -1918,11 +1935,8 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	ASSERT_STREQ("CONFIG_LOCKED", saw.tdi);
 
 	/* A BME clear on the locked TDI */
-	ASSERT_EQ(0, pass_writes(true));
 	v16 = cmd & ~PCI_COMMAND_MASTER;
-	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, PCI_COMMAND, &v16, 2);
-	EXPECT_EQ(0, pass_writes(false));
-	EXPECT_EQ(0, rc);
+	EXPECT_EQ(0, write_let_through(self, PCI_COMMAND, &v16, 2));
 	DEVICE_SAW(now);
 	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
 	EXPECT_EQ(saw.violations + 1, now.violations);
@@ -1939,10 +1953,7 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	ASSERT_EQ(0, tsm_cfg_read(self->v.devfd, self->v.cfg_off, pcie + PCI_EXP_DEVCTL,
 				  &devctl, 2));
 	v16 = devctl ^ PCI_EXP_DEVCTL_RELAX_EN;
-	ASSERT_EQ(0, pass_writes(true));
-	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, pcie + PCI_EXP_DEVCTL, &v16, 2);
-	EXPECT_EQ(0, pass_writes(false));
-	EXPECT_EQ(0, rc);
+	EXPECT_EQ(0, write_let_through(self, pcie + PCI_EXP_DEVCTL, &v16, 2));
 	DEVICE_SAW(now);
 	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
 	EXPECT_EQ(saw.violations + 1, now.violations);
@@ -1961,10 +1972,7 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	/* A DOE abort under the established session */
 	DEVICE_SAW(saw);
 	ASSERT_STREQ("established", saw.spdm);
-	ASSERT_EQ(0, pass_writes(true));
-	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, doe + PCI_DOE_CTRL, &abort_doe, 4);
-	EXPECT_EQ(0, pass_writes(false));
-	EXPECT_EQ(0, rc);
+	EXPECT_EQ(0, write_let_through(self, doe + PCI_DOE_CTRL, &abort_doe, 4));
 	DEVICE_SAW(now);
 	EXPECT_EQ(saw.violations + 1, now.violations);
 	EXPECT_STREQ("none", now.spdm);
@@ -2034,7 +2042,6 @@ TEST_F_TIMEOUT(tsm_vfio, stray_mailbox_write_reaches_the_device_when_let_through
 	uint32_t ack = 0, abort_doe = PCI_DOE_CTRL_ABORT;
 	struct tsm_dsm_host saw, now;
 	char want[64];
-	int rc;
 
 	ASSERT_LT(0, doe);
 	ASSERT_EQ(0, assign(self, 1));
@@ -2042,10 +2049,7 @@ TEST_F_TIMEOUT(tsm_vfio, stray_mailbox_write_reaches_the_device_when_let_through
 	DEVICE_SAW(saw);
 	ASSERT_STREQ("established", saw.spdm);
 
-	ASSERT_EQ(0, pass_writes(true));
-	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, doe + PCI_DOE_READ, &ack, 4);
-	EXPECT_EQ(0, pass_writes(false));
-	EXPECT_EQ(0, rc);
+	EXPECT_EQ(0, write_let_through(self, doe + PCI_DOE_READ, &ack, 4));
 	DEVICE_SAW(now);
 	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
 	EXPECT_EQ(saw.violations + 1, now.violations);
@@ -2054,10 +2058,7 @@ TEST_F_TIMEOUT(tsm_vfio, stray_mailbox_write_reaches_the_device_when_let_through
 	EXPECT_STREQ("none", now.spdm);
 
 	saw = now;
-	ASSERT_EQ(0, pass_writes(true));
-	rc = tsm_cfg_write(self->v.devfd, self->v.cfg_off, doe + PCI_DOE_CTRL, &abort_doe, 4);
-	EXPECT_EQ(0, pass_writes(false));
-	EXPECT_EQ(0, rc);
+	EXPECT_EQ(0, write_let_through(self, doe + PCI_DOE_CTRL, &abort_doe, 4));
 	DEVICE_SAW(now);
 	EXPECT_EQ(saw.events + 1, now.events);
 	EXPECT_EQ(saw.violations, now.violations);
