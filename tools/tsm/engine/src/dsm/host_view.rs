@@ -310,8 +310,12 @@ impl Dsm {
                 info!("host event {cause} <- {value:#x}: seen, no locked TDI affected");
             }
         }
+        // The DOE capability is function 0's.
+        let function0 = rid == (u16::from(self.cfg.bus) << 8) | u16::from(self.cfg.devfn);
         if let Some(reg) = self.cfg.doe_cap.and_then(|c| offset.checked_sub(c)) {
-            self.doe_write(reg, offset, value);
+            if function0 {
+                self.doe_write(reg, offset, value);
+            }
         }
     }
 
@@ -730,6 +734,21 @@ mod tests {
         assert_eq!(counters(&ep.0), (2, 1, 0, "none"));
         assert_eq!(ep.0.tdi_state(TDI), Some(TdiState::ConfigLocked));
         assert!(!ep.0.take_changed());
+    }
+
+    #[test]
+    fn the_doe_mailbox_is_function_0s() {
+        let (d, _) = testbed::platform(Faults::default()).unwrap();
+        let mut cfg = d.config().clone();
+        let f1 = FunctionId::new(RID | 1, None);
+        cfg.functions.push(f1);
+        let mut d = Dsm::new(cfg);
+        let ctrl = testbed::DOE_CAP + 8;
+        // The same offset of function 1 is no DOE Control
+        d.config_write(RID | 1, ctrl, 0x1);
+        assert_eq!(counters(&d), (1, 0, 0, "none"));
+        d.config_write(RID, ctrl, 0x1);
+        assert_eq!(counters(&d), (2, 1, 0, "none"));
     }
 
     #[test]

@@ -98,8 +98,9 @@ pub struct DsmConfig {
     /// Config offset of the function's Power Management capability (PMCSR); `None`:
     /// power state changes are not recognised.
     pub pm_cap: Option<u16>,
-    /// Config offset of the function's DOE extended capability (DOE Control and the
-    /// mailboxes); `None`: DOE Abort is not recognised.
+    /// Config offset of function 0's DOE extended capability (DOE Control and the
+    /// mailboxes: the DSM's own, which QEMU's socket serves); `None`: DOE Abort and the
+    /// mailbox's exchanges are not followed.
     pub doe_cap: Option<u16>,
     /// What a host MMIO access to a locked TDI's MMIO does (besides being a violation).
     pub mmio_policy: MmioPolicy,
