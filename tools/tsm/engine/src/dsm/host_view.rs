@@ -73,7 +73,7 @@ use tsm_proto::state::{HostEvent, HostEvents, TdiState};
 use tsm_proto::tdisp::{FunctionId, LockFlags};
 
 use super::mailbox::Mailbox;
-use super::{Dsm, DsmConfig};
+use super::{locked, Dsm, DsmConfig};
 use crate::qemu_trace::{requester_id, TraceEvent};
 
 /// Size of a PCIe function's config space.
@@ -183,7 +183,7 @@ impl HostView {
         let mut shadows = BTreeMap::new();
         let mut rids: Vec<u16> = cfg.functions.iter().map(|f| f.requester_id()).collect();
         if rids.is_empty() {
-            rids.push((u16::from(cfg.bus) << 8) | u16::from(cfg.devfn));
+            rids.push(cfg.function0_rid());
         }
         for rid in rids {
             shadows.insert(rid, Box::new([0u8; CONFIG_SPACE]));
@@ -311,9 +311,8 @@ impl Dsm {
             }
         }
         // The DOE capability is function 0's.
-        let function0 = rid == (u16::from(self.cfg.bus) << 8) | u16::from(self.cfg.devfn);
         if let Some(reg) = self.cfg.doe_cap.and_then(|c| offset.checked_sub(c)) {
-            if function0 {
+            if rid == self.cfg.function0_rid() {
                 self.doe_write(reg, offset, value);
             }
         }
@@ -376,11 +375,7 @@ impl Dsm {
     /// space at reset), what it saw of the host so far is kept. A violation if a
     /// session was established or a TDI locked.
     fn conventional_reset(&mut self, cause: String, value: u32) {
-        let had_session = self.session_established();
-        let locked = self
-            .tdis
-            .values()
-            .any(|t| matches!(t.state, TdiState::ConfigLocked | TdiState::Run));
+        let held = self.holds_a_session_or_lock();
         let mut fresh = Dsm::new(self.cfg.clone());
         fresh.host.counters = std::mem::take(&mut self.host.counters);
         // QEMU traces the unmapping of the BARs the reset disables.
@@ -389,11 +384,7 @@ impl Dsm {
         *self = fresh;
         self.host.counters.events += 1;
         info!("{cause}: the device is reset (no session, TDIs CONFIG_UNLOCKED)");
-        if had_session || locked {
-            self.violation(cause, value.into());
-        } else {
-            info!("host event {cause} <- {value:#x}: seen, no session or locked TDI");
-        }
+        self.violation_if(held, cause, value);
     }
 
     /// The device answered a DOE request with an object of `bytes` bytes: the host
@@ -406,18 +397,27 @@ impl Dsm {
     /// write outside an exchange): the session is dropped and every CONFIG_LOCKED or
     /// RUN TDI goes to ERROR; a violation if a session was established or a TDI locked.
     fn host_cost_the_session(&mut self, cause: String, value: u32) {
-        let had_session = self.session_established();
-        let locked = self
-            .tdis
-            .values()
-            .any(|t| matches!(t.state, TdiState::ConfigLocked | TdiState::Run));
+        let held = self.holds_a_session_or_lock();
         self.host.counters.events += 1;
         self.changed = true;
         if self.session.take().is_some() {
             info!("{cause}: dropping the secured session");
         }
-        let broke = self.host_event_where(HostEvent::IdeOrSessionLost, |_| true);
-        if had_session || locked || broke {
+        self.host_event_where(HostEvent::IdeOrSessionLost, |_| true);
+        self.violation_if(held, cause, value);
+    }
+
+    /// Whether the device holds what a host action that resets it or its mailbox
+    /// breaks: an established SPDM session or a locked TDI.
+    fn holds_a_session_or_lock(&self) -> bool {
+        self.session_established() || self.tdis.values().any(|t| locked(t.state))
+    }
+
+    /// A host action that broke what the device held (`held`, from
+    /// [`Dsm::holds_a_session_or_lock`] before it) is a violation; one that found
+    /// nothing to break is only seen.
+    fn violation_if(&mut self, held: bool, cause: String, value: u32) {
+        if held {
             self.violation(cause, value.into());
         } else {
             info!("host event {cause} <- {value:#x}: seen, no session or locked TDI");
@@ -461,11 +461,11 @@ impl Dsm {
             .iter()
             .filter_map(|(id, t)| {
                 let f = FunctionId::from_u32(*id).ok()?;
-                let locked = matches!(t.state, TdiState::ConfigLocked | TdiState::Run);
+                let is_locked = locked(t.state);
                 let msix_locked = t
                     .lock
                     .is_some_and(|l| l.flags.contains(LockFlags::LOCK_MSIX));
-                (f.requester_id() == rid && locked && (msix_locked || !open_msix)).then_some(f)
+                (f.requester_id() == rid && is_locked && (msix_locked || !open_msix)).then_some(f)
             })
             .collect();
         if hit.is_empty() {

@@ -106,6 +106,13 @@ pub struct DsmConfig {
     pub mmio_policy: MmioPolicy,
 }
 
+impl DsmConfig {
+    /// The requester ID (`bus << 8 | devfn`) of function 0.
+    pub fn function0_rid(&self) -> u16 {
+        (u16::from(self.bus) << 8) | u16::from(self.devfn)
+    }
+}
+
 /// What to send back for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -212,6 +219,12 @@ pub fn bdf(f: FunctionId) -> String {
 }
 
 type Handled = Result<Vec<u8>, ErrorCode>;
+
+/// Whether `state` is one the TDISP lock holds (CONFIG_LOCKED or RUN): a host event
+/// moves it to ERROR, and the host may not touch its MMIO.
+fn locked(state: TdiState) -> bool {
+    matches!(state, TdiState::ConfigLocked | TdiState::Run)
+}
 
 impl Dsm {
     /// A DSM in its reset state.
@@ -326,8 +339,7 @@ impl Dsm {
             let next = state::dsm_on_host_event(now, event);
             if next != now {
                 info!("tdi {}: {} on {}", bdf(f), next.name(), event.name());
-                broke |= matches!(now, TdiState::ConfigLocked | TdiState::Run)
-                    && next == TdiState::Error;
+                broke |= locked(now) && next == TdiState::Error;
                 self.set_state(f, next);
             }
         }
