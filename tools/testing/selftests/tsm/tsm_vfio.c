@@ -163,6 +163,19 @@ static int open_other(struct _test_data_tsm_vfio *self, char *other, size_t len,
  */
 #define EXPECT_DEVICE_SAW_NOTHING(before) TSM_EXPECT_DEVICE_SAW_NOTHING(self->bdf, before)
 
+/*
+ * Between DEVICE_SAW(@saw) and DEVICE_SAW(@now) one config write reached the
+ * device, which counted one violation caused by @event at config offset @off
+ * (host.last_violation "<event>@<off>").
+ */
+#define EXPECT_WRITE_VIOLATION(saw, now, event, off) do {		\
+		char _want[64];						\
+		snprintf(_want, sizeof(_want), "%s@%#x", (event), (unsigned int)(off)); \
+		EXPECT_EQ((saw).cfg_writes + 1, (now).cfg_writes);	\
+		EXPECT_EQ((saw).violations + 1, (now).violations);	\
+		EXPECT_STREQ(_want, (now).last_violation);		\
+	} while (0)
+
 /* Every errno that needs no connected device. */
 TEST_F(tsm_vfio, errnos_unconnected)
 {
@@ -1926,7 +1939,6 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	struct tsm_dsm_host saw, now;
 	uint32_t abort_doe = PCI_DOE_CTRL_ABORT;
 	uint16_t cmd, v16, devctl;
-	char want[64];
 
 	ASSERT_LT(0, doe);
 	ASSERT_LT(0, pcie);
@@ -1938,9 +1950,7 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	v16 = cmd & ~PCI_COMMAND_MASTER;
 	EXPECT_EQ(0, write_let_through(self, PCI_COMMAND, &v16, 2));
 	DEVICE_SAW(now);
-	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
-	EXPECT_EQ(saw.violations + 1, now.violations);
-	EXPECT_STREQ("bus-master-disabled@0x4", now.last_violation);
+	EXPECT_WRITE_VIOLATION(saw, now, "bus-master-disabled", PCI_COMMAND);
 	EXPECT_STREQ("ERROR", now.tdi);
 	/* Unbind still ends it: STOP is legal in ERROR */
 	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
@@ -1955,10 +1965,7 @@ TEST_F_TIMEOUT(tsm_vfio, refused_writes_reach_the_device_when_let_through, 240)
 	v16 = devctl ^ PCI_EXP_DEVCTL_RELAX_EN;
 	EXPECT_EQ(0, write_let_through(self, pcie + PCI_EXP_DEVCTL, &v16, 2));
 	DEVICE_SAW(now);
-	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
-	EXPECT_EQ(saw.violations + 1, now.violations);
-	snprintf(want, sizeof(want), "locked-config-change@%#x", pcie + PCI_EXP_DEVCTL);
-	EXPECT_STREQ(want, now.last_violation);
+	EXPECT_WRITE_VIOLATION(saw, now, "locked-config-change", pcie + PCI_EXP_DEVCTL);
 	EXPECT_STREQ("ERROR", now.tdi);
 	EXPECT_EQ(0, tsm_vfio_unbind(self->v.devfd));
 	/* Unlocked, put back: seen, no violation */
@@ -2041,7 +2048,6 @@ TEST_F_TIMEOUT(tsm_vfio, stray_mailbox_write_reaches_the_device_when_let_through
 	int doe = tsm_find_ext_cap(self->bdf, PCI_EXT_CAP_ID_DOE);
 	uint32_t ack = 0, abort_doe = PCI_DOE_CTRL_ABORT;
 	struct tsm_dsm_host saw, now;
-	char want[64];
 
 	ASSERT_LT(0, doe);
 	ASSERT_EQ(0, assign(self, 1));
@@ -2051,10 +2057,7 @@ TEST_F_TIMEOUT(tsm_vfio, stray_mailbox_write_reaches_the_device_when_let_through
 
 	EXPECT_EQ(0, write_let_through(self, doe + PCI_DOE_READ, &ack, 4));
 	DEVICE_SAW(now);
-	EXPECT_EQ(saw.cfg_writes + 1, now.cfg_writes);
-	EXPECT_EQ(saw.violations + 1, now.violations);
-	snprintf(want, sizeof(want), "doe-read-nothing-to-read@%#x", doe + PCI_DOE_READ);
-	EXPECT_STREQ(want, now.last_violation);
+	EXPECT_WRITE_VIOLATION(saw, now, "doe-read-nothing-to-read", doe + PCI_DOE_READ);
 	EXPECT_STREQ("none", now.spdm);
 
 	saw = now;
