@@ -36,6 +36,7 @@
 //! | `result` | [`Status`] codes and their [`Class`] |
 //! | `seq` | the one-command sequencer (relay, re-issue, EXPAND once) |
 //! | `order` | device disconnect and TDI unbind orders with forced retries |
+//! | `standin` | [`StandIn`]: the host's RMP and guest actions on a model's conduit (no PSP ABI) |
 
 use super::codec::{Error, Result};
 
@@ -46,6 +47,7 @@ pub mod request;
 pub mod result;
 pub mod seq;
 pub mod sla;
+pub mod standin;
 pub mod status;
 
 pub use buffer::{read_resp, write_output, BufferHeader, DataType, ObjectHeader, ObjectId};
@@ -55,6 +57,7 @@ pub use request::{CmdBuf, InterfaceId, LockFlags, Request, SpdmCtrl};
 pub use result::{Class, Status};
 pub use seq::{Done, Expand, Failure, Issue, Next, Relay, Sequencer};
 pub use sla::{PageSize, Sla};
+pub use standin::StandIn;
 pub use status::{DevStatus, FenceStatus, SpdmAlgos, TdiInfo, TdiStatus, TioStatus};
 
 /// Size of a page as the PSP sees it (every SLA data page is 4 KiB: the host always uses
