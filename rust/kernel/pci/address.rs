@@ -58,6 +58,24 @@ impl Address {
         Some(Self::of(unsafe { &*rp.cast::<pci::Device>() }))
     }
 
+    /// The Port Number of `pdev`'s PCIe root port (its Link Capabilities bits 31:24,
+    /// PCIe r6.x 7.5.3.6), by which some platform firmwares name the root port; `None` if
+    /// `pdev` is below no root port or the register cannot be read.
+    pub fn root_port_number_of(pdev: &pci::Device) -> Option<u8> {
+        // SAFETY: As in `root_port_of()`.
+        let rp = unsafe { bindings::pcie_find_root_port(pdev.as_raw()) };
+        if rp.is_null() {
+            return None;
+        }
+        let mut v = 0u32;
+        // SAFETY: `rp` is a valid `struct pci_dev` (above); `v` is valid for writing a
+        // `u32`.
+        let rc = unsafe {
+            bindings::pcie_capability_read_dword(rp, bindings::PCI_EXP_LNKCAP as c_int, &mut v)
+        };
+        (rc == 0).then_some((v >> 24) as u8)
+    }
+
     /// The function at this address, if present (a counted reference).
     pub fn device(self) -> Option<ARef<pci::Device>> {
         // SAFETY: Plain lookup; returns a counted reference or NULL.

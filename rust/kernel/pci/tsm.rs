@@ -702,11 +702,8 @@ impl<T: LinkTsm> Registration<T> {
             GFP_KERNEL,
         )?;
         // SAFETY: `parent` is a valid device; `reg.ops` stays at its address until after
-        // `tsm_unregister()` (`Drop`), and the core only reads it (the C prototype lacks
-        // `const`).
-        let raw = unsafe {
-            bindings::tsm_register(parent.as_raw(), core::ptr::from_ref(&reg.ops).cast_mut())
-        };
+        // `tsm_unregister()` (`Drop`), and the core only reads it.
+        let raw = unsafe { bindings::tsm_register(parent.as_raw(), &reg.ops) };
         let raw = from_err_ptr(raw)?;
         // INVARIANT: `tsm_register()` returned a registered device with `reg.ops`.
         Ok(Self {

@@ -16,7 +16,6 @@
  */
 #include <signal.h>
 #include <sys/time.h>
-#include <sys/klog.h>
 #include <sys/wait.h>
 
 #include "../kselftest_harness.h"
@@ -25,51 +24,6 @@
 
 #define RMM_LOG		"/tmp/tsm-rmm.log"
 #define VIRT_ID		0x100
-
-/* Whether the model's log has @what (the whole log, up to 4 MiB). */
-static int rmm_logged(const char *what)
-{
-	size_t cap = 4 << 20, len = 0;
-	char *buf = malloc(cap + 1);
-	int fd = open(RMM_LOG, O_RDONLY), found;
-	ssize_t n;
-
-	if (fd < 0 || !buf) {
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		return 0;
-	}
-	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
-		len += n;
-	close(fd);
-	buf[len] = '\0';
-	found = strstr(buf, what) != NULL;
-	free(buf);
-	return found;
-}
-
-/*
- * Lines of the kernel log with @what: the backend logs every granule or RMM
- * object it had to give up ("leaked"), which a correct teardown never does.
- */
-static int klog_count(const char *what)
-{
-	int size = klogctl(10, NULL, 0), n, count = 0;
-	char *buf, *p;
-
-	if (size <= 0)
-		return -1;
-	buf = malloc(size + 1);
-	if (!buf)
-		return -1;
-	n = klogctl(3, buf, size);
-	buf[n > 0 ? n : 0] = '\0';
-	for (p = buf; (p = strstr(p, what)); p += strlen(what))
-		count++;
-	free(buf);
-	return count;
-}
 
 /* A CCA guest request on the VFIO device: 0 or -errno. */
 static int cca_req(int devfd, uint32_t op, const void *req, uint32_t req_len,
@@ -105,7 +59,7 @@ static int env_setup(struct cca_env *self)
 		rc = tsm_find_test_device(self->bdf, sizeof(self->bdf));
 	if (!rc)
 		tsm_disconnect_any(self->bdf);
-	self->leaks = klog_count("leaked");
+	self->leaks = tsm_klog_count("leaked");
 	return rc;
 }
 
@@ -198,7 +152,7 @@ static int assign(struct cca_env *self)
 		EXPECT_STREQ("", _c);					\
 		EXPECT_SPDM(spdm);					\
 		EXPECT_DSM("CONFIG_UNLOCKED");				\
-		EXPECT_EQ(self->e.leaks, klog_count("leaked"))		\
+		EXPECT_EQ(self->e.leaks, tsm_klog_count("leaked"))		\
 			TH_LOG("the backend leaked granules or RMM objects"); \
 	} while (0)
 #define EXPECT_DISCONNECTED() EXPECT_DISCONNECTED_SPDM("none")
@@ -212,8 +166,8 @@ TEST_F_TIMEOUT(cca, connect_disconnect, 180)
 	ASSERT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect", buf, sizeof(buf)));
 	EXPECT_STREQ(self->e.tsm, buf);
 	EXPECT_SPDM("established");
-	EXPECT_TRUE(rmm_logged("RootPort"));
-	EXPECT_TRUE(rmm_logged("OffChipEndpoint"));
+	EXPECT_TRUE(tsm_file_has(RMM_LOG, "RootPort"));
+	EXPECT_TRUE(tsm_file_has(RMM_LOG, "OffChipEndpoint"));
 	EXPECT_EQ(-EBUSY, tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
 	EXPECT_DISCONNECTED();
@@ -251,7 +205,7 @@ TEST_F_TIMEOUT(cca, vfio_bind_guest_requests_unbind, 240)
 	EXPECT_EQ(1, tsm_bound(self->e.bdf));
 	EXPECT_DSM("CONFIG_LOCKED");
 	snprintf(want, sizeof(want), "as guest ID %#x", TSM_HAVE_VIOMMU ? VIRT_ID : 0);
-	EXPECT_TRUE(rmm_logged(want)) TH_LOG("the model did not log '%s'", want);
+	EXPECT_TRUE(tsm_file_has(RMM_LOG, want)) TH_LOG("the model did not log '%s'", want);
 
 	/* Refused while bound, and the device saw nothing of it */
 	EXPECT_EQ(-EBUSY, tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id));
@@ -441,7 +395,7 @@ TEST_F_TIMEOUT(cca, guest_measurements, 240)
 	len = sizeof(m2);
 	rc = meas_req(self->e.v.devfd, 0, TSM_CCA_MEAS_RAW, 3, m2, &len, &code);
 	EXPECT_EQ(0, rc) TH_LOG("raw measurements: %s", strerror(-rc));
-	EXPECT_TRUE(rmm_logged("GET_MEASUREMENTS (raw bitstream)"))
+	EXPECT_TRUE(tsm_file_has(RMM_LOG, "GET_MEASUREMENTS (raw bitstream)"))
 		TH_LOG("the raw flag did not reach the model");
 
 	/* Started, the same; the copy goes with the binding */
@@ -500,7 +454,7 @@ TEST_F_TIMEOUT(cca, signals_during_connect_bind, 400)
 		EXPECT_EQ(0, tsm_attr_read(self->e.bdf, "tsm/connect", c, sizeof(c)));
 		EXPECT_STREQ("", c);
 		EXPECT_DSM("CONFIG_UNLOCKED");
-		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+		EXPECT_EQ(self->e.leaks, tsm_klog_count("leaked"));
 	}
 	/* A connect is many DOE exchanges through the model: the ticks reach it */
 	EXPECT_LT(0, eintr) TH_LOG("no connect was interrupted");
@@ -526,7 +480,7 @@ TEST_F_TIMEOUT(cca, signals_during_connect_bind, 400)
 		ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
 		EXPECT_EQ(0, tsm_bound(self->e.bdf));
 		EXPECT_DSM("CONFIG_UNLOCKED");
-		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+		EXPECT_EQ(self->e.leaks, tsm_klog_count("leaked"));
 	}
 	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
 	EXPECT_DISCONNECTED();
@@ -831,7 +785,7 @@ static const char *knob_not_fired(const char *knobs, char *buf, size_t size)
 			*eq = '\0';
 		*colon = '\0';
 		snprintf(want, sizeof(want), "fired at %s #%s", at + 1, colon + 1);
-		if (!rmm_logged(want)) {
+		if (!tsm_file_has(RMM_LOG, want)) {
 			snprintf(buf, size, "%s", want);
 			return buf;
 		}
@@ -1010,11 +964,11 @@ TEST_F_TIMEOUT(cca_dsm_fault, clean_failure, 240)
 		EXPECT_STREQ("", (char *)b);
 		EXPECT_SPDM(variant->spdm_after ? variant->spdm_after : "none");
 		EXPECT_DSM("CONFIG_UNLOCKED");
-		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+		EXPECT_EQ(self->e.leaks, tsm_klog_count("leaked"));
 		/* And again, the same way: nothing was left that changes it */
 		EXPECT_EQ(-variant->connect_errno,
 			  tsm_attr_write(self->e.bdf, "tsm/connect", self->e.tsm));
-		EXPECT_EQ(self->e.leaks, klog_count("leaked"));
+		EXPECT_EQ(self->e.leaks, tsm_klog_count("leaked"));
 		goto good_device;
 	}
 	ASSERT_EQ(0, rc) TH_LOG("connect: %s", strerror(-rc));

@@ -9,6 +9,7 @@
 #ifndef __TSM_VMM_H
 #define __TSM_VMM_H
 
+#include <sys/klog.h>
 #include <sys/utsname.h>
 
 #include <linux/kvm.h>
@@ -456,17 +457,70 @@ static inline int tsm_bound(const char *bdf)
 	return buf[0] != '\0';
 }
 
+/* Whether the file at @path (a model's log) has @what (up to 4 MiB of it). */
+static inline int tsm_file_has(const char *path, const char *what)
+{
+	size_t cap = 4 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	int fd = open(path, O_RDONLY), found;
+	ssize_t n;
+
+	if (fd < 0 || !buf) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return 0;
+	}
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = '\0';
+	found = strstr(buf, what) != NULL;
+	free(buf);
+	return found;
+}
+
 /*
- * The Arm CCA host backend against the RMM model (drivers/virt/coco/arm-cca-host,
- * tools/tsm tsm-rmm): its module, loaded with rmm_model=1, and the model.
+ * Occurrences of @what in the kernel log: the backends log every page or
+ * firmware object they had to give up ("leaked"), which a correct teardown
+ * never does.
+ */
+static inline int tsm_klog_count(const char *what)
+{
+	int size = klogctl(10, NULL, 0), n, count = 0;
+	char *buf, *p;
+
+	if (size <= 0)
+		return -1;
+	buf = malloc(size + 1);
+	if (!buf)
+		return -1;
+	n = klogctl(3, buf, size);
+	buf[n > 0 ? n : 0] = '\0';
+	for (p = buf; (p = strstr(p, what)); p += strlen(what))
+		count++;
+	free(buf);
+	return count;
+}
+
+/*
+ * The vendor backends against their firmware models (drivers/virt/coco/,
+ * tools/tsm): each module is loaded with its model parameter and registers a
+ * TSM whose parent is a faux device of the module's name; each model serves
+ * the module's conduit device.
  */
 #define TSM_CCA_KO	"kernel/drivers/virt/coco/arm-cca-host/arm_cca_host.ko"
 #define TSM_CCA_MOD	"arm_cca_host"
 #define TSM_RMM_BIN	"/tsm/bin/tsm-rmm"
 #define TSM_RMM_DEV	"/dev/tsm_rmm"
+#define TSM_SEV_KO	"kernel/drivers/virt/coco/sev-tio-host/sev_tio_host.ko"
+#define TSM_SEV_MOD	"sev_tio_host"
+#define TSM_PSP_BIN	"/tsm/bin/tsm-psp"
+#define TSM_PSP_DEV	"/dev/tsm_psp"
+#define TSM_TRUST_ANCHOR "/etc/tsm/root.pem"
 
-/* The TSM registered by the Arm CCA backend (its parent is its faux device). */
-static inline int tsm_find_cca_tsm(char *name, size_t len)
+/* The TSM registered by backend module @mod (its parent is its faux device). */
+static inline int tsm_find_backend_tsm(const char *mod, char *name, size_t len)
 {
 	char path[512], link[512];
 	struct dirent *de;
@@ -483,7 +537,7 @@ static inline int tsm_find_cca_tsm(char *name, size_t len)
 		if (n < 0)
 			continue;
 		link[n] = '\0';
-		if (strstr(link, TSM_CCA_MOD) && strlen(de->d_name) < len) {
+		if (strstr(link, mod) && strlen(de->d_name) < len) {
 			strcpy(name, de->d_name);
 			closedir(d);
 			return 0;
@@ -493,8 +547,13 @@ static inline int tsm_find_cca_tsm(char *name, size_t len)
 	return -ENOENT;
 }
 
-/* Loads the CCA backend against the RMM model unless it is loaded. */
-static inline int tsm_cca_insmod(void)
+static inline int tsm_find_cca_tsm(char *name, size_t len)
+{
+	return tsm_find_backend_tsm(TSM_CCA_MOD, name, len);
+}
+
+/* Loads backend @mod (@ko below /lib/modules/<release>) with @param unless loaded. */
+static inline int tsm_backend_insmod(const char *mod, const char *ko, const char *param)
 {
 	struct utsname u;
 	char cmd[512];
@@ -502,13 +561,22 @@ static inline int tsm_cca_insmod(void)
 	if (uname(&u))
 		return -errno;
 	snprintf(cmd, sizeof(cmd),
-		 "grep -q '^%s ' /proc/modules || insmod /lib/modules/%s/%s rmm_model=1",
-		 TSM_CCA_MOD, u.release, TSM_CCA_KO);
+		 "grep -q '^%s ' /proc/modules || insmod /lib/modules/%s/%s %s",
+		 mod, u.release, ko, param);
 	return system(cmd) ? -ENOENT : 0;
 }
 
-/* Starts tsm-rmm on TSM_RMM_DEV with @knobs, its output into @log. */
-static inline pid_t tsm_rmm_start(const char *log, const char *knobs)
+/* Loads the CCA backend against the RMM model unless it is loaded. */
+static inline int tsm_cca_insmod(void)
+{
+	return tsm_backend_insmod(TSM_CCA_MOD, TSM_CCA_KO, "rmm_model=1");
+}
+
+/*
+ * Starts the firmware model @bin ("tsm-rmm", ...) with @argv after its name,
+ * its output into @log (truncated).
+ */
+static inline pid_t tsm_model_exec(const char *log, const char *bin, char *const argv[])
 {
 	pid_t pid = fork();
 
@@ -522,11 +590,28 @@ static inline pid_t tsm_rmm_start(const char *log, const char *knobs)
 		}
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);
-		execl(TSM_RMM_BIN, "tsm-rmm", "--dev", TSM_RMM_DEV, "--knobs", knobs,
-		      (char *)NULL);
+		execv(bin, argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+/* Starts tsm-rmm on TSM_RMM_DEV with @knobs, its output into @log. */
+static inline pid_t tsm_rmm_start(const char *log, const char *knobs)
+{
+	char *const argv[] = { "tsm-rmm", "--dev", TSM_RMM_DEV, "--knobs",
+			       (char *)knobs, NULL };
+
+	return tsm_model_exec(log, TSM_RMM_BIN, argv);
+}
+
+/* Starts tsm-psp on TSM_PSP_DEV with @knobs, its output into @log. */
+static inline pid_t tsm_psp_start(const char *log, const char *knobs)
+{
+	char *const argv[] = { "tsm-psp", "--dev", TSM_PSP_DEV, "--trust-anchor",
+			       TSM_TRUST_ANCHOR, "--knobs", (char *)knobs, NULL };
+
+	return tsm_model_exec(log, TSM_PSP_BIN, argv);
 }
 
 
