@@ -52,6 +52,7 @@ use core::{
 
 pub mod conduit;
 pub mod relay;
+pub mod report;
 
 /// Architecture of the confidential VM a guest request comes from
 /// (`enum iommu_vdevice_tsm_guest_tvm_arch`); it says how the request's operation and

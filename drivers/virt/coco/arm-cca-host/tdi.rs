@@ -68,13 +68,7 @@ use kernel::{
     prelude::*,
 };
 use tsm_proto::{
-    report::{
-        self,
-        BarInfo,
-        FirstPageUnit,
-        InterfaceReport,
-        ValidationParams, //
-    },
+    report::FirstPageUnit,
     rmi::{
         guest::{
             self,
@@ -249,7 +243,9 @@ impl Vdev {
             Some(CacheObject::InterfaceReport),
             true,
         )?;
-        validate(pdev, &bytes)?;
+        // Unconfirmed: which lock flags the RMM asks for (the model sets LOCK_MSIX); a
+        // report that describes the MSI-X table is accepted either way.
+        tsm::report::validate(pdev, &bytes, FirstPageUnit::PageNumber, false)?;
         Ok(bytes)
     }
 
@@ -426,53 +422,4 @@ impl Vdev {
         );
         let _ = rmi.mem().leak(self.vdev);
     }
-}
-
-/// Validates an interface report against the function's BARs and MSI-X layout.
-fn validate(pdev: &pci::Device, bytes: &[u8]) -> Result {
-    let r = InterfaceReport::parse(bytes).map_err(|e| {
-        dev_warn!(pdev, "interface report: {:?}\n", e);
-        EPROTO
-    })?;
-    let mut bars = KVec::new();
-    for b in pdev.mem_bars().iter().flatten() {
-        bars.push(
-            BarInfo {
-                index: b.index,
-                base: b.start,
-                size: b.len,
-                is_64bit: b.is_64bit,
-                prefetchable: b.prefetchable,
-            },
-            GFP_KERNEL,
-        )?;
-    }
-    let msix = pdev.msix_layout().map(|m| report::MsixLayout {
-        table_bar: m.table_bar,
-        table_offset: m.table_offset,
-        table_entries: m.table_entries,
-        pba_bar: m.pba_bar,
-        pba_offset: m.pba_offset,
-    });
-    let ranges = report::validate(
-        &r,
-        &ValidationParams {
-            bars: &bars,
-            mmio_reporting_offset: 0,
-            unit: FirstPageUnit::PageNumber,
-            msix,
-            // Unconfirmed: which lock flags the RMM asks for (the model sets LOCK_MSIX);
-            // a report that describes the MSI-X table is accepted either way.
-            msix_locked: false,
-        },
-    )
-    .map_err(|e| {
-        dev_warn!(pdev, "interface report refused: {:?}\n", e);
-        EPROTO
-    })?;
-    if ranges.count() == 0 {
-        dev_warn!(pdev, "interface report has no MMIO range\n");
-        return Err(EPROTO);
-    }
-    Ok(())
 }

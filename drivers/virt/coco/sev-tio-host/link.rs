@@ -45,7 +45,13 @@ use tsm_proto::tio::{
         DevTeardown,
         Op, //
     },
-    Done, Failure, ObjectId, Request, TioStatus,
+    Done,
+    Failure,
+    ObjectId,
+    Request,
+    Sla,
+    SpdmCtrl,
+    TioStatus, //
 };
 
 /// The IDE stream ID the (emulated) host side allocates for traffic class 0.
@@ -64,7 +70,7 @@ fn limits(cancellable: bool) -> relay::Limits {
 }
 
 /// Runs the SPDM-sending `req` over `transport` to its end.
-fn run_spdm(
+pub(crate) fn run_spdm(
     psp: &Psp<'_>,
     transport: &dyn relay::Transport,
     cmd_page: u64,
@@ -80,6 +86,10 @@ fn run_spdm(
 pub(crate) struct Conn {
     /// The page command buffers are issued from (hypervisor-owned).
     cmd_page: u64,
+    /// The firmware-owned page the PSP writes status outputs to (TDI_STATUS, fences).
+    status_page: u64,
+    /// TIO_STATUS as platform init read it: the context sizes.
+    pub(crate) tio: TioStatus,
     /// The device context, once DEV_CREATE took it.
     dev_ctx: Option<Buf>,
     /// The SPDM buffers, once allocated.
@@ -91,14 +101,62 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(psp: &Psp<'_>) -> Result<Self> {
+    pub(crate) fn new(psp: &Psp<'_>, tio: TioStatus) -> Result<Self> {
+        let cmd_page = psp.mem().alloc()?;
+        let status_page = match psp.fw_page() {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = psp.mem().free(cmd_page);
+                return Err(e);
+            }
+        };
         Ok(Self {
-            cmd_page: psp.mem().alloc()?,
+            cmd_page,
+            status_page,
+            tio,
             dev_ctx: None,
             bufs: None,
             connected: false,
             cert_len: 0,
         })
+    }
+
+    /// The device context, once created.
+    pub(crate) fn dev_ctx(&self) -> Result<Sla> {
+        self.dev_ctx.as_ref().map(|d| d.sla).ok_or(ENXIO)
+    }
+
+    /// The page status outputs go to.
+    pub(crate) fn status_page(&self) -> u64 {
+        self.status_page
+    }
+
+    /// Runs `req`, a command that sends no SPDM, from the connection's command page.
+    pub(crate) fn run_plain(&self, psp: &Psp<'_>, req: Request) -> Result<Result<Done, Failure>> {
+        psp.run_plain(self.cmd_page, req)
+    }
+
+    /// The `spdm_ctrl` of the connection's buffers.
+    pub(crate) fn ctrl(&self) -> Result<SpdmCtrl> {
+        self.bufs.as_ref().map(|b| b.ctrl()).ok_or(ENXIO)
+    }
+
+    /// Runs `req`, an SPDM-sending command, over `transport` with the connection's
+    /// buffers. `req` names them as [`Conn::ctrl`] did; an EXPAND grows them.
+    pub(crate) fn run_spdm(
+        &mut self,
+        psp: &Psp<'_>,
+        transport: &dyn relay::Transport,
+        req: Request,
+        cancellable: bool,
+    ) -> Result<Result<Done, Failure>> {
+        let bufs = self.bufs.as_mut().ok_or(ENXIO)?;
+        run_spdm(psp, transport, self.cmd_page, bufs, req, cancellable)
+    }
+
+    /// The output buffer's contents.
+    pub(crate) fn output(&self, psp: &Psp<'_>) -> Result<KVec<u8>> {
+        self.bufs.as_ref().ok_or(ENXIO)?.output(psp.mem())
     }
 
     /// Steps 1 to 3 of connect; on error the caller runs [`Conn::teardown`].
@@ -107,8 +165,8 @@ impl Conn {
         psp: &Psp<'_>,
         transport: &dyn relay::Transport,
         pdev: &pci::Device,
-        tio: &TioStatus,
     ) -> Result {
+        let tio = self.tio;
         let addr = pci::Address::of(pdev);
         let mut dev_ctx = Buf::new(psp, tio.devctx_size, true)?;
         let create = Request::DevCreate {
@@ -214,6 +272,7 @@ impl Conn {
         if let Some(mut d) = self.dev_ctx.take() {
             clean &= d.free(psp);
         }
+        clean &= psp.give_back(self.status_page);
         let _ = psp.mem().free(self.cmd_page);
         if clean {
             Ok(())

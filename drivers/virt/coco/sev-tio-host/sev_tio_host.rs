@@ -28,8 +28,10 @@
 //! | this file | the module, the conduit, platform init, the [`LinkTsm`] callbacks |
 //! | `psp` | one PSP command, stand-ins, buffers, an SPDM command as a relay port |
 //! | `link` | connect and disconnect: the device context and the teardown order |
+//! | `tdi` | bind (LOCK) and unbind: the TDI context, the report, the teardown order |
+//! | `guest` | the SNP guest of a VM (context page, ASID): KVM's facts, stood in for |
 //!
-//! What this backend does not do yet: TDI bind, unbind, reports and guest requests (the
+//! What this backend does not do yet: RUN and the guest requests of `tvm_arch` SEV (the
 //! PSP model serves them; the backend's half is the next step).
 
 use kernel::{
@@ -46,19 +48,25 @@ use kernel::{
                 Conduit,
             },
             Dsm,
-            LinkTsm, //
+            Kvm,
+            LinkTsm,
+            Tdi, //
         },
     },
     prelude::*,
     sync::{
+        aref::ARef,
         Arc,
         Mutex, //
     },
 };
 
+mod guest;
 mod link;
 mod psp;
+mod tdi;
 
+use guest::Guests;
 use link::Conn;
 use psp::Psp;
 use tsm_proto::tio::{
@@ -67,7 +75,8 @@ use tsm_proto::tio::{
         Op,
         PlatformInit, //
     },
-    Request, TioStatus,
+    Request,
+    TioStatus, //
 };
 
 module! {
@@ -90,13 +99,15 @@ impl Owner for ThisOwner {
     const MODULE: &'static ThisModule = &THIS_MODULE;
 }
 
-/// What every callback reaches: the conduit, and the lock that keeps platform init to
-/// one caller at a time.
+/// What every callback reaches: the conduit, the lock that keeps platform init to one
+/// caller at a time, and the guests of the VMs TDIs are bound to.
 #[pin_data]
 struct Sev {
     fw: Pin<KBox<ModelConduit<ThisOwner>>>,
     #[pin]
     init: Mutex<()>,
+    #[pin]
+    guests: Guests,
 }
 
 impl Sev {
@@ -191,6 +202,7 @@ impl kernel::Module for SevTioHost {
             pin_init!(Sev {
                 fw,
                 init <- new_mutex!(()),
+                guests <- Guests::new(),
             }),
             GFP_KERNEL,
         )?;
@@ -219,7 +231,7 @@ struct Link {
 impl LinkTsm for SevTsm {
     type RegistrationData = Arc<Sev>;
     type DsmData = Link;
-    type TdiData = ();
+    type TdiData = tdi::BoundTdi;
 
     fn probe(_sev: &Arc<Sev>, _pdev: &pci::Device) -> impl PinInit<Link, Error> {
         try_init!(Link { conn: None })
@@ -239,8 +251,8 @@ impl LinkTsm for SevTsm {
                 return Err(e);
             }
         };
-        let mut conn = Conn::new(&psp)?;
-        if let Err(e) = conn.connect(&psp, &*dsm, dsm.pdev(), &tio) {
+        let mut conn = Conn::new(&psp, tio)?;
+        if let Err(e) = conn.connect(&psp, &*dsm, dsm.pdev()) {
             dev_warn!(dsm.pdev(), "connect failed: {:?}\n", e);
             if conn.teardown(&psp, &*dsm, dsm.pdev()).is_err() {
                 dev_err!(dsm.pdev(), "connect: undoing it failed; PSP pages leaked\n");
@@ -268,6 +280,48 @@ impl LinkTsm for SevTsm {
             Err(e) => dev_err!(
                 dsm.pdev(),
                 "disconnected, but the PSP teardown failed ({:?}); PSP pages leaked\n",
+                e
+            ),
+        }
+    }
+
+    fn bind(
+        dsm: &mut Dsm<'_, Self>,
+        pdev: &pci::Device,
+        kvm: &Kvm,
+        tdi_id: u32,
+    ) -> Result<tsm::Bound<tdi::BoundTdi>> {
+        let sev = dsm.registration_data();
+        let psp = sev.psp();
+        // The connection is out of the DSM's data while the DSM carries the exchanges.
+        let mut conn = dsm.data().get_mut().conn.take().ok_or(ENXIO)?;
+        let r = tdi::BoundTdi::bind(&psp, &sev.guests, &mut conn, &*dsm, pdev, kvm, tdi_id);
+        dsm.data().get_mut().conn = Some(conn);
+        let b = r?;
+        dev_info!(pdev, "bound with guest device ID {:#x} (LOCKED)\n", tdi_id);
+        Ok(tsm::Bound {
+            data: b,
+            // TDI_BIND's lock flags are 0: no LOCK_MSIX, the MSI-X table stays the host's.
+            msix_locked: false,
+        })
+    }
+
+    fn unbind(dsm: &mut Dsm<'_, Self>, tdi: &mut Tdi<'_, Self>) {
+        let sev = dsm.registration_data();
+        let psp = sev.psp();
+        let Some(mut conn) = dsm.data().get_mut().conn.take() else {
+            return;
+        };
+        let pdev: ARef<pci::Device> = tdi.pdev().into();
+        let r = tdi
+            .data()
+            .unbind(&psp, &sev.guests, &mut conn, &*dsm, &pdev);
+        dsm.data().get_mut().conn = Some(conn);
+        match r {
+            Ok(()) => dev_info!(pdev, "unbound: TDI context reclaimed\n"),
+            Err(e) => dev_err!(
+                pdev,
+                "unbind: the PSP teardown failed ({:?}); the TDI may stay locked, its context pages are leaked\n",
                 e
             ),
         }

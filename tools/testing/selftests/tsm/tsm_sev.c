@@ -18,8 +18,10 @@
 
 #include "../kselftest_harness.h"
 #include "tsm_vmm.h"
+#include "tsm_locked.h"
 
 #define PSP_LOG		"/tmp/tsm-psp.log"
+#define VIRT_ID		0x100
 
 #if defined(__x86_64__)
 #define NEEDS_X86() do { } while (0)
@@ -33,13 +35,18 @@ struct sev_env {
 	char bdf[32];
 	char tsm[32];
 	pid_t psp;
+	struct tsm_vmm v;
 };
 
 /* The module (against the model), the test device disconnected, the TSM's name. */
 static int env_setup(struct sev_env *e)
 {
-	int rc = tsm_backend_insmod(TSM_SEV_MOD, TSM_SEV_KO, "psp_model=1");
+	int rc;
 
+	tsm_vmm_init(&e->v);
+	rc = tsm_insmod_once(TSM_VFIO_KO);
+	if (!rc)
+		rc = tsm_backend_insmod(TSM_SEV_MOD, TSM_SEV_KO, "psp_model=1");
 	if (!rc)
 		rc = tsm_find_backend_tsm(TSM_SEV_MOD, e->tsm, sizeof(e->tsm));
 	if (!rc)
@@ -52,6 +59,9 @@ static int env_setup(struct sev_env *e)
 
 static void env_teardown(struct sev_env *e)
 {
+	tsm_vmm_release(&e->v);
+	if (e->v.vm >= 0)
+		close(e->v.vm);
 	if (e->bdf[0])
 		tsm_disconnect_any(e->bdf);
 	if (e->psp > 0) {
@@ -72,6 +82,26 @@ static int connect_psp(struct sev_env *e, const char *knobs)
 	/* ENODEV until the model holds /dev/tsm_psp */
 	return tsm_connect_wait(e->bdf, e->tsm);
 }
+
+/* Opens the device as a VMM does, with a VM and a vDEVICE of VIRT_ID. */
+static int assign(struct sev_env *e)
+{
+	int rc = tsm_bind_driver(e->bdf, TSM_VFIO_DRV);
+
+	if (rc)
+		return rc;
+	e->v.vm = tsm_vm_create();
+	if (e->v.vm < 0)
+		return e->v.vm;
+	return tsm_vmm_assign(&e->v, e->bdf, 1, VIRT_ID);
+}
+
+/* The TDI state tsm-dsm reports is @want. */
+#define EXPECT_DSM(e, want) do {					\
+		char _st[64] = "";					\
+		EXPECT_EQ(0, tsm_dsm_tdi_state((e)->bdf, _st, sizeof(_st))); \
+		EXPECT_STREQ(want, _st);				\
+	} while (0)
 
 /* The SPDM state tsm-dsm reports is @want ("established", "none"). */
 #define EXPECT_SPDM(e, want) do {					\
@@ -111,6 +141,7 @@ FIXTURE(sev) {
 FIXTURE_SETUP(sev)
 {
 	memset(&self->e, 0, sizeof(self->e));
+	tsm_vmm_init(&self->e.v);
 	NEEDS_X86();
 	ASSERT_EQ(0, env_setup(&self->e));
 }
@@ -173,6 +204,176 @@ TEST_F_TIMEOUT(sev, model_gone_while_connected, 180)
 }
 
 /*
+ * VFIO_DEVICE_TSM_BIND through the PSP: TDI_CREATE and TDI_BIND lock the TDI
+ * on the device, the report is validated, a second bind and a reset are
+ * refused and the device saw neither; unbind unlocks it, a second bind works,
+ * and closing the device while bound unbinds it too; nothing is leaked.
+ */
+TEST_F_TIMEOUT(sev, vfio_bind_unbind, 240)
+{
+	struct tsm_dsm_host saw, now;
+	char want[64];
+	int rc;
+
+	int logged;
+
+	/* The guest device ID is the vDEVICE's virtual ID (0 through the x86 seam) */
+	snprintf(want, sizeof(want), "bound with guest device ID 0x%x",
+		 TSM_HAVE_VIOMMU ? VIRT_ID : 0);
+	logged = tsm_klog_count(want);
+	ASSERT_EQ(0, assign(&self->e));
+	ASSERT_EQ(0, connect_psp(&self->e, ""));
+	rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+	EXPECT_EQ(1, tsm_bound(self->e.bdf));
+	EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+	EXPECT_EQ(logged + 1, tsm_klog_count(want)) TH_LOG("no '%s' in the log", want);
+
+	ASSERT_EQ(0, tsm_dsm_host(self->e.bdf, &saw));
+	EXPECT_EQ(-EBUSY, tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id));
+	EXPECT_EQ(-1, ioctl(self->e.v.devfd, VFIO_DEVICE_RESET));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, tsm_dsm_host(self->e.bdf, &now));
+	EXPECT_EQ(saw.events, now.events) TH_LOG("the device saw a refused action");
+	EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	EXPECT_EQ(0, tsm_bound(self->e.bdf));
+	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
+	ASSERT_EQ(0, tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id));
+	EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+	/* Closing a bound device unbinds it */
+	tsm_vmm_release(&self->e.v);
+	EXPECT_EQ(0, tsm_bound(self->e.bdf));
+	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	EXPECT_DISCONNECTED(&self->e);
+}
+
+/*
+ * The locked state holds with this backend too: bound through the PSP, every
+ * host path to the TDI is refused and the device saw none of them
+ * (tsm_locked.h; TDI_BIND's lock flags are 0, so the MSI-X table stays the
+ * host's). Unbound, the TDI is unlocked and a reset works again.
+ */
+TEST_F_TIMEOUT(sev, locked_state_refusals, 240)
+{
+	uint16_t cmd;
+	int rc;
+
+	ASSERT_EQ(0, assign(&self->e));
+	ASSERT_EQ(0, tsm_cfg_read(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &cmd, 2));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(0, tsm_cfg_write(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &cmd, 2));
+	ASSERT_EQ(0, connect_psp(&self->e, ""));
+	rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+	EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+	tsm_expect_locked(_metadata, self->e.bdf, &self->e.v, cmd, false);
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
+}
+
+/*
+ * Each PSP status knob at a bind or unbind command: @bind_rc is what the bind
+ * answers; whatever failed, the TDI ends CONFIG_UNLOCKED once the device is
+ * unbound or the bind failed, nothing is leaked, and a second bind with the
+ * same model works.
+ */
+FIXTURE(sev_bind_knob) {
+	struct sev_env e;
+};
+
+FIXTURE_SETUP(sev_bind_knob)
+{
+	memset(&self->e, 0, sizeof(self->e));
+	tsm_vmm_init(&self->e.v);
+	NEEDS_X86();
+	ASSERT_EQ(0, env_setup(&self->e));
+}
+
+FIXTURE_TEARDOWN(sev_bind_knob)
+{
+	env_teardown(&self->e);
+}
+
+FIXTURE_VARIANT(sev_bind_knob) {
+	const char *knobs;
+	int bind_rc;
+	const char *klog;
+};
+
+FIXTURE_VARIANT_ADD(sev_bind_knob, error_tdi_create) {
+	.knobs = "error@tdi_create=invalid_param",
+	.bind_rc = -EINVAL,
+	.klog = "TDI_CREATE failed",
+};
+
+/* TDI_BIND refused at once: the teardown reclaims the context. */
+FIXTURE_VARIANT_ADD(sev_bind_knob, error_tdi_bind) {
+	.knobs = "error@tdi_bind=in_use",
+	.bind_rc = -EBUSY,
+	.klog = "TDI_BIND failed",
+};
+
+/* Refused mid-TDISP (a re-issue): the teardown unbinds what may be locked. */
+FIXTURE_VARIANT_ADD(sev_bind_knob, error_tdi_bind_mid_tdisp) {
+	.knobs = "error@tdi_bind:3=invalid_tdi_state",
+	.bind_rc = -EPROTO,
+	.klog = "TDI_BIND failed",
+};
+
+/* The TDI_STATUS after the lock fails: the bind is undone. */
+FIXTURE_VARIANT_ADD(sev_bind_knob, error_tdi_status) {
+	.knobs = "error@tdi_status=invalid_tdi",
+	.bind_rc = -EPROTO,
+	.klog = "",
+};
+
+/* EXPAND at TDI_BIND: one grown output buffer; the bind succeeds. */
+FIXTURE_VARIANT_ADD(sev_bind_knob, expand_tdi_bind) {
+	.knobs = "expand@tdi_bind:1=0x5000",
+	.bind_rc = 0,
+	.klog = "",
+};
+
+/* A refused TDI_UNBIND is retried forced. */
+FIXTURE_VARIANT_ADD(sev_bind_knob, error_tdi_unbind) {
+	.knobs = "error@tdi_unbind=spdm_error",
+	.bind_rc = 0,
+	.klog = "TdiUnbind { force: false } failed",
+};
+
+TEST_F_TIMEOUT(sev_bind_knob, bind_unbind, 240)
+{
+	int before = variant->klog[0] ? tsm_klog_count(variant->klog) : 0;
+	int rc;
+
+	ASSERT_EQ(0, assign(&self->e));
+	ASSERT_EQ(0, connect_psp(&self->e, variant->knobs));
+	rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+	ASSERT_EQ(variant->bind_rc, rc) TH_LOG("bind: %s", strerror(-rc));
+	if (!rc) {
+		EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+		ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	}
+	EXPECT_EQ(0, tsm_bound(self->e.bdf));
+	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
+	if (variant->klog[0])
+		EXPECT_LT(before, tsm_klog_count(variant->klog))
+			TH_LOG("the kernel did not log '%s'", variant->klog);
+	EXPECT_EQ(self->e.leaks, tsm_klog_count("leaked"));
+	/* The knob fired once: the same model binds the device now */
+	ASSERT_EQ(0, tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id));
+	EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
+	tsm_vmm_release(&self->e.v);
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	EXPECT_DISCONNECTED(&self->e);
+}
+
+/*
  * Each PSP status knob at a connect or disconnect command: @connect_rc is what
  * tsm/connect answers (0: the backend handled the status and connected), and
  * after the test's disconnect the device is clean; then a connect with the
@@ -185,6 +386,7 @@ FIXTURE(sev_knob) {
 FIXTURE_SETUP(sev_knob)
 {
 	memset(&self->e, 0, sizeof(self->e));
+	tsm_vmm_init(&self->e.v);
 	NEEDS_X86();
 	ASSERT_EQ(0, env_setup(&self->e));
 }
