@@ -90,8 +90,9 @@ impl MemError {
 
 /// The model's end of a conduit.
 pub trait Channel {
-    /// The next call; `None` when there is none to read (a fake with no call queued).
-    /// The real device blocks until the backend makes one.
+    /// The next call; `None` when there is none to read (a fake with no call queued,
+    /// the real device at its end). The real device blocks until the backend makes
+    /// one.
     fn read_call(&mut self) -> Result<Option<Msg>, ChannelError>;
     /// Ends call `call_id` with `regs`.
     fn write_return(&mut self, call_id: u64, regs: &[u64; NR_REGS]) -> Result<(), ChannelError>;
@@ -145,9 +146,15 @@ impl Channel for DevChannel {
         let n = loop {
             match self.file.read(&mut b) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The device went away: no call will come.
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(None),
                 r => break r?,
             }
         };
+        if n == 0 {
+            // End of file: the kernel ended this model's session.
+            return Ok(None);
+        }
         if n != MSG_LEN {
             return Err(ChannelError::Short(n));
         }
