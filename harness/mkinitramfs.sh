@@ -40,6 +40,8 @@ done
 install -m 755 "$TSM_CACHE/tools-target/$RUST_TRIPLE/release/tsm-fw" "$root/tsm/bin/tsm-fw"
 # The CCA RMM model (tools/tsm/fw/src/rmm.rs), behind a firmware conduit
 install -m 755 "$TSM_CACHE/tools-target/$RUST_TRIPLE/release/tsm-rmm" "$root/tsm/bin/tsm-rmm"
+# The AMD PSP SEV-TIO model (tools/tsm/fw/src/psp.rs), behind a firmware conduit
+install -m 755 "$TSM_CACHE/tools-target/$RUST_TRIPLE/release/tsm-psp" "$root/tsm/bin/tsm-psp"
 mkdir -p "$root/etc/tsm"
 cp "$TSM_CACHE/dsm-identity/root.pem" "$root/etc/tsm/root.pem"
 [ -f "$TSM_ROOT/harness/guest/demo.sh" ] && install -m 755 "$TSM_ROOT/harness/guest/demo.sh" "$root/tsm/demo.sh"

@@ -11,13 +11,19 @@
 //! | [`FakeChannel`] | an in-memory one with the kernel's rules, for host tests |
 //! | [`ChannelMemory`] | the models' [`FwMemory`] over a channel |
 //! | [`serve_one`], [`serve`] | one call at a time to the RMM model |
-//! | [`serve_psp_one`] | one PSP command to the PSP model (`fw::psp`) |
+//! | [`serve_psp_one`], [`serve_psp`] | one PSP command or stand-in at a time to the PSP model (`fw::psp`) |
 //! | [`serve_one_seamcall`], [`serve_seamcalls`] | one SEAMCALL at a time to the TDX module model |
 //!
 //! The rules the channel keeps (the kernel's, `rust/kernel/pci/tsm/conduit/model.rs`):
 //! one call at a time; memory only while a call is in progress (`EPERM` otherwise),
 //! only the handed pages and within one page (`EFAULT`), 1..=4096 bytes (`EINVAL`); a
 //! return names its call, a return of a call that is over is dropped.
+//!
+//! The PSP conduit carries two kinds of call in one kind of message: TIO commands, and
+//! the stand-ins of `tsm_proto::tio::standin` (the host's RMP updates and guest
+//! launch, which a real PSP learns from the RMP and KVM, not from a command), told
+//! apart by the command ID: every stand-in is above `standin::FIRST`, the largest ID
+//! CMDRESP can carry. [`serve_psp_one`] answers both.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -25,13 +31,15 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use log::{debug, warn};
+use log::{debug, info, warn};
 use tsm_proto::conduit::{
     Kind, MemAccess, Msg, WireError, MAX_ACCESS, MEM_ACCESS_LEN, MEM_READ, MEM_WRITE, MSG_LEN,
     NR_REGS,
 };
 use tsm_proto::rmi::result::SMC_NOT_SUPPORTED;
+use tsm_proto::tio::standin::{self, StandIn};
 
+use crate::fw::psp::{Psp, Refusal};
 use crate::fw::rmm::{granule_pieces, FwMemory, MemFault, Rmm, SmcRegs, GRANULE, SMC_REGS};
 use crate::fw::tdx::TdxModule;
 use tsm_proto::tdx::Regs as TdxRegs;
@@ -90,8 +98,9 @@ impl MemError {
 
 /// The model's end of a conduit.
 pub trait Channel {
-    /// The next call; `None` when there is none to read (a fake with no call queued).
-    /// The real device blocks until the backend makes one.
+    /// The next call; `None` when there is none to read (a fake with no call queued,
+    /// the real device at its end). The real device blocks until the backend makes
+    /// one.
     fn read_call(&mut self) -> Result<Option<Msg>, ChannelError>;
     /// Ends call `call_id` with `regs`.
     fn write_return(&mut self, call_id: u64, regs: &[u64; NR_REGS]) -> Result<(), ChannelError>;
@@ -145,9 +154,15 @@ impl Channel for DevChannel {
         let n = loop {
             match self.file.read(&mut b) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The device went away: no call will come.
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(None),
                 r => break r?,
             }
         };
+        if n == 0 {
+            // End of file: the kernel ended this model's session.
+            return Ok(None);
+        }
         if n != MSG_LEN {
             return Err(ChannelError::Short(n));
         }
@@ -375,14 +390,23 @@ pub fn serve_one<C: Channel + ?Sized>(chan: &mut C, rmm: &mut Rmm) -> Result<boo
     Ok(true)
 }
 
-/// Serves one PSP command to the PSP model: reads it, answers it. The registers are
+/// Serves one PSP call to the PSP model: reads it, answers it. The registers are
 /// command ID, command buffer address and status (`tsm-conduit.rst`): the return
 /// carries the call's registers with the status in the third. `false`: no call to
 /// read. A call of another kind is answered with status INVALID_PARAM (0x16); a
 /// message that is no call is dropped.
+///
+/// A command ID above `standin::FIRST` is no PSP command: it is a stand-in
+/// ([`StandIn`], see [`stand_in`]), or else refused with INVALID_PARAM without
+/// reaching the model. The stand-ins are told apart here rather than in
+/// [`Psp::command`] because they are the conduit's calls, not the mailbox's:
+/// [`Psp::command`] stays the mailbox (an 11-bit command ID, a command buffer in
+/// handed memory), so a stand-in never counts as a command for the model's knobs,
+/// never reads the command buffer and never logs as one; and the stand-ins' own
+/// registers (the ASID in `regs[3]`) are read where the conduit's register order is.
 pub fn serve_psp_one<C: Channel + ?Sized>(
     chan: &mut C,
-    psp: &mut crate::fw::psp::Psp,
+    psp: &mut Psp,
 ) -> Result<bool, ChannelError> {
     let Some(m) = chan.read_call()? else {
         return Ok(false);
@@ -398,12 +422,61 @@ pub fn serve_psp_one<C: Channel + ?Sized>(
             m.call_id, m.kind
         );
         out[2] = u64::from(tsm_proto::tio::Status::InvalidParam.to_u16());
+    } else if m.regs[0] > standin::FIRST {
+        out[2] = u64::from(stand_in(psp, m.call_id, &m.regs));
     } else {
         let st = psp.command(m.regs[0], m.regs[1], &mut ChannelMemory::new(&mut *chan));
         out[2] = u64::from(st);
     }
     chan.write_return(m.call_id, &out)?;
     Ok(true)
+}
+
+/// One stand-in call (`tsm_proto::tio::standin`), `regs` in the PSP order: its status,
+/// 0 or the refusal's (a refusal changes nothing). `regs[1]` is the page or guest
+/// context address, `regs[3]` the ASID of GuestActivate; the other registers are not
+/// read. An ID above `standin::FIRST` that is no [`StandIn`], and an ASID above 32
+/// bits, are INVALID_PARAM (0x16): the status the model gives an unknown command.
+/// A stand-in touches no handed memory.
+fn stand_in(psp: &mut Psp, call_id: u64, regs: &[u64; NR_REGS]) -> u16 {
+    let invalid = tsm_proto::tio::Status::InvalidParam;
+    let Ok(s) = StandIn::from_u64(regs[0]) else {
+        warn!(
+            "conduit: call {call_id}: {:#x} is above every PSP command ID and no stand-in: {invalid:?}",
+            regs[0]
+        );
+        return invalid.to_u16();
+    };
+    let at = regs[1];
+    let r = match s {
+        StandIn::MakeFirmware => psp.make_firmware(at),
+        StandIn::MakeShared => psp.make_shared(at),
+        StandIn::GuestActivate => match u32::try_from(regs[3]) {
+            Ok(asid) => psp.activate_guest(at, asid),
+            Err(_) => Err(Refusal::new(invalid, "ASID above 32 bits")),
+        },
+        StandIn::GuestDecommission => psp.decommission_guest(at),
+    };
+    match r {
+        Ok(()) => {
+            debug!("psp: stand-in {s:?} {at:#x} done");
+            0
+        }
+        Err(e) => {
+            info!(
+                "psp: stand-in {s:?} {at:#x} refused: {:?} ({})",
+                e.status, e.why
+            );
+            e.status.to_u16()
+        }
+    }
+}
+
+/// Serves PSP calls (commands and stand-ins) until there is none to read, or the
+/// channel fails.
+pub fn serve_psp<C: Channel + ?Sized>(chan: &mut C, psp: &mut Psp) -> Result<(), ChannelError> {
+    while serve_psp_one(chan, psp)? {}
+    Ok(())
 }
 
 /// Serves one SEAMCALL for the TDX module model: reads a call, answers it. `false`: no
@@ -585,9 +658,29 @@ mod tests {
         .unwrap();
         mem.write(0x1000, b.as_bytes()).unwrap();
         let mut psp = Psp::new(PspConfig::new(Vec::new()));
-        psp.make_firmware(0x2000).unwrap();
         let mut ch = FakeChannel::new(&mut mem, 0);
+        // The status page made firmware-owned by the stand-in, no memory touched.
         let mut r = [0u64; NR_REGS];
+        (r[0], r[1]) = (StandIn::MakeFirmware.to_u64(), 0x2000);
+        let id = ch.call(Kind::PspCommand, r);
+        assert!(serve_psp_one(&mut ch, &mut psp).unwrap());
+        assert_eq!(ch.result(id), Some(r), "status 0, the registers echoed");
+        assert_eq!((ch.accesses, psp.rmp().firmware_pages()), (0, 1));
+        // IDs above every command ID that are no stand-in: INVALID_PARAM, nothing done.
+        let before = psp.snapshot();
+        for bad in [standin::FIRST + 1, 0x1_0000, 0x1_0005, u64::MAX] {
+            r[0] = bad;
+            let id = ch.call(Kind::PspCommand, r);
+            assert!(serve_psp_one(&mut ch, &mut psp).unwrap());
+            assert_eq!(ch.result(id).map(|r| r[2]), Some(0x16), "{bad:#x}");
+        }
+        // A stand-in in a call of another kind.
+        r[0] = StandIn::MakeShared.to_u64();
+        let id = ch.call(Kind::Smc, r);
+        assert!(serve_psp_one(&mut ch, &mut psp).unwrap());
+        assert_eq!(ch.result(id).map(|r| r[2]), Some(0x16));
+        assert_eq!(psp.snapshot(), before);
+        assert_eq!(ch.accesses, 0);
         (r[0], r[1]) = (u64::from(Command::TioStatus.to_u16()), 0x1000);
         let id = ch.call(Kind::PspCommand, r);
         assert!(serve_psp_one(&mut ch, &mut psp).unwrap());

@@ -8,9 +8,13 @@
 //! init, DEV_DISCONNECT with its forced retry then DEV_RECLAIM, and TDI teardown
 //! (unbind → status → reclaim → fence). Then every knob, and the ABI's refusals.
 //!
+//! The host's RMP updates and guest launch are the conduit's stand-ins
+//! (`tsm_proto::tio::standin`), made through the same channel as the commands, the way
+//! the kernel backend makes them on the model's conduit.
+//!
 //! Every status other than success, SPDM_REQUEST and SPDM_ERROR (a device failure,
 //! which ends the command) must leave the model as it was; `Host::issue` checks that on
-//! every command.
+//! every command, and `Host::stand_in` on every stand-in (any status but 0).
 
 use std::time::Duration;
 
@@ -26,6 +30,7 @@ use tsm_proto::conduit::{Kind, NR_REGS};
 use tsm_proto::tio::buffer::{expand_request, init_resp, write_resp, OutputObject, SpdmRequest};
 use tsm_proto::tio::order::{DevTeardown, TdiTeardown};
 use tsm_proto::tio::sla::encode_scatter;
+use tsm_proto::tio::standin::{self, StandIn};
 use tsm_proto::tio::status::{TdiInfoState, TdispState};
 use tsm_proto::tio::{
     Command, Completion, Done, Failure, FenceStatus, InterfaceId, Layout, LockFlags, Next,
@@ -107,7 +112,11 @@ impl Host {
 
     fn fw_page(&mut self) -> u64 {
         let pa = self.page();
-        self.psp.make_firmware(pa).expect("rmp_make_private");
+        assert_eq!(
+            self.stand_in(StandIn::MakeFirmware, pa, 0),
+            0,
+            "rmp_make_private"
+        );
         self.fw.push(pa);
         pa
     }
@@ -151,6 +160,40 @@ impl Host {
         }
     }
 
+    /// One PSP call through the conduit: its status and the handed-memory accesses the
+    /// model made. The return must echo the call's registers but the status.
+    fn call(&mut self, regs: [u64; NR_REGS]) -> (u16, usize) {
+        let mut ch = FakeChannel::new(&mut self.mem, self.last_id);
+        let id = ch.call(Kind::PspCommand, regs);
+        assert!(serve_psp_one(&mut ch, &mut self.psp).expect("serve"));
+        self.last_id = ch.last_id();
+        let out = ch.result(id).expect("answered");
+        assert_eq!((out[0], out[1], &out[3..]), (regs[0], regs[1], &regs[3..]));
+        (out[2] as u16, ch.accesses)
+    }
+
+    /// One stand-in call (`regs[0]` = `id`, `regs[1]` = `at`, `regs[3]` = `r3`): its
+    /// status. It touches no handed memory, and a refusal changes nothing.
+    fn stand_in_raw(&mut self, id: u64, at: u64, r3: u64) -> u16 {
+        let before = self.psp.snapshot();
+        let mut regs = [0u64; NR_REGS];
+        (regs[0], regs[1], regs[3]) = (id, at, r3);
+        let (st, accesses) = self.call(regs);
+        assert_eq!(accesses, 0, "stand-in {id:#x} touched memory");
+        if st != 0 {
+            assert_eq!(
+                self.psp.snapshot(),
+                before,
+                "stand-in {id:#x} answered {st:#x} changed the model"
+            );
+        }
+        st
+    }
+
+    fn stand_in(&mut self, s: StandIn, at: u64, r3: u64) -> u16 {
+        self.stand_in_raw(s.to_u64(), at, r3)
+    }
+
     /// One mailbox command through the conduit; its status and the copy-back.
     fn issue(&mut self, cmd: Command, buf: &[u8]) -> (u16, Vec<u8>) {
         let before = self.psp.snapshot();
@@ -158,11 +201,7 @@ impl Host {
         let mut regs = [0u64; NR_REGS];
         regs[0] = u64::from(cmd.to_u16());
         regs[1] = self.cmd_page;
-        let mut ch = FakeChannel::new(&mut self.mem, self.last_id);
-        let id = ch.call(Kind::PspCommand, regs);
-        assert!(serve_psp_one(&mut ch, &mut self.psp).expect("serve"));
-        self.last_id = ch.last_id();
-        let st = ch.result(id).expect("answered")[2] as u16;
+        let (st, _) = self.call(regs);
         let mut copied = vec![0u8; buf.len()];
         self.mem.read(self.cmd_page, &mut copied).unwrap();
         if !matches!(st, 0 | 0x32 | 0x33) {
@@ -348,7 +387,8 @@ impl Host {
     /// TDI_CREATE, TDI_BIND (lock), TDI_STATUS, TDI_BIND (RUN); the report.
     fn bind(&mut self) -> Result<Vec<u8>, Failure> {
         if self.psp.snapshot().guests.is_empty() {
-            self.psp.activate_guest(GCTX, ASID).unwrap();
+            let st = self.stand_in(StandIn::GuestActivate, GCTX, u64::from(ASID));
+            assert_eq!(st, 0, "guest launch");
         }
         let s = self.tio.unwrap();
         let t = self.buf(s.tdictx_size, true);
@@ -449,9 +489,13 @@ impl Host {
     /// Reclaims every firmware-owned page: nothing may be left held.
     fn reclaim_all(&mut self) {
         for pa in std::mem::take(&mut self.fw) {
-            self.psp.make_shared(pa).expect("a page is still held");
+            let st = self.stand_in(StandIn::MakeShared, pa, 0);
+            assert_eq!(st, 0, "page {pa:#x} is still held");
         }
-        let _ = self.psp.decommission_guest(GCTX);
+        // Launched or not (a failed connect binds nothing).
+        let launched = self.psp.snapshot().guests.contains_key(&GCTX);
+        let st = self.stand_in(StandIn::GuestDecommission, GCTX, 0);
+        assert_eq!(st == 0, launched, "{st:#x}");
         assert!(self.psp.is_clean(), "{:?}", self.psp.snapshot());
         assert_eq!(self.psp.rmp().firmware_pages(), 0);
     }
@@ -603,7 +647,7 @@ fn untrusted_device_fails_connect_cleanly() {
     let mut h = Host::new("");
     h.psp = Psp::new(PspConfig::new(cfg.trust_anchor));
     for p in h.fw.clone() {
-        h.psp.make_firmware(p).unwrap();
+        assert_eq!(h.stand_in(StandIn::MakeFirmware, p, 0), 0);
     }
     h.platform_init();
     // Another root: the chain does not verify, the job fails with SPDM_ERROR.
@@ -778,7 +822,10 @@ fn refusals_change_nothing() {
     );
     // The dev_ctx is held: the host cannot take it back.
     let dpage = h.dev_ctx.as_ref().unwrap().pages[0];
-    assert!(h.psp.make_shared(dpage).is_err());
+    assert_eq!(
+        h.stand_in(StandIn::MakeShared, dpage, 0),
+        Status::InUse.to_u16()
+    );
     // A resp buffer in a firmware-owned page.
     let bad = SpdmCtrl {
         resp: h.buf(0x2000, true).sla,
@@ -861,5 +908,77 @@ fn refusals_change_nothing() {
     );
     h.unbind();
     h.teardown(true);
+    h.reclaim_all();
+}
+
+#[test]
+fn stand_in_refusals_change_nothing() {
+    let st = |s: Status| s.to_u16();
+    let mut h = Host::new("");
+    h.platform_init();
+    // RMP: a page made firmware-owned twice, or unaligned; a page given back that is
+    // not firmware-owned; a page a context holds.
+    let sp = h.status_page;
+    assert_eq!(
+        h.stand_in(StandIn::MakeFirmware, sp, 0),
+        st(Status::InvalidPageState)
+    );
+    let hv = h.page();
+    assert_eq!(
+        h.stand_in(StandIn::MakeFirmware, hv + 8, 0),
+        st(Status::InvalidPageState)
+    );
+    assert_eq!(
+        h.stand_in(StandIn::MakeShared, hv, 0),
+        st(Status::InvalidPageState)
+    );
+    h.connect().unwrap();
+    let dpage = h.dev_ctx.as_ref().unwrap().pages[0];
+    assert_eq!(h.stand_in(StandIn::MakeShared, dpage, 0), st(Status::InUse));
+    // Guests: launched twice, a zero context, an ASID above 32 bits.
+    assert_eq!(h.stand_in(StandIn::GuestActivate, GCTX, u64::from(ASID)), 0);
+    for (gctx, asid) in [(GCTX, ASID.into()), (0, 1), (GCTX + P, 1 << 32)] {
+        assert_eq!(
+            h.stand_in(StandIn::GuestActivate, gctx, asid),
+            st(Status::InvalidParam),
+            "{gctx:#x} {asid:#x}"
+        );
+    }
+    h.bind().unwrap();
+    // The end of a guest with a TDI bound; of a guest never launched.
+    assert_eq!(
+        h.stand_in(StandIn::GuestDecommission, GCTX, 0),
+        st(Status::InUse)
+    );
+    assert_eq!(
+        h.stand_in(StandIn::GuestDecommission, GCTX + P, 0),
+        st(Status::InvalidParam)
+    );
+    // IDs above every command ID that are no stand-in.
+    for id in [standin::FIRST + 1, 0x1_0000, 0x1_0005, u64::MAX] {
+        assert_eq!(
+            h.stand_in_raw(id, sp, 0),
+            st(Status::InvalidParam),
+            "{id:#x}"
+        );
+    }
+    // None of it reached the model's commands: the lifecycle goes on.
+    assert!(h.trace.iter().all(|(_, s)| matches!(*s, 0 | 0x32)));
+    h.unbind();
+    h.teardown(true);
+    h.reclaim_all();
+}
+
+#[test]
+fn stand_ins_count_for_no_knob() {
+    // The first TIO_STATUS fails though the host made stand-in calls before it.
+    let mut h = Host::new("error@tio_status:1=in_use");
+    assert!(!h.fw.is_empty());
+    assert_eq!(
+        h.status_ok(Request::TioStatus {
+            status_paddr: h.status_page
+        }),
+        Err(fw_err(Status::InUse))
+    );
     h.reclaim_all();
 }

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use log::info;
-use tsm_engine::conduit::{self, DevChannel};
+use tsm_engine::conduit;
 use tsm_engine::fw::rmm::{Knobs, Rmm, RmmConfig};
+use tsm_engine::program::{self, parse_knobs, ModelError};
 
 /// Model of the Arm CCA RMM's device-assignment RMI behind a firmware conduit.
 #[derive(Parser, Debug)]
@@ -31,38 +31,20 @@ struct Cli {
     dev: PathBuf,
 
     /// The model's fault knobs, comma separated (KIND@CALL:N[=VALUE]).
-    #[arg(long, default_value = "", value_parser = parse_knobs)]
+    #[arg(long, default_value = "", value_parser = parse_knobs::<Knobs>)]
     knobs: Knobs,
 }
 
-fn parse_knobs(s: &str) -> Result<Knobs, String> {
-    s.parse().map_err(|e| format!("{e}"))
-}
-
-#[derive(Debug, thiserror::Error)]
-enum RmmMainError {
-    #[error("cannot open {path}: {err}")]
-    Open { path: String, err: std::io::Error },
-    #[error("{0}")]
-    Channel(#[from] conduit::ChannelError),
-}
-
-fn run(cli: &Cli) -> Result<(), RmmMainError> {
-    let path = cli.dev.display().to_string();
-    let mut chan = DevChannel::open(&cli.dev).map_err(|err| RmmMainError::Open {
-        path: path.clone(),
-        err,
-    })?;
+fn run(cli: &Cli) -> Result<(), ModelError> {
     let mut rmm = Rmm::new(RmmConfig {
         knobs: cli.knobs.clone(),
         ..RmmConfig::default()
     });
-    info!("serving {path}");
-    conduit::serve(&mut chan, &mut rmm)?;
-    info!("{path} closed");
-    Ok(())
+    program::serve_conduit(module_path!(), &cli.dev, |chan| {
+        conduit::serve(chan, &mut rmm)
+    })
 }
 
 fn main() -> ExitCode {
-    tsm_engine::program::main("tsm-rmm", module_path!(), || run(&Cli::parse()))
+    program::main("tsm-rmm", module_path!(), || run(&Cli::parse()))
 }

@@ -16,10 +16,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use log::info;
-use tsm_engine::certs;
-use tsm_engine::conduit::{self, DevChannel};
+use tsm_engine::conduit;
 use tsm_engine::fw::tdx::{Knobs, TdxConfig, TdxModule};
+use tsm_engine::program::{self, parse_knobs, ModelError};
 
 /// Model of the Intel TDX module's TDX Connect SEAMCALLs behind a firmware conduit.
 #[derive(Parser, Debug)]
@@ -39,50 +38,21 @@ struct Cli {
     trust_anchor: PathBuf,
 
     /// The model's status knobs, comma separated (KIND@LEAF:N[=VALUE]).
-    #[arg(long, default_value = "", value_parser = parse_knobs)]
+    #[arg(long, default_value = "", value_parser = parse_knobs::<Knobs>)]
     knobs: Knobs,
 }
 
-fn parse_knobs(s: &str) -> Result<Knobs, String> {
-    s.parse().map_err(|e| format!("{e}"))
-}
-
-#[derive(Debug, thiserror::Error)]
-enum TdxMainError {
-    #[error("cannot open {path}: {err}")]
-    Open { path: String, err: std::io::Error },
-    #[error("trust anchor {path}: {err}")]
-    Anchor { path: String, err: String },
-    #[error("{0}")]
-    Channel(#[from] conduit::ChannelError),
-}
-
-fn run(cli: &Cli) -> Result<(), TdxMainError> {
-    let anchor_path = cli.trust_anchor.display().to_string();
-    let bytes = std::fs::read(&cli.trust_anchor).map_err(|err| TdxMainError::Open {
-        path: anchor_path.clone(),
-        err,
-    })?;
-    let trust_anchor = certs::der_from_file_bytes(&bytes).map_err(|e| TdxMainError::Anchor {
-        path: anchor_path,
-        err: e.to_string(),
-    })?;
-    let path = cli.dev.display().to_string();
-    let mut chan = DevChannel::open(&cli.dev).map_err(|err| TdxMainError::Open {
-        path: path.clone(),
-        err,
-    })?;
+fn run(cli: &Cli) -> Result<(), ModelError> {
     let mut tdx = TdxModule::new(TdxConfig {
-        trust_anchor,
+        trust_anchor: program::read_trust_anchor(&cli.trust_anchor)?,
         knobs: cli.knobs.clone(),
         ..TdxConfig::default()
     });
-    info!("serving {path}");
-    conduit::serve_seamcalls(&mut chan, &mut tdx)?;
-    info!("{path} closed");
-    Ok(())
+    program::serve_conduit(module_path!(), &cli.dev, |chan| {
+        conduit::serve_seamcalls(chan, &mut tdx)
+    })
 }
 
 fn main() -> ExitCode {
-    tsm_engine::program::main("tsm-tdx", module_path!(), || run(&Cli::parse()))
+    program::main("tsm-tdx", module_path!(), || run(&Cli::parse()))
 }

@@ -9,7 +9,8 @@
 //! asid 0, immutable)` and takes it back with SNP_PAGE_RECLAIM and `rmp_make_shared`
 //! (fact sheet §4). Those are a CPU instruction and an SNP command, not TIO commands, so
 //! the model has no ABI for them: [`Rmp::make_firmware`] and [`Rmp::make_shared`] are
-//! stand-ins the host calls directly. The ABI's assignment (§4), which the model
+//! stand-ins the host calls over the conduit (`tsm_proto::tio::standin`, served by
+//! `conduit::serve_psp_one`). The ABI's assignment (§4), which the model
 //! enforces: dev_ctx, tdi_ctx, the req, scratch and output buffers and every status
 //! page are firmware-owned; the resp buffer and the scatter page of a scatter SLA are
 //! hypervisor-owned.

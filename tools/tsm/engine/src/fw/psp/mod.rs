@@ -28,13 +28,17 @@
 //! Device context states (DEV_STATUS `ctx_state`, values unconfirmed): 0 created (or
 //! disconnected), 1 connected. TDI context states are TDI_INFO's: unbound, locked, run.
 //!
-//! Stand-ins (not TIO commands, so no ABI of the model's): [`Psp::make_firmware`] and
+//! Stand-ins (not TIO commands, and no PSP ABI): [`Psp::make_firmware`] and
 //! [`Psp::make_shared`] are the host's RMP updates (`rmp_make_private`, and
 //! SNP_PAGE_RECLAIM with `rmp_make_shared`); [`Psp::activate_guest`] is what SNP
-//! guest launch tells the PSP of a guest: its context page (`gctx`) and ASID. TDI_BIND
-//! carries only `gctx` (there is no ASID field, fact sheet §1), so the model records
-//! the gctx of each binding and finds its ASID there, the way the PSP knows it from
-//! SNP_ACTIVATE.
+//! guest launch tells the PSP of a guest: its context page (`gctx`) and ASID, and
+//! [`Psp::decommission_guest`] its end. TDI_BIND carries only `gctx` (there is no ASID
+//! field, fact sheet §1), so the model records the gctx of each binding and finds its
+//! ASID there, the way the PSP knows it from SNP_ACTIVATE. A backend reaches them over
+//! the conduit as calls of their own, `tsm_proto::tio::standin` IDs in the command-ID
+//! register (all above the largest CMDRESP command ID), which
+//! `conduit::serve_psp_one` answers with these methods; [`Psp::command`] never sees
+//! them, so they count for no knob.
 //!
 //! Not modelled: GUEST_REQUEST (its messages are encrypted with the guest's keys, which
 //! the model does not have) answers INVALID_PARAM after its checks; the AIK layouts.
@@ -195,7 +199,8 @@ impl Psp {
     }
 
     /// Serves one TIO command: `id` as CMDRESP bits 26:16 carry it, `buf` the address of
-    /// the command buffer, `mem` the conduit's memory. Returns the status. Never
+    /// the command buffer, `mem` the conduit's memory. Returns the status (an unknown
+    /// `id`, a stand-in's included, is INVALID_PARAM and counts for no knob). Never
     /// panics. The model never rewrites the command buffer, so the copy-back the host
     /// reads is its own buffer (the fact sheet gives no firmware-written field in one).
     pub fn command(&mut self, id: u64, buf: u64, mem: &mut dyn FwMemory) -> u16 {
