@@ -333,11 +333,24 @@ fn tdi_teardown_order() {
         ]
     );
     assert!(r.unbound && !r.unbind_forced && r.status_ok && r.reclaimed);
-    // Forced retry on error; a failed TDI_STATUS (logged only) and TDI_RECLAIM go on.
-    let (ops, r) = tdi_teardown(true, false, &[0, 2, 3], fenced);
+    // One error: the plain call again, which succeeds.
+    let (ops, r) = tdi_teardown(true, false, &[0], fenced);
+    assert_eq!(
+        ops[..3],
+        [
+            Op::TdiUnbind { force: false },
+            Op::TdiUnbind { force: false },
+            Op::TdiStatus
+        ]
+    );
+    assert!(r.unbound && !r.unbind_forced);
+    // Forced retry after two errors; a failed TDI_STATUS (logged only) and TDI_RECLAIM
+    // go on.
+    let (ops, r) = tdi_teardown(true, false, &[0, 1, 3, 4], fenced);
     assert_eq!(
         ops,
         [
+            Op::TdiUnbind { force: false },
             Op::TdiUnbind { force: false },
             Op::TdiUnbind { force: true },
             Op::TdiStatus,
@@ -348,8 +361,8 @@ fn tdi_teardown_order() {
     assert!(r.unbind_forced && r.unbound && !r.status_ok && !r.reclaimed);
     assert_eq!(r.fence_cleared, None, "not RUN: no clear");
     // A failed forced unbind goes on too.
-    let (ops, r) = tdi_teardown(true, true, &[0, 1], none);
-    assert_eq!(ops.len(), 5);
+    let (ops, r) = tdi_teardown(true, true, &[0, 1, 2], none);
+    assert_eq!(ops.len(), 6);
     assert!(!r.unbound);
     // No unbind needed (a guest-requested unbind succeeded): status first.
     let (ops, _) = tdi_teardown(false, true, &[], none);
@@ -398,11 +411,23 @@ fn device_teardown_order() {
     let (ops, r) = dev_teardown(DevTeardown::new(true), &[]);
     assert_eq!(ops, [Op::DevDisconnect { force: true }, Op::DevReclaim]);
     assert!(r.forced);
-    // Non-forced then forced on any error; reclaim always follows.
-    let (ops, r) = dev_teardown(DevTeardown::new(false), &[0, 1, 2]);
+    // One error: the plain call again.
+    let (ops, r) = dev_teardown(DevTeardown::new(false), &[0]);
     assert_eq!(
         ops,
         [
+            Op::DevDisconnect { force: false },
+            Op::DevDisconnect { force: false },
+            Op::DevReclaim
+        ]
+    );
+    assert!(r.disconnected && !r.forced);
+    // Non-forced twice, then forced; reclaim always follows.
+    let (ops, r) = dev_teardown(DevTeardown::new(false), &[0, 1, 2, 3]);
+    assert_eq!(
+        ops,
+        [
+            Op::DevDisconnect { force: false },
             Op::DevDisconnect { force: false },
             Op::DevDisconnect { force: true },
             Op::DevReclaim

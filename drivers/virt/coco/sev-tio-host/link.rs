@@ -19,7 +19,7 @@
 //! have no IDE registers, so the host programs none; the stream is IDE stream 0.
 //!
 //! Teardown ([`Conn::teardown`]) follows `tsm_proto::tio::order::DevTeardown`:
-//! DEV_DISCONNECT (forced on a retry after any failure), DEV_RECLAIM; after a failed
+//! DEV_DISCONNECT (made once more after a failure, then forced), DEV_RECLAIM; after a failed
 //! DEV_CONNECT straight to DEV_RECLAIM. Then the host takes back every page it made
 //! firmware-owned, even if a command failed; a page the PSP keeps is leaked, never
 //! reused by the kernel. Teardown is not cancellable by a signal.

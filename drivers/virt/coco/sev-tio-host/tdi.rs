@@ -11,7 +11,9 @@
 //! the host validates against the function's BARs and MSI-X layout; then TDI_STATUS
 //! must say LOCKED.
 //!
-//! Unbind follows `tsm_proto::tio::order::TdiTeardown`: TDI_UNBIND (forced on a retry),
+//! Unbind follows `tsm_proto::tio::order::TdiTeardown`: TDI_UNBIND (made once more after
+//! a failure, then forced: a forced unbind skips STOP_INTERFACE and leaves the device
+//! locked),
 //! TDI_STATUS (logged only), TDI_RECLAIM, ASID_FENCE_STATUS, and ASID_FENCE_CLEAR when
 //! the guest's ASID is fenced after a TDI that reached RUN. Then the host takes back the
 //! context pages, even after a failed command (a page the PSP keeps is leaked), and the

@@ -148,7 +148,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    assert!(dev_ops.len() <= 3 && tdi_ops.len() <= 6);
+    assert!(dev_ops.len() <= 4 && tdi_ops.len() <= 7);
     if d.next().is_none() {
         assert_eq!(dev_ops.last(), Some(&Op::DevReclaim));
     }

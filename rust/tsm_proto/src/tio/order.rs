@@ -10,10 +10,18 @@
 //!
 //! - platform: TIO_STATUS → TIO_INIT (unless init_done) → TIO_STATUS;
 //! - device: DEV_DISCONNECT, forced directly when the system is halting or restarting,
-//!   otherwise non-forced then forced on any error; DEV_RECLAIM always follows, and the
+//!   otherwise non-forced, once more non-forced after an error, then forced (OOT forces
+//!   after the first error; a forced disconnect, as the PSP model reads FORCE, ends the
+//!   PSP's context without SPDM END_SESSION and leaves the device holding a session, and
+//!   a refused command changes nothing in the PSP); DEV_RECLAIM always follows, and the
 //!   host reclaims the context pages even if it failed. After a failed connect the host
 //!   goes straight to DEV_RECLAIM;
-//! - TDI: TDI_UNBIND when the TDI needs it (non-forced, then forced on error);
+//! - TDI: TDI_UNBIND when the TDI needs it: non-forced, once more non-forced after an
+//!   error, then forced. OOT forces after the first error; this order tries the plain
+//!   call twice first because a forced unbind (as the PSP model reads FORCE,
+//!   unconfirmed) ends the binding without TDISP STOP_INTERFACE, which leaves the device's
+//!   TDI locked with no session able to stop it, and a refused command changes nothing in
+//!   the PSP, so the second try is the same call on the same state;
 //!   TDI_STATUS (logged only); TDI_RECLAIM (host reclaim regardless); ASID_FENCE_STATUS;
 //!   ASID_FENCE_CLEAR when fenced and the TDI reached RUN; then the BAR pages are made
 //!   shared. A fence verdict is the union of the DMA and MMIO fences
@@ -140,11 +148,13 @@ pub struct DevReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum DevStep {
     Disconnect { force: bool },
+    /// The second non-forced DEV_DISCONNECT.
+    DisconnectAgain,
     Reclaim,
     Done,
 }
 
-/// Device teardown: DEV_DISCONNECT (forced retry) → DEV_RECLAIM.
+/// Device teardown: DEV_DISCONNECT (non-forced twice, then forced) → DEV_RECLAIM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DevTeardown {
     step: DevStep,
@@ -181,6 +191,7 @@ impl DevTeardown {
     pub const fn next(&self) -> Option<Op> {
         match self.step {
             DevStep::Disconnect { force } => Some(Op::DevDisconnect { force }),
+            DevStep::DisconnectAgain => Some(Op::DevDisconnect { force: false }),
             DevStep::Reclaim => Some(Op::DevReclaim),
             DevStep::Done => None,
         }
@@ -205,11 +216,12 @@ impl DevTeardown {
             _ => return Err(out_of_order("tio: wrong completion for device teardown")),
         };
         self.step = match self.step {
-            DevStep::Disconnect { force: false } if !ok => {
+            DevStep::Disconnect { force: false } if !ok => DevStep::DisconnectAgain,
+            DevStep::DisconnectAgain if !ok => {
                 self.report.forced = true;
                 DevStep::Disconnect { force: true }
             }
-            DevStep::Disconnect { .. } => {
+            DevStep::Disconnect { .. } | DevStep::DisconnectAgain => {
                 self.report.disconnected = ok;
                 DevStep::Reclaim
             }
@@ -243,6 +255,8 @@ pub struct TdiReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum TdiStep {
     Unbind { force: bool },
+    /// The second non-forced TDI_UNBIND.
+    UnbindAgain,
     Status,
     Reclaim,
     FenceStatus,
@@ -250,7 +264,7 @@ enum TdiStep {
     Done,
 }
 
-/// TDI teardown: TDI_UNBIND (forced retry) → TDI_STATUS → TDI_RECLAIM →
+/// TDI teardown: TDI_UNBIND (non-forced twice, then forced) → TDI_STATUS → TDI_RECLAIM →
 /// ASID_FENCE_STATUS → ASID_FENCE_CLEAR if fenced and the TDI reached RUN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TdiTeardown {
@@ -285,6 +299,7 @@ impl TdiTeardown {
     pub const fn next(&self) -> Option<Op> {
         match self.step {
             TdiStep::Unbind { force } => Some(Op::TdiUnbind { force }),
+            TdiStep::UnbindAgain => Some(Op::TdiUnbind { force: false }),
             TdiStep::Status => Some(Op::TdiStatus),
             TdiStep::Reclaim => Some(Op::TdiReclaim),
             TdiStep::FenceStatus => Some(Op::AsidFenceStatus),
@@ -317,11 +332,12 @@ impl TdiTeardown {
             _ => return Err(wrong()),
         };
         self.step = match self.step {
-            TdiStep::Unbind { force: false } if !ok => {
+            TdiStep::Unbind { force: false } if !ok => TdiStep::UnbindAgain,
+            TdiStep::UnbindAgain if !ok => {
                 self.report.unbind_forced = true;
                 TdiStep::Unbind { force: true }
             }
-            TdiStep::Unbind { .. } => {
+            TdiStep::Unbind { .. } | TdiStep::UnbindAgain => {
                 self.report.unbound = ok;
                 TdiStep::Status
             }
@@ -354,6 +370,10 @@ mod tests {
     #[test]
     fn disconnect_forced_retry_then_reclaim() {
         let t = DevTeardown::new(false);
+        let t = t
+            .complete(Op::DevDisconnect { force: false }, Completion::Failed)
+            .unwrap();
+        assert_eq!(t.next(), Some(Op::DevDisconnect { force: false }));
         let t = t
             .complete(Op::DevDisconnect { force: false }, Completion::Failed)
             .unwrap();

@@ -215,11 +215,16 @@ TEST_F_TIMEOUT(sev, vfio_bind_unbind, 240)
 	char want[64];
 	int rc;
 
+	unsigned int dom, bus, dev, fn;
 	int logged;
 
-	/* The guest device ID is the vDEVICE's virtual ID (0 through the x86 seam) */
+	/*
+	 * The guest device ID is the vDEVICE's virtual ID; through the x86 seam
+	 * (no vIOMMU) the TDI ID is the function's requester ID.
+	 */
+	ASSERT_EQ(4, sscanf(self->e.bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn));
 	snprintf(want, sizeof(want), "bound with guest device ID 0x%x",
-		 TSM_HAVE_VIOMMU ? VIRT_ID : 0);
+		 TSM_HAVE_VIOMMU ? VIRT_ID : (bus << 8 | dev << 3 | fn));
 	logged = tsm_klog_count(want);
 	ASSERT_EQ(0, assign(&self->e));
 	ASSERT_EQ(0, connect_psp(&self->e, ""));
@@ -337,7 +342,10 @@ FIXTURE_VARIANT_ADD(sev_bind_knob, expand_tdi_bind) {
 	.klog = "",
 };
 
-/* A refused TDI_UNBIND is retried forced. */
+/*
+ * A refused TDI_UNBIND is made once more, not forced: a forced one would end
+ * the binding without STOP_INTERFACE and leave the device's TDI locked.
+ */
 FIXTURE_VARIANT_ADD(sev_bind_knob, error_tdi_unbind) {
 	.knobs = "error@tdi_unbind=spdm_error",
 	.bind_rc = 0,

@@ -720,7 +720,20 @@ fn error_knobs_reach_their_end_states() {
 
 #[test]
 fn forced_retries() {
-    let mut h = Host::new("error@tdi_unbind:1=spdm_error,error@dev_disconnect:1=spdm_error");
+    // One refused TDI_UNBIND: the plain call again, which stops the TDI on the device.
+    let mut h = Host::new("error@tdi_unbind:1=spdm_error");
+    h.platform_init();
+    h.connect().unwrap();
+    h.bind().unwrap();
+    let r = h.unbind();
+    assert!(!r.unbind_forced && r.unbound && r.reclaimed, "{r:?}");
+    assert_eq!(h.statuses(Command::TdiUnbind)[..2], [0x33, 0x32]);
+    h.teardown(true);
+    h.reclaim_all();
+    // Two: forced.
+    let mut h = Host::new(
+        "error@tdi_unbind:1=spdm_error,error@tdi_unbind:2=spdm_error,error@dev_disconnect:1=spdm_error,error@dev_disconnect:2=spdm_error",
+    );
     h.platform_init();
     h.connect().unwrap();
     h.bind().unwrap();
