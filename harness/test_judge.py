@@ -381,7 +381,7 @@ class InventoryTest(unittest.TestCase):
         e = qemu.expected("arm64", "test")
         self.assertEqual(e["phases"], ["selftest platform", "selftest tsm_connect",
                                        "selftest tsm_vfio", "selftest tsm_conduit",
-                                       "selftest tsm_cca"])
+                                       "selftest tsm_cca", "selftest tsm_sev"])
         self.assertEqual(sorted(e["kunit"]), ["tsm_conduit", "tsm_emu_fw_channel",
                                               "tsm_emu_msg", "tsm_emu_relay",
                                               "vfio_pci_tsm_config_filter"])
@@ -636,7 +636,7 @@ class EarlyExitTest(unittest.TestCase):
             self.assertEqual(rc, 0)
             self.assertIn("PASS x86_64/check:probe probe boot clean", read_results(res))
             self.assertTrue(os.path.exists(os.path.join(d, "out", "x86_64", "facts.json")))
-            self.assertRegex(err, r"x86_64 test: 10 passed, 0 failed, 0 skipped \(checks: "
+            self.assertRegex(err, r"x86_64 test: 11 passed, 0 failed, 0 skipped \(checks: "
                                   r"\d+ passed, 0 failed\)")
 
     def test_problem_in_the_probe_console_fails_the_run(self):
@@ -655,7 +655,7 @@ class EarlyExitTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             expect = qemu.expected("x86_64", "test")
             run = good_console({"phases": expect["phases"][:-1], "kunit": expect["kunit"]})
-            self.assertEqual(expect["phases"][-1], "selftest tsm_cca")
+            self.assertEqual(expect["phases"][-1], "selftest tsm_sev")
             res = self.setup_fake(d, probe=probe_console(), run=run)
             with cache_in(d):
                 # Cache the facts with a clean probe first.
@@ -665,9 +665,9 @@ class EarlyExitTest(unittest.TestCase):
             rc, err = self.main(d, res)
             self.assertEqual(rc, 1)
             self.assertEqual([ln for ln in read_results(res) if ln.startswith("FAIL")], [
-                "FAIL x86_64/check:inventory selftest tsm_cca never ran",
+                "FAIL x86_64/check:inventory selftest tsm_sev never ran",
                 "FAIL x86_64/check:boot QEMU exited with status 1"])
-            self.assertRegex(err, r"x86_64 test: 9 passed, 2 failed, 0 skipped \(checks: "
+            self.assertRegex(err, r"x86_64 test: 10 passed, 2 failed, 0 skipped \(checks: "
                                   r"\d+ passed, 2 failed\)")
 
 

@@ -396,11 +396,7 @@ impl LinkTsm for EmuTsm {
         )?;
         *tsm_code = u64::from(out.tdi_state);
         let resp = out.payload.get(offset..).ok_or(EINVAL)?;
-        let Some(dst) = output.get_mut(..resp.len()) else {
-            return Ok(GuestReply::TooSmall(resp.len()));
-        };
-        dst.copy_from_slice(resp);
-        Ok(GuestReply::Written(resp.len()))
+        Ok(GuestReply::copy(resp, output))
     }
 }
 

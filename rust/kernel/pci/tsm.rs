@@ -111,6 +111,19 @@ pub enum GuestReply {
     TooSmall(usize),
 }
 
+impl GuestReply {
+    /// The reply `data`: copied to the start of `output` if it fits, else its size.
+    pub fn copy(data: &[u8], output: &mut [u8]) -> Self {
+        match output.get_mut(..data.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                Self::Written(data.len())
+            }
+            None => Self::TooSmall(data.len()),
+        }
+    }
+}
+
 /// The confidential VM (`struct kvm`) a TDI is bound to; opaque to the backend except as
 /// a key for the platform firmware.
 ///
@@ -794,6 +807,11 @@ impl Kvm {
     }
 }
 
+/// The name of [`Binding`]'s lock class: a static, because a name literal in an
+/// initializer that a module inlines is copied into it, and lockdep warns about one class
+/// key with two names.
+static BINDING_KVM_LOCK: &CStr = c"Binding::kvm";
+
 /// A TDI bound by a caller outside the VFIO driver (a test facility), told by the PCI/TSM
 /// core when it is unbound, by whatever path (`pci_tsm_bind_notify()`).
 ///
@@ -832,7 +850,7 @@ impl Binding {
                     })
                 };
             }),
-            kvm <- crate::new_mutex!(None),
+            kvm <- crate::sync::Mutex::new(None, BINDING_KVM_LOCK, crate::static_lock_class!()),
             bound: Atomic::new(false),
             pdev,
         })

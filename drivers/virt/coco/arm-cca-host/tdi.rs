@@ -127,13 +127,7 @@ impl BoundTdi {
         op: GuestOp,
         output: &mut [u8],
     ) -> Result<GuestReply> {
-        let reply = |data: &[u8], output: &mut [u8]| match output.get_mut(..data.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                Ok(GuestReply::Written(data.len()))
-            }
-            None => Ok(GuestReply::TooSmall(data.len())),
-        };
+        let reply = |data: &[u8], output: &mut [u8]| Ok(GuestReply::copy(data, output));
         let v = &self.vdev;
         match op {
             GuestOp::GetReport { offset } => {

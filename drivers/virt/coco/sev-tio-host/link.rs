@@ -25,6 +25,7 @@
 //! reused by the kernel. Teardown is not cancellable by a signal.
 
 use super::psp::{
+    completion,
     errno,
     Buf,
     Psp,
@@ -41,7 +42,6 @@ use kernel::{
 use tsm_proto::tio::{
     buffer::OutputObject,
     order::{
-        Completion,
         DevTeardown,
         Op, //
     },
@@ -246,18 +246,9 @@ impl Conn {
                     (Op::DevDisconnect { .. }, None) => Err(EINVAL),
                     _ => psp.run_plain(self.cmd_page, Request::DevReclaim { dev_ctx }),
                 };
-                let c = match r {
-                    Ok(Ok(_)) => Completion::Ok,
-                    Ok(Err(f)) => {
-                        dev_warn!(pdev, "{:?} failed: {:?}\n", op, f);
-                        Completion::Failed
-                    }
-                    Err(e) => {
-                        dev_warn!(pdev, "{:?} did not complete: {:?}\n", op, e);
-                        Completion::Failed
-                    }
-                };
-                t = t.complete(op, c).map_err(|_| EPROTO)?;
+                t = t
+                    .complete(op, completion(pdev, op, r))
+                    .map_err(|_| EPROTO)?;
             }
             let report = t.report();
             if self.connected && !report.disconnected {

@@ -12,16 +12,19 @@
 
 use kernel::{
     page::PAGE_SIZE,
-    pci::tsm::{
-        conduit::{
-            Conduit,
-            FwMemory,
-            Regs,
-            NR_REGS, //
-        },
-        relay::{
-            self,
-            Step, //
+    pci::{
+        self,
+        tsm::{
+            conduit::{
+                Conduit,
+                FwMemory,
+                Regs,
+                NR_REGS, //
+            },
+            relay::{
+                self,
+                Step, //
+            },
         },
     },
     prelude::*,
@@ -33,6 +36,10 @@ use tsm_proto::tio::{
         write_resp,
         DataType,
         SpdmRequest, //
+    },
+    order::{
+        Completion,
+        Op, //
     },
     sla::encode_scatter,
     Done,
@@ -78,6 +85,26 @@ pub(crate) fn errno(f: Failure) -> Error {
         | Failure::ExpandWithoutSpdm
         | Failure::CopyBack(_)
         | Failure::Encode(_) => EPROTO,
+    }
+}
+
+/// How a command an order machine (`tsm_proto::tio::order`) asked for ended, logged
+/// if it failed.
+pub(crate) fn completion(
+    pdev: &pci::Device,
+    op: Op,
+    r: Result<Result<Done, Failure>>,
+) -> Completion {
+    match r {
+        Ok(Ok(_)) => Completion::Ok,
+        Ok(Err(f)) => {
+            dev_warn!(pdev, "{:?} failed: {:?}\n", op, f);
+            Completion::Failed
+        }
+        Err(e) => {
+            dev_warn!(pdev, "{:?} did not complete: {:?}\n", op, e);
+            Completion::Failed
+        }
     }
 }
 

@@ -28,11 +28,11 @@
 //! | this file | the module, the conduit, platform init, the [`LinkTsm`] callbacks |
 //! | `psp` | one PSP command, stand-ins, buffers, an SPDM command as a relay port |
 //! | `link` | connect and disconnect: the device context and the teardown order |
-//! | `tdi` | bind (LOCK) and unbind: the TDI context, the report, the teardown order |
+//! | `tdi` | bind (LOCK), guest requests and unbind: the TDI context, the report, the teardown order |
 //! | `guest` | the SNP guest of a VM (context page, ASID): KVM's facts, stood in for |
 //!
-//! What this backend does not do yet: RUN and the guest requests of `tvm_arch` SEV (the
-//! PSP model serves them; the backend's half is the next step).
+//! Guest requests of `tvm_arch` SEV (`<linux/tsm_sev.h>`): the report, RUN, the TDI's
+//! state, STOP. Not served: the guest's encrypted GUEST_REQUEST messages.
 
 use kernel::{
     faux, new_mutex,
@@ -48,9 +48,11 @@ use kernel::{
                 Conduit,
             },
             Dsm,
+            GuestReply,
             Kvm,
             LinkTsm,
-            Tdi, //
+            Tdi,
+            TvmArch, //
         },
     },
     prelude::*,
@@ -325,5 +327,28 @@ impl LinkTsm for SevTsm {
                 e
             ),
         }
+    }
+
+    fn guest_req(
+        dsm: &mut Dsm<'_, Self>,
+        tdi: &mut Tdi<'_, Self>,
+        arch: TvmArch,
+        op: u32,
+        input: &[u8],
+        output: &mut [u8],
+        tsm_code: &mut u64,
+    ) -> Result<GuestReply> {
+        if arch != TvmArch::Sev {
+            return Err(EOPNOTSUPP);
+        }
+        let sev = dsm.registration_data();
+        let psp = sev.psp();
+        let mut conn = dsm.data().get_mut().conn.take().ok_or(ENXIO)?;
+        let pdev: ARef<pci::Device> = tdi.pdev().into();
+        let r = tdi
+            .data()
+            .guest_req(&psp, &mut conn, &*dsm, &pdev, op, input, output, tsm_code);
+        dsm.data().get_mut().conn = Some(conn);
+        r
     }
 }

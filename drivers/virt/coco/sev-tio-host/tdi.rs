@@ -20,12 +20,18 @@
 //! guest loses a TDI. A bind that fails after TDI_CREATE runs the same teardown. Unbind
 //! is not cut short by a signal.
 //!
-//! Not yet: RUN and the guest requests (report, state) of `tvm_arch` SEV.
+//! Guest requests of `tvm_arch` SEV (`<linux/tsm_sev.h>`, decoded by
+//! `tsm_proto::tio::guest`): the report the PSP left at the last TDI_BIND, from an
+//! offset; RUN (TDI_STATUS, then TDI_BIND with RUN from CONFIG_LOCKED, whose report
+//! replaces the kept one); the TDI's state (TDI_STATUS); STOP (a plain TDI_UNBIND, after
+//! which the host's unbind has no binding to end in the PSP). `tsm_code` is the PSP's
+//! status of the request's last command.
 
 use super::{
     guest::Guests,
     link::Conn,
     psp::{
+        completion,
         errno,
         Buf,
         Psp,
@@ -38,6 +44,7 @@ use kernel::{
         tsm::{
             self,
             relay,
+            GuestReply,
             Kvm, //
         },
     },
@@ -47,15 +54,23 @@ use tsm_proto::{
     report::FirstPageUnit,
     tio::{
         buffer::OutputObject,
+        guest::{
+            GuestOp,
+            GuestReqError,
+            CODE_NONE, //
+        },
         order::{
             Completion,
             Op,
             TdiTeardown, //
         },
+        request::RUN_FLAG_RUN,
         status::{
             TdiStatus,
             TdispState, //
         },
+        Done,
+        Failure,
         FenceStatus,
         InterfaceId,
         LockFlags,
@@ -69,15 +84,20 @@ pub(crate) struct BoundTdi {
     tdi_ctx: Buf,
     gctx: u64,
     asid: u32,
-    /// TDI_BIND was issued (the TDI may be locked).
+    guest_device_id: u16,
+    /// TDI_BIND was issued and no STOP since (the TDI may be locked).
     bind_issued: bool,
     reached_run: bool,
+    /// The interface report of the last TDI_BIND, validated.
+    report: KVec<u8>,
+    /// The PSP's status of the last TIO command (`tsm_code`).
+    code: u64,
 }
 
 impl BoundTdi {
     /// TDI_STATUS: the TDI's TDISP state as the PSP reads it from the device.
     fn status(
-        &self,
+        &mut self,
         psp: &Psp<'_>,
         conn: &mut Conn,
         t: &dyn relay::Transport,
@@ -89,7 +109,7 @@ impl BoundTdi {
             tdi_ctx: self.tdi_ctx.sla,
             status_paddr,
         };
-        conn.run_spdm(psp, t, req, false)?.map_err(errno)?;
+        self.spdm(psp, conn, t, req, false)?.map_err(errno)?;
         let mut page = [0u8; 16];
         psp.mem().read(status_paddr, &mut page)?;
         let s = TdiStatus::decode(LAYOUT, &page).map_err(|_| EPROTO)?;
@@ -139,10 +159,13 @@ impl BoundTdi {
             tdi_ctx,
             gctx,
             asid,
+            guest_device_id,
             bind_issued: false,
             reached_run: false,
+            report: KVec::new(),
+            code: CODE_NONE,
         };
-        match b.lock(psp, conn, t, pdev, gctx, guest_device_id) {
+        match b.lock(psp, conn, t, pdev) {
             Ok(()) => Ok(b),
             Err(e) => {
                 if b.unbind(psp, guests, conn, t, pdev).is_err() {
@@ -154,28 +177,46 @@ impl BoundTdi {
         }
     }
 
-    /// TDI_BIND (LOCK), the report checked, TDI_STATUS LOCKED.
-    fn lock(
+    /// Runs the SPDM-sending `req` with the connection's buffers; keeps its status.
+    fn spdm(
+        &mut self,
+        psp: &Psp<'_>,
+        conn: &mut Conn,
+        t: &dyn relay::Transport,
+        req: Request,
+        cancellable: bool,
+    ) -> Result<core::result::Result<Done, Failure>> {
+        let r = conn.run_spdm(psp, t, req, cancellable);
+        self.code = code(&r);
+        r
+    }
+
+    /// TDI_BIND with RUN as `run`, and the report it leaves checked and kept.
+    fn tdi_bind(
         &mut self,
         psp: &Psp<'_>,
         conn: &mut Conn,
         t: &dyn relay::Transport,
         pdev: &pci::Device,
-        gctx: u64,
-        guest_device_id: u16,
+        run: bool,
     ) -> Result {
         let req = Request::TdiBind {
             ctrl: conn.ctrl()?,
             dev_ctx: conn.dev_ctx()?,
             tdi_ctx: self.tdi_ctx.sla,
-            gctx,
-            guest_device_id,
+            gctx: self.gctx,
+            guest_device_id: self.guest_device_id,
             lock_flags: LockFlags::from_bits(0),
-            run_flags: 0,
+            run_flags: if run { RUN_FLAG_RUN } else { 0 },
         };
         self.bind_issued = true;
-        if let Err(f) = conn.run_spdm(psp, t, req, true)? {
-            dev_warn!(pdev, "TDI_BIND failed: {:?}\n", f);
+        if let Err(f) = self.spdm(psp, conn, t, req, true)? {
+            dev_warn!(
+                pdev,
+                "TDI_BIND{} failed: {:?}\n",
+                if run { " (RUN)" } else { "" },
+                f
+            );
             return Err(errno(f));
         }
         let out = conn.output(psp)?;
@@ -186,11 +227,100 @@ impl BoundTdi {
         }
         // The PSP locks without LOCK_MSIX (lock flags 0): the table is the host's.
         tsm::report::validate(pdev, o.payload, FirstPageUnit::PageNumber, false)?;
+        self.report.clear();
+        self.report.extend_from_slice(o.payload, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// TDI_BIND (LOCK), the report checked, TDI_STATUS LOCKED.
+    fn lock(
+        &mut self,
+        psp: &Psp<'_>,
+        conn: &mut Conn,
+        t: &dyn relay::Transport,
+        pdev: &pci::Device,
+    ) -> Result {
+        self.tdi_bind(psp, conn, t, pdev, false)?;
         match self.status(psp, conn, t)? {
             TdispState::Locked => Ok(()),
             s => {
                 dev_warn!(pdev, "TDI_BIND done, but the TDI is {:?}\n", s);
                 Err(EPROTO)
+            }
+        }
+    }
+
+    /// A guest request of `tvm_arch` SEV (`tsm_proto::tio::guest`); `tsm_code` is the
+    /// PSP's status of its last TIO command, or `TSM_SEV_CODE_NONE`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn guest_req(
+        &mut self,
+        psp: &Psp<'_>,
+        conn: &mut Conn,
+        t: &dyn relay::Transport,
+        pdev: &pci::Device,
+        op: u32,
+        input: &[u8],
+        output: &mut [u8],
+        tsm_code: &mut u64,
+    ) -> Result<GuestReply> {
+        self.code = CODE_NONE;
+        let r = match GuestOp::decode(op, input) {
+            Ok(op) => self.guest_op(psp, conn, t, pdev, op, output),
+            Err(GuestReqError::Unsupported) => Err(EOPNOTSUPP),
+            Err(GuestReqError::Invalid) => Err(EINVAL),
+        };
+        *tsm_code = self.code;
+        r
+    }
+
+    fn guest_op(
+        &mut self,
+        psp: &Psp<'_>,
+        conn: &mut Conn,
+        t: &dyn relay::Transport,
+        pdev: &pci::Device,
+        op: GuestOp,
+        output: &mut [u8],
+    ) -> Result<GuestReply> {
+        let reply = |data: &[u8], output: &mut [u8]| Ok(GuestReply::copy(data, output));
+        match op {
+            GuestOp::GetReport { offset } => {
+                reply(self.report.get(offset as usize..).ok_or(EINVAL)?, output)
+            }
+            GuestOp::GetState => {
+                let s = self.status(psp, conn, t)?;
+                reply(&[s.to_u8()], output)
+            }
+            // As the out-of-tree host does it: RUN only from CONFIG_LOCKED (a TDI in RUN
+            // already is done), then TDI_BIND with RUN, whose report replaces the kept
+            // one.
+            GuestOp::Run => match self.status(psp, conn, t)? {
+                TdispState::Run => reply(&[], output),
+                TdispState::Locked => {
+                    self.tdi_bind(psp, conn, t, pdev, true)?;
+                    self.reached_run = true;
+                    reply(&[], output)
+                }
+                s => {
+                    dev_warn!(pdev, "RUN: the TDI is {:?}, not CONFIG_LOCKED\n", s);
+                    Err(EPROTO)
+                }
+            },
+            // TIO_OP STOP: a plain TDI_UNBIND (never forced: the guest's device must be
+            // stopped, not forgotten); unbind then finds no binding to end in the PSP.
+            GuestOp::Stop => {
+                let req = Request::TdiUnbind {
+                    force: false,
+                    ctrl: conn.ctrl()?,
+                    dev_ctx: conn.dev_ctx()?,
+                    tdi_ctx: self.tdi_ctx.sla,
+                    gctx: self.gctx,
+                };
+                // Not cancellable: a stop cut short would leave the TDI half-stopped.
+                self.spdm(psp, conn, t, req, false)?.map_err(errno)?;
+                self.bind_issued = false;
+                reply(&[], output)
             }
         }
     }
@@ -236,7 +366,8 @@ impl BoundTdi {
                         tdi_ctx,
                         gctx: self.gctx,
                     };
-                    Self::completion(pdev, op, conn.run_spdm(psp, t, req, false))
+                    let r = self.spdm(psp, conn, t, req, false);
+                    completion(pdev, op, r)
                 }
                 Op::TdiStatus => match self.status(psp, conn, t) {
                     Ok(s) => {
@@ -248,7 +379,7 @@ impl BoundTdi {
                         Completion::Failed
                     }
                 },
-                Op::TdiReclaim => Self::completion(
+                Op::TdiReclaim => completion(
                     pdev,
                     op,
                     conn.run_plain(psp, Request::TdiReclaim { dev_ctx, tdi_ctx }),
@@ -262,7 +393,7 @@ impl BoundTdi {
                         devid: 0,
                         segment: 0,
                     };
-                    match Self::completion(pdev, op, conn.run_plain(psp, req)) {
+                    match completion(pdev, op, conn.run_plain(psp, req)) {
                         Completion::Ok => {
                             let mut page = [0u8; 8];
                             psp.mem().read(status_paddr, &mut page)?;
@@ -281,7 +412,7 @@ impl BoundTdi {
                         devid: 0,
                         segment: 0,
                     };
-                    Self::completion(pdev, op, conn.run_plain(psp, req))
+                    completion(pdev, op, conn.run_plain(psp, req))
                 }
             };
             m = m.complete(op, c).map_err(|_| EPROTO)?;
@@ -294,22 +425,14 @@ impl BoundTdi {
         self.reached_run = false;
         Ok(report.reclaimed)
     }
+}
 
-    fn completion(
-        pdev: &pci::Device,
-        op: Op,
-        r: Result<core::result::Result<tsm_proto::tio::Done, tsm_proto::tio::Failure>>,
-    ) -> Completion {
-        match r {
-            Ok(Ok(_)) => Completion::Ok,
-            Ok(Err(f)) => {
-                dev_warn!(pdev, "{:?} failed: {:?}\n", op, f);
-                Completion::Failed
-            }
-            Err(e) => {
-                dev_warn!(pdev, "{:?} did not complete: {:?}\n", op, e);
-                Completion::Failed
-            }
-        }
+/// The `tsm_code` of a command's end: its status, 0 for success, `TSM_SEV_CODE_NONE`
+/// if the PSP gave no status (the call did not complete, or the host ended it).
+fn code(r: &Result<core::result::Result<Done, Failure>>) -> u64 {
+    match r {
+        Ok(Ok(_)) => 0,
+        Ok(Err(Failure::Firmware { status })) => u64::from(*status),
+        _ => CODE_NONE,
     }
 }

@@ -23,7 +23,7 @@ use crate::{
         __GFP_ZERO,
         GFP_KERNEL, //
     },
-    bindings, new_mutex,
+    bindings,
     page::{
         Page,
         PAGE_MASK,
@@ -67,6 +67,11 @@ struct FwPage {
     page: Page,
 }
 
+/// The name of [`FwMemory`]'s lock class: a static, because a name literal in an
+/// initializer that a module inlines or instantiates (`ModelConduit<O>`) is copied into
+/// that module, and lockdep warns about one class key with two names.
+static PAGES_LOCK: &CStr = c"FwMemory::pages";
+
 /// The pages a backend hands to firmware (parameter and communication pages, delegated
 /// granules, command buffers), each named by the address the firmware uses.
 ///
@@ -90,7 +95,7 @@ impl FwMemory {
     /// No pages.
     pub fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            pages <- new_mutex!(KVec::new()),
+            pages <- Mutex::new(KVec::new(), PAGES_LOCK, crate::static_lock_class!()),
         })
     }
 

@@ -35,6 +35,7 @@
 //! | `status` | firmware-written pages: TIO_STATUS, DEV_STATUS, TDI_INFO, TDI_STATUS, fence |
 //! | `result` | [`Status`] codes and their [`Class`] |
 //! | `seq` | the one-command sequencer (relay, re-issue, EXPAND once) |
+//! | `guest` | the guest requests of `tvm_arch` SEV (`<linux/tsm_sev.h>`) |
 //! | `order` | device disconnect and TDI unbind orders with forced retries |
 //! | `standin` | [`StandIn`]: the host's RMP and guest actions on a model's conduit (no PSP ABI) |
 
@@ -42,6 +43,7 @@ use super::codec::{Error, Result};
 
 pub mod buffer;
 pub mod cmd;
+pub mod guest;
 pub mod order;
 pub mod request;
 pub mod result;

@@ -147,7 +147,9 @@ pub struct DevReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum DevStep {
-    Disconnect { force: bool },
+    Disconnect {
+        force: bool,
+    },
     /// The second non-forced DEV_DISCONNECT.
     DisconnectAgain,
     Reclaim,
@@ -254,7 +256,9 @@ pub struct TdiReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum TdiStep {
-    Unbind { force: bool },
+    Unbind {
+        force: bool,
+    },
     /// The second non-forced TDI_UNBIND.
     UnbindAgain,
     Status,

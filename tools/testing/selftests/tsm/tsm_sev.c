@@ -279,6 +279,121 @@ TEST_F_TIMEOUT(sev, locked_state_refusals, 240)
 	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
 }
 
+/* A SEV guest request on the VFIO device: 0 or -errno. */
+static int sev_req(int devfd, uint32_t op, const void *req, uint32_t req_len,
+		   void *resp, uint32_t *resp_len, uint64_t *code)
+{
+	return tsm_guest_req_payload(devfd, IOMMU_VDEVICE_TSM_TVM_ARCH_SEV, op,
+				     req, req_len, resp, resp_len, code);
+}
+
+/* The TDI's state as TDI_STATUS reads it through a guest request. */
+static int sev_state(int devfd, uint64_t *code)
+{
+	uint8_t st = 0xff;
+	uint32_t len = 1;
+	int rc = sev_req(devfd, TSM_SEV_GUEST_GET_STATE, NULL, 0, &st, &len, code);
+
+	return rc ? rc : (len == 1 ? st : -EPROTO);
+}
+
+/*
+ * Guest requests of tvm_arch SEV through the PSP: the state (TDI_STATUS), the
+ * report kept from TDI_BIND (its size when the buffer is too small, whole, a
+ * tail), RUN (the device's TDI runs; a second RUN is done already), every
+ * errno of the envelope, STOP (the device's TDI unlocked while the kernel's
+ * binding stays, RUN refused then) and the unbind after it; tsm_code is the
+ * PSP's status of the last command, or TSM_SEV_CODE_NONE.
+ */
+TEST_F_TIMEOUT(sev, guest_requests, 240)
+{
+	static uint8_t rep[8192], tail[8192];
+	uint32_t len, off = 4, tlen;
+	uint64_t code;
+	uint16_t cmd;
+	int rc;
+
+	ASSERT_EQ(0, assign(&self->e));
+	ASSERT_EQ(0, tsm_cfg_read(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &cmd, 2));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(0, tsm_cfg_write(self->e.v.devfd, self->e.v.cfg_off, PCI_COMMAND, &cmd, 2));
+	ASSERT_EQ(0, connect_psp(&self->e, ""));
+	rc = tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id);
+	ASSERT_EQ(0, rc) TH_LOG("bind: %s", strerror(-rc));
+	code = 1;
+	EXPECT_EQ(TSM_SEV_TDISP_LOCKED, sev_state(self->e.v.devfd, &code));
+	EXPECT_EQ(0ULL, code);
+
+	/* The report: too small a buffer says the size; then whole; then a tail */
+	len = 4;
+	EXPECT_EQ(-ENOSPC, sev_req(self->e.v.devfd, TSM_SEV_GUEST_GET_REPORT, NULL, 0,
+				   rep, &len, &code));
+	EXPECT_EQ(TSM_SEV_CODE_NONE, code);
+	ASSERT_LT(16U, len);
+	ASSERT_GE(sizeof(rep), len);
+	len = sizeof(rep);
+	ASSERT_EQ(0, sev_req(self->e.v.devfd, TSM_SEV_GUEST_GET_REPORT, NULL, 0, rep,
+			     &len, &code));
+	tlen = sizeof(tail);
+	ASSERT_EQ(0, sev_req(self->e.v.devfd, TSM_SEV_GUEST_GET_REPORT, &off,
+			     sizeof(off), tail, &tlen, &code));
+	EXPECT_EQ(len - 4, tlen);
+	EXPECT_EQ(0, memcmp(rep + 4, tail, tlen));
+	/* Malformed payloads, unknown ops, another platform's requests */
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EINVAL, sev_req(self->e.v.devfd, TSM_SEV_GUEST_GET_REPORT, &off, 2,
+				   tail, &tlen, &code));
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EINVAL, sev_req(self->e.v.devfd, TSM_SEV_GUEST_RUN, &off,
+				   sizeof(off), tail, &tlen, &code));
+	off = len + 1;
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EINVAL, sev_req(self->e.v.devfd, TSM_SEV_GUEST_GET_REPORT, &off,
+				   sizeof(off), tail, &tlen, &code));
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EOPNOTSUPP, sev_req(self->e.v.devfd, 99, NULL, 0, tail, &tlen,
+				       &code));
+	EXPECT_EQ(TSM_SEV_CODE_NONE, code);
+	tlen = sizeof(tail);
+	EXPECT_EQ(-EOPNOTSUPP,
+		  tsm_guest_req_payload(self->e.v.devfd, IOMMU_VDEVICE_TSM_TVM_ARCH_CCA,
+					TSM_SEV_GUEST_RUN, NULL, 0, tail, &tlen, &code));
+	EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+
+	/* RUN, then RUN again (done already) */
+	len = 0;
+	EXPECT_EQ(0, sev_req(self->e.v.devfd, TSM_SEV_GUEST_RUN, NULL, 0, rep, &len,
+			     &code));
+	EXPECT_EQ(0ULL, code);
+	EXPECT_DSM(&self->e, "RUN");
+	EXPECT_EQ(TSM_SEV_TDISP_RUN, sev_state(self->e.v.devfd, &code));
+	EXPECT_EQ(0, sev_req(self->e.v.devfd, TSM_SEV_GUEST_RUN, NULL, 0, rep, &len,
+			     &code));
+	EXPECT_DSM(&self->e, "RUN");
+	/* The locked state holds in RUN */
+	tsm_expect_locked(_metadata, self->e.bdf, &self->e.v, cmd, false);
+
+	/* STOP: the device's TDI unlocks, the kernel's binding stays */
+	EXPECT_EQ(0, sev_req(self->e.v.devfd, TSM_SEV_GUEST_STOP, NULL, 0, rep, &len,
+			     &code));
+	EXPECT_EQ(0ULL, code);
+	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
+	EXPECT_EQ(1, tsm_bound(self->e.bdf));
+	EXPECT_EQ(TSM_SEV_TDISP_UNLOCKED, sev_state(self->e.v.devfd, &code));
+	EXPECT_EQ(-EPROTO, sev_req(self->e.v.devfd, TSM_SEV_GUEST_RUN, NULL, 0, rep,
+				   &len, &code));
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	EXPECT_EQ(0, tsm_bound(self->e.bdf));
+	EXPECT_DSM(&self->e, "CONFIG_UNLOCKED");
+	/* And bound again: nothing of the first binding is left in the PSP */
+	ASSERT_EQ(0, tsm_vfio_bind(self->e.v.devfd, self->e.v.vdevice_id));
+	EXPECT_DSM(&self->e, "CONFIG_LOCKED");
+	ASSERT_EQ(0, tsm_vfio_unbind(self->e.v.devfd));
+	tsm_vmm_release(&self->e.v);
+	ASSERT_EQ(0, tsm_attr_write(self->e.bdf, "tsm/disconnect", self->e.tsm));
+	EXPECT_DISCONNECTED(&self->e);
+}
+
 /*
  * Each PSP status knob at a bind or unbind command: @bind_rc is what the bind
  * answers; whatever failed, the TDI ends CONFIG_UNLOCKED once the device is

@@ -15,6 +15,7 @@
 #include <linux/kvm.h>
 #include <linux/pci_regs.h>
 #include <linux/tsm_cca.h>
+#include <linux/tsm_sev.h>
 #include <linux/tsm_fw.h>
 
 #include "tsm_utils.h"

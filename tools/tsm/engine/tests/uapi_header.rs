@@ -3,7 +3,8 @@
 //! The uAPI headers and the shared codecs must describe the same protocol:
 //! `include/uapi/linux/tsm_fw.h` and `tsm_proto::fwmsg` (the kernel's and tsm-fw's), and
 //! `include/uapi/linux/tsm_cca.h` and `tsm_proto::rmi::guest` (the Arm CCA backend's
-//! guest requests). This test parses each header's `#define`s, enum entries and struct
+//! guest requests), `include/uapi/linux/tsm_sev.h` and `tsm_proto::tio::guest` (the
+//! SEV-TIO backend's). This test parses each header's `#define`s, enum entries and struct
 //! layouts (with C's natural alignment), checks that no struct has a padding hole, and
 //! compares every constant and size with the Rust definitions.
 
@@ -299,4 +300,31 @@ fn cca_guest_header_matches() {
     let (size, _) = p.structs.get("tsm_cca_meas_req").expect("tsm_cca_meas_req");
     assert_eq!(*size, guest::MEAS_REQ_LEN);
     assert_eq!(p.structs.len(), 1);
+}
+
+#[test]
+fn sev_guest_header_matches() {
+    use tsm_proto::tio::{guest, status::TdispState};
+    let p = parse("tsm_sev.h");
+    let c = |n: &str| *p.consts.get(n).unwrap_or_else(|| panic!("{n} missing"));
+    for (n, v) in [
+        ("TSM_SEV_GUEST_GET_REPORT", guest::OP_GET_REPORT),
+        ("TSM_SEV_GUEST_RUN", guest::OP_RUN),
+        ("TSM_SEV_GUEST_GET_STATE", guest::OP_GET_STATE),
+        ("TSM_SEV_GUEST_STOP", guest::OP_STOP),
+    ] {
+        assert_eq!(c(n), u64::from(v), "{n}");
+    }
+    assert_eq!(c("TSM_SEV_CODE_NONE"), guest::CODE_NONE);
+    for (n, s) in [
+        ("TSM_SEV_TDISP_UNLOCKED", TdispState::Unlocked),
+        ("TSM_SEV_TDISP_LOCKED", TdispState::Locked),
+        ("TSM_SEV_TDISP_RUN", TdispState::Run),
+        ("TSM_SEV_TDISP_ERROR", TdispState::Error),
+    ] {
+        assert_eq!(c(n), u64::from(s.to_u8()), "{n}");
+    }
+    // Every constant of the header is one of the above: none without a Rust twin.
+    assert_eq!(p.consts.len(), 9, "{:?}", p.consts.keys());
+    assert!(p.structs.is_empty());
 }

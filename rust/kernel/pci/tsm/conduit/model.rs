@@ -42,7 +42,6 @@ use crate::{
         MiscDeviceOptions,
         MiscDeviceRegistration, //
     },
-    new_condvar, new_mutex,
     prelude::*,
     sync::{
         Arc,
@@ -247,22 +246,29 @@ pub struct ModelConduit<O: Owner> {
     shared: Arc<Shared>,
 }
 
+// The names of the channel's lock classes: statics, because `ModelConduit::new` is
+// instantiated in each backend module, which would otherwise get its own copy of a name
+// literal, and lockdep warns about one class key with two names.
+static INNER_LOCK: &CStr = c"ModelConduit::inner";
+static CV_NAME: &CStr = c"ModelConduit::cv";
+static SERIAL_LOCK: &CStr = c"ModelConduit::serial";
+
 impl<O: Owner> ModelConduit<O> {
     /// A conduit of `kind` calls served by the model that opens `/dev/<name>`.
     pub fn new(name: &'static CStr, kind: Kind) -> Result<Pin<KBox<Self>>> {
         let shared = Arc::pin_init(
             pin_init!(Shared {
                 kind,
-                inner <- new_mutex!(Inner {
+                inner <- Mutex::new(Inner {
                     session: 0,
                     last_session: 0,
                     pending: None,
                     active: 0,
                     last_call: 0,
                     ret: None,
-                }),
-                cv <- new_condvar!(),
-                serial <- new_mutex!(()),
+                }, INNER_LOCK, crate::static_lock_class!()),
+                cv <- CondVar::new(CV_NAME, crate::static_lock_class!()),
+                serial <- Mutex::new((), SERIAL_LOCK, crate::static_lock_class!()),
                 mem <- FwMemory::new(),
             }),
             GFP_KERNEL,
