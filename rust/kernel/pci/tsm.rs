@@ -111,6 +111,16 @@ pub enum GuestReply {
     TooSmall(usize),
 }
 
+impl From<tsm_proto::guest_req::GuestReqError> for Error {
+    /// The errno of a guest request refused before it reached firmware.
+    fn from(e: tsm_proto::guest_req::GuestReqError) -> Self {
+        match e {
+            tsm_proto::guest_req::GuestReqError::Unsupported => EOPNOTSUPP,
+            tsm_proto::guest_req::GuestReqError::Invalid => EINVAL,
+        }
+    }
+}
+
 impl GuestReply {
     /// The reply `data`: copied to the start of `output` if it fits, else its size.
     pub fn copy(data: &[u8], output: &mut [u8]) -> Self {

@@ -152,6 +152,7 @@ pub mod conduit;
 pub mod config;
 pub mod doe;
 pub mod fwmsg;
+pub mod guest_req;
 pub mod idekm;
 pub mod report;
 pub mod rmi;

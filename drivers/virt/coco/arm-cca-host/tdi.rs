@@ -72,8 +72,7 @@ use tsm_proto::{
     rmi::{
         guest::{
             self,
-            GuestOp,
-            GuestReqError, //
+            GuestOp, //
         },
         AddrRange,
         CacheObject,
@@ -111,8 +110,7 @@ impl BoundTdi {
     ) -> Result<GuestReply> {
         let r = match GuestOp::decode(op, input) {
             Ok(op) => self.guest_op(rmi, t, pages, pdev, op, output),
-            Err(GuestReqError::Unsupported) => Err(EOPNOTSUPP),
-            Err(GuestReqError::Invalid) => Err(EINVAL),
+            Err(e) => Err(e.into()),
         };
         *tsm_code = guest::tsm_code(self.vdev.state(rmi).ok());
         r

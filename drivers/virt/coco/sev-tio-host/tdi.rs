@@ -56,7 +56,6 @@ use tsm_proto::{
         buffer::OutputObject,
         guest::{
             GuestOp,
-            GuestReqError,
             CODE_NONE, //
         },
         order::{
@@ -267,8 +266,7 @@ impl BoundTdi {
         self.code = CODE_NONE;
         let r = match GuestOp::decode(op, input) {
             Ok(op) => self.guest_op(psp, conn, t, pdev, op, output),
-            Err(GuestReqError::Unsupported) => Err(EOPNOTSUPP),
-            Err(GuestReqError::Invalid) => Err(EINVAL),
+            Err(e) => Err(e.into()),
         };
         *tsm_code = self.code;
         r

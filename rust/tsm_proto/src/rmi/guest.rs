@@ -18,6 +18,8 @@
 //! The `tsm_code` of every request is the VDEV's state after it, or [`CODE_UNKNOWN`].
 
 use super::super::codec::{Reader, Writer};
+pub use super::super::guest_req::GuestReqError;
+use super::super::guest_req::{no_payload, offset_payload};
 use super::vdev::{MeasureParams, VdevState, MEASURE_NONCE_LEN};
 
 /// `TSM_CCA_GUEST_GET_REPORT`.
@@ -86,34 +88,17 @@ pub enum GuestOp {
     GetMeasurements(MeasReq),
 }
 
-/// Why a request was refused before it reached the RMM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuestReqError {
-    /// No such op (`EOPNOTSUPP`).
-    Unsupported,
-    /// A payload of the wrong size or with unknown flags (`EINVAL`).
-    Invalid,
-}
-
 impl GuestOp {
     /// Decodes `op` and its payload.
     pub fn decode(op: u32, payload: &[u8]) -> Result<Self, GuestReqError> {
-        let none = |v: Self| match payload.is_empty() {
-            true => Ok(v),
-            false => Err(GuestReqError::Invalid),
-        };
         let mut r = Reader::new(payload);
         let bad = |_| GuestReqError::Invalid;
         match op {
-            OP_GET_REPORT => match payload.len() {
-                0 => Ok(Self::GetReport { offset: 0 }),
-                4 => Ok(Self::GetReport {
-                    offset: r.u32().map_err(bad)?,
-                }),
-                _ => Err(GuestReqError::Invalid),
-            },
-            OP_START => none(Self::Start),
-            OP_GET_STATE => none(Self::GetState),
+            OP_GET_REPORT => Ok(Self::GetReport {
+                offset: offset_payload(payload)?,
+            }),
+            OP_START => no_payload(payload, Self::Start),
+            OP_GET_STATE => no_payload(payload, Self::GetState),
             OP_GET_MEASUREMENTS => match payload.len() {
                 0 => Ok(Self::GetMeasurements(MeasReq::default())),
                 MEAS_REQ_LEN => {

@@ -25,7 +25,8 @@
 //! guest keys cannot answer them) and the MMIO_VALIDATE / SDTE_WRITE scopes, which
 //! change KVM's RMP and IOMMU state.
 
-use super::super::codec::Reader;
+pub use super::super::guest_req::GuestReqError;
+use super::super::guest_req::{no_payload, offset_payload};
 
 /// `TSM_SEV_GUEST_GET_REPORT`.
 pub const OP_GET_REPORT: u32 = 1;
@@ -55,35 +56,16 @@ pub enum GuestOp {
     Stop,
 }
 
-/// Why a request was refused before it reached the PSP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuestReqError {
-    /// No such op (`EOPNOTSUPP`).
-    Unsupported,
-    /// A payload of the wrong size (`EINVAL`).
-    Invalid,
-}
-
 impl GuestOp {
     /// Decodes `op` and its payload.
     pub fn decode(op: u32, payload: &[u8]) -> Result<Self, GuestReqError> {
-        let none = |v: Self| match payload.is_empty() {
-            true => Ok(v),
-            false => Err(GuestReqError::Invalid),
-        };
         match op {
-            OP_GET_REPORT => match payload.len() {
-                0 => Ok(Self::GetReport { offset: 0 }),
-                4 => Ok(Self::GetReport {
-                    offset: Reader::new(payload)
-                        .u32()
-                        .map_err(|_| GuestReqError::Invalid)?,
-                }),
-                _ => Err(GuestReqError::Invalid),
-            },
-            OP_RUN => none(Self::Run),
-            OP_GET_STATE => none(Self::GetState),
-            OP_STOP => none(Self::Stop),
+            OP_GET_REPORT => Ok(Self::GetReport {
+                offset: offset_payload(payload)?,
+            }),
+            OP_RUN => no_payload(payload, Self::Run),
+            OP_GET_STATE => no_payload(payload, Self::GetState),
+            OP_STOP => no_payload(payload, Self::Stop),
             _ => Err(GuestReqError::Unsupported),
         }
     }

@@ -134,22 +134,27 @@ static int assign(struct sev_env *e)
 			TH_LOG("the backend leaked PSP pages");		\
 	} while (0)
 
-FIXTURE(sev) {
-	struct sev_env e;
-};
+/*
+ * A fixture of that environment: the module loaded, the device found and
+ * disconnected; the model stopped and the module unloaded after the test.
+ */
+#define SEV_FIXTURE(name)						\
+	FIXTURE(name) {							\
+		struct sev_env e;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		memset(&self->e, 0, sizeof(self->e));			\
+		tsm_vmm_init(&self->e.v);				\
+		NEEDS_X86();						\
+		ASSERT_EQ(0, env_setup(&self->e));			\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		env_teardown(&self->e);					\
+	}
 
-FIXTURE_SETUP(sev)
-{
-	memset(&self->e, 0, sizeof(self->e));
-	tsm_vmm_init(&self->e.v);
-	NEEDS_X86();
-	ASSERT_EQ(0, env_setup(&self->e));
-}
-
-FIXTURE_TEARDOWN(sev)
-{
-	env_teardown(&self->e);
-}
+SEV_FIXTURE(sev);
 
 /*
  * Connect and disconnect through the PSP: the device saw the session, then
@@ -400,22 +405,7 @@ TEST_F_TIMEOUT(sev, guest_requests, 240)
  * unbound or the bind failed, nothing is leaked, and a second bind with the
  * same model works.
  */
-FIXTURE(sev_bind_knob) {
-	struct sev_env e;
-};
-
-FIXTURE_SETUP(sev_bind_knob)
-{
-	memset(&self->e, 0, sizeof(self->e));
-	tsm_vmm_init(&self->e.v);
-	NEEDS_X86();
-	ASSERT_EQ(0, env_setup(&self->e));
-}
-
-FIXTURE_TEARDOWN(sev_bind_knob)
-{
-	env_teardown(&self->e);
-}
+SEV_FIXTURE(sev_bind_knob);
 
 FIXTURE_VARIANT(sev_bind_knob) {
 	const char *knobs;
@@ -502,22 +492,7 @@ TEST_F_TIMEOUT(sev_bind_knob, bind_unbind, 240)
  * after the test's disconnect the device is clean; then a connect with the
  * same model succeeds (each knob fires once).
  */
-FIXTURE(sev_knob) {
-	struct sev_env e;
-};
-
-FIXTURE_SETUP(sev_knob)
-{
-	memset(&self->e, 0, sizeof(self->e));
-	tsm_vmm_init(&self->e.v);
-	NEEDS_X86();
-	ASSERT_EQ(0, env_setup(&self->e));
-}
-
-FIXTURE_TEARDOWN(sev_knob)
-{
-	env_teardown(&self->e);
-}
+SEV_FIXTURE(sev_knob);
 
 FIXTURE_VARIANT(sev_knob) {
 	const char *knobs;
